@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,6 +46,8 @@ RANDOM_SEED = 0
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # Keeps an all-zero embedding (possible after ReLU) finite instead of NaN.
 L2_EPSILON = 1e-12
+# Names tf2onnx gives the constants it creates ("const_one__29", "roi__6").
+_TF2ONNX_NAME = re.compile(r"__\d+$")
 
 
 def describe_weights(weights: str) -> str:
@@ -150,8 +153,27 @@ def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
     for dim, name in zip(graph_input.type.tensor_type.shape.dim, ("batch", "height", "width")):
         dim.dim_param = name
     output.type.tensor_type.shape.dim[0].dim_param = "batch"
+    _canonicalise_constants(model)
     onnx.checker.check_model(model)
     return model
+
+
+def _canonicalise_constants(model: onnx.ModelProto) -> None:
+    """Rename tf2onnx's own constants by first use. Its optimizer keeps an arbitrary one of
+    each set of equal constants (e.g. "const_one__29" in one run, "const_fold_opt__145" in
+    the next), so without this the same weights give a different file, and sha256, per run."""
+    generated = {init.name for init in model.graph.initializer if _TF2ONNX_NAME.search(init.name)}
+    renames: dict[str, str] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            if name in generated and name not in renames:
+                renames[name] = f"const_{len(renames)}"
+        node.input[:] = [renames.get(name, name) for name in node.input]
+    for init in model.graph.initializer:
+        init.name = renames.get(init.name, init.name)
+    ordered = sorted(model.graph.initializer, key=lambda init: (init.name in renames.values(), init.name))
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(ordered)
 
 
 def _parity(reference: Callable[[Any], Any], path: Path) -> dict[str, float]:
