@@ -1,0 +1,191 @@
+"""Async embedding client: images and texts → L2-normalised vectors, computed by Triton.
+
+One long-lived gRPC channel to Triton (KServe v2), a deadline on every call, retries with
+backoff while Triton is UNAVAILABLE (restarting), and errors that name the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+import tritonclient.grpc.aio as triton_aio
+from tritonclient.grpc import InferInput, InferRequestedOutput
+from tritonclient.utils import InferenceServerException
+
+from server.images import ImageLimits, decode_image, resize_for_model
+from server.text import Tokenizer
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+TEXT_MODEL = "text_encoder"
+# Reconnect quickly after Triton restarts; gRPC's default backoff grows to minutes.
+_CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.keepalive_time_ms", 30_000),
+]
+
+ImageInput = np.ndarray | bytes
+
+
+class EmbeddingError(Exception):
+    """Triton could not embed: `code` is the gRPC status to pass on, `model` the culprit."""
+
+    def __init__(self, model: str, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"model {model!r}: {code.name}: {message}")
+        self.model = model
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the gateway needs to know of a served model, read from its Triton config."""
+
+    name: str
+    max_batch_size: int
+    dimension: int
+    image_size: int | None  # square input side for image models, None for text
+
+
+def _status(error: InferenceServerException) -> grpc.StatusCode:
+    name = (error.status() or "").removeprefix("StatusCode.")
+    return grpc.StatusCode.__members__.get(name, grpc.StatusCode.INTERNAL)
+
+
+class EmbeddingClient:
+    def __init__(
+        self,
+        url: str,
+        tokenizer: Tokenizer,
+        *,
+        timeout_s: float = 10.0,
+        backoff_s: float = 0.05,
+        image_limits: ImageLimits = ImageLimits(),
+    ) -> None:
+        self.url = url
+        self.tokenizer = tokenizer
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self.image_limits = image_limits
+        self._client = triton_aio.InferenceServerClient(url, channel_args=_CHANNEL_ARGS)
+        self._models: dict[str, ModelInfo] = {}
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> EmbeddingClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def ready(self, models: Sequence[str]) -> bool:
+        """True when Triton answers and every model in `models` is ready."""
+        try:
+            return await self._client.is_server_ready(client_timeout=self.timeout_s) and all(
+                [await self._client.is_model_ready(m, client_timeout=self.timeout_s) for m in models]
+            )
+        except InferenceServerException:
+            return False
+
+    async def model_info(self, model: str) -> ModelInfo:
+        """The model's batch limit, output dimension and image size (cached)."""
+        if model not in self._models:
+            response = await self._call(model, lambda t: self._client.get_model_config(
+                model, as_json=True, client_timeout=t))
+            config = response["config"]
+            size = config.get("parameters", {}).get("image_size", {}).get("string_value")
+            self._models[model] = ModelInfo(
+                name=model,
+                max_batch_size=int(config.get("max_batch_size", 0)) or 1,
+                dimension=int(config["output"][0]["dims"][-1]),
+                image_size=int(size) if size else None,
+            )
+        return self._models[model]
+
+    async def embed_images(self, model: str, images: Sequence[ImageInput]) -> np.ndarray:
+        """float32 [N, D] for N images, each a uint8 [H, W, 3] (or [H, W]) array or encoded
+        JPEG/PNG/WebP bytes. Raises ImageError for a bad image, EmbeddingError otherwise."""
+        info = await self.model_info(model)
+        if info.image_size is None:
+            raise ValueError(f"{model!r} is not an image model")
+        size = info.image_size
+        batch = await asyncio.to_thread(lambda: np.stack([self._prepare(im, size) for im in images]))
+        return await self._infer_chunks(info, {"images": batch})
+
+    def _prepare(self, image: ImageInput, size: int) -> np.ndarray:
+        if isinstance(image, bytes | bytearray | memoryview):
+            image = decode_image(bytes(image), self.image_limits)
+        image = np.asarray(image)
+        if image.dtype != np.uint8:
+            raise ValueError(f"image arrays must be uint8, got {image.dtype}")
+        if image.ndim == 2:
+            image = np.stack([image] * 3, axis=-1)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image arrays must be [H, W, 3] or [H, W], got {image.shape}")
+        return resize_for_model(image, size)
+
+    async def embed_texts(self, texts: Sequence[str], model: str = TEXT_MODEL) -> np.ndarray:
+        """float32 [N, D] for N strings, in any of the encoder's languages."""
+        info = await self.model_info(model)
+        ids, mask = self.tokenizer.encode_batch(list(texts))
+        return await self._infer_chunks(info, {"input_ids": ids, "attention_mask": mask})
+
+    async def _infer_chunks(self, info: ModelInfo, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Split into batches Triton accepts, send them concurrently, keep the order."""
+        total = next(iter(inputs.values())).shape[0]
+        if total == 0:
+            return np.zeros((0, info.dimension), dtype=np.float32)
+        step = info.max_batch_size
+        parts = await asyncio.gather(*[
+            self._infer(info.name, {k: v[start:start + step] for k, v in inputs.items()})
+            for start in range(0, total, step)
+        ])
+        return np.concatenate(parts)
+
+    async def _infer(self, model: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        inputs = []
+        for name, array in arrays.items():
+            tensor = InferInput(name, list(array.shape), "UINT8" if array.dtype == np.uint8 else "INT64")
+            tensor.set_data_from_numpy(np.ascontiguousarray(array))
+            inputs.append(tensor)
+        outputs = [InferRequestedOutput("embeddings")]
+        result = await self._call(model, lambda t: self._client.infer(
+            model, inputs, outputs=outputs, client_timeout=t))
+        embeddings = result.as_numpy("embeddings")
+        if embeddings is None or embeddings.shape[0] != next(iter(arrays.values())).shape[0]:
+            raise EmbeddingError(model, grpc.StatusCode.INTERNAL, "Triton returned no or too few embeddings")
+        return embeddings
+
+    async def _call(self, model: str, call):  # call(timeout_s) -> awaitable
+        """Run `call` until it succeeds, retrying UNAVAILABLE with exponential backoff,
+        all within `timeout_s`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        delay = self.backoff_s
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                return await call(max(remaining, 0.001))
+            except InferenceServerException as error:
+                code = _status(error)
+                remaining = deadline - loop.time()
+                if code != grpc.StatusCode.UNAVAILABLE or remaining <= delay:
+                    if code == grpc.StatusCode.UNAVAILABLE:
+                        message = f"Triton at {self.url} is unavailable: {error.message()}"
+                    else:
+                        message = error.message() or str(error)
+                    raise EmbeddingError(model, code, message) from None
+                _LOGGER.warning("Triton unavailable for %s, retrying in %.2f s", model, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
