@@ -141,6 +141,9 @@ def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
     import tf2onnx
 
     spec = (tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME),)
+    # tf2onnx numbers the nodes it makes from a process-wide counter; restarting it gives
+    # the same node names, and so the same file, for every export in one process.
+    tf2onnx.utils.INTERNAL_NAME = 1
     model, _ = tf2onnx.convert.from_function(reference, input_signature=spec, opset=OPSET)
     # tf2onnx names the output after the TF tensor (e.g. "Identity:0"); Triton needs ours.
     (output,) = model.graph.output
