@@ -27,8 +27,16 @@ from server.triton_runtime import EmbeddedTriton, exported_models
 _LOGGER = logging.getLogger(__name__)
 
 BATCH_SIZES = (1, 8, 32)
-TEXTS = ["红色手机", "运动鞋 男款 透气", "red sneakers", "women's summer dress with floral print",
-         "黑色真皮手提包", "ankle boots", "Damen Sommerkleid", "trousers slim fit"]
+TEXTS = [
+    "红色手机",
+    "运动鞋 男款 透气",
+    "red sneakers",
+    "women's summer dress with floral print",
+    "黑色真皮手提包",
+    "ankle boots",
+    "Damen Sommerkleid",
+    "trousers slim fit",
+]
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,12 @@ def measure(run: Callable[[], object], batch: int, budget_s: float, min_requests
         latencies.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - started
     ms = np.array(latencies) * 1000
-    return Measurement(batch * len(latencies) / elapsed, float(np.percentile(ms, 50)),
-                       float(np.percentile(ms, 99)), len(latencies))
+    return Measurement(
+        batch * len(latencies) / elapsed,
+        float(np.percentile(ms, 50)),
+        float(np.percentile(ms, 99)),
+        len(latencies),
+    )
 
 
 def inputs_for(model: str, batch: int, tokenizer: Tokenizer, image_size: int | None) -> dict[str, np.ndarray]:
@@ -66,7 +78,9 @@ def triton_runner(client, model: str, feeds: dict[str, np.ndarray]) -> Callable[
 
     tensors = []
     for name, array in feeds.items():
-        tensor = grpcclient.InferInput(name, list(array.shape), "UINT8" if array.dtype == np.uint8 else "INT64")
+        tensor = grpcclient.InferInput(
+            name, list(array.shape), "UINT8" if array.dtype == np.uint8 else "INT64"
+        )
         tensor.set_data_from_numpy(array)
         tensors.append(tensor)
     return lambda: client.infer(model, tensors, client_timeout=120)
@@ -85,18 +99,28 @@ def image_size_of(repository: Path, model: str) -> int | None:
     from google.protobuf import text_format
     from tritonclient.grpc import model_config_pb2
 
-    config = text_format.Parse((repository / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+    config = text_format.Parse(
+        (repository / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
+    )
     return int(config.parameters["image_size"].string_value) if "image_size" in config.parameters else None
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{cpu}, {os.cpu_count()} cores, no GPU" if cpu else platform.platform()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
     parser.add_argument("--models", help="comma-separated; default: every exported model")
     parser.add_argument("--budget-s", type=float, default=10.0, help="time per (model, batch, path)")
@@ -109,17 +133,29 @@ def main() -> None:
     models = args.models.split(",") if args.models else exported_models(args.repository)
     tokenizer = Tokenizer(sentencepiece_model())
     rows = []
-    with EmbeddedTriton(args.repository, models) as triton, grpcclient.InferenceServerClient(triton.url) as client:
+    with (
+        EmbeddedTriton(args.repository, models) as triton,
+        grpcclient.InferenceServerClient(triton.url) as client,
+    ):
         for model in models:
             size = image_size_of(args.repository, model)
             for batch in BATCH_SIZES:
                 feeds = inputs_for(model, batch, tokenizer, size)
                 served = measure(triton_runner(client, model, feeds), batch, args.budget_s, args.min_requests)
-                local = measure(onnxruntime_runner(onnx_path(args.repository, model), feeds), batch,
-                                args.budget_s, args.min_requests)
+                local = measure(
+                    onnxruntime_runner(onnx_path(args.repository, model), feeds),
+                    batch,
+                    args.budget_s,
+                    args.min_requests,
+                )
                 rows.append((model, batch, served, local))
-                _LOGGER.info("%s batch %d: Triton %.1f/s, in-process %.1f/s", model, batch,
-                             served.items_per_s, local.items_per_s)
+                _LOGGER.info(
+                    "%s batch %d: Triton %.1f/s, in-process %.1f/s",
+                    model,
+                    batch,
+                    served.items_per_s,
+                    local.items_per_s,
+                )
     report = render(rows, args)
     print(report)
     if args.output:
@@ -129,14 +165,32 @@ def main() -> None:
 def render(rows: list[tuple[str, int, Measurement, Measurement]], args: argparse.Namespace) -> str:
     import onnxruntime
 
-    header = (
-        "| model | batch | Triton items/s | Triton p50 / p99 ms | in-process items/s | in-process p50 / p99 ms "
-        "| Triton / in-process throughput | requests (Triton / in-process) |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|\n"
-    )
+    columns = [
+        "model",
+        "batch",
+        "Triton items/s",
+        "Triton p50 / p99 ms",
+        "in-process items/s",
+        "in-process p50 / p99 ms",
+        "Triton / in-process throughput",
+        "requests (Triton / in-process)",
+    ]
+    header = "| " + " | ".join(columns) + " |\n|---|" + "---:|" * (len(columns) - 1) + "\n"
     lines = [
-        f"| {model} | {batch} | {s.items_per_s:.1f} | {s.p50_ms:.1f} / {s.p99_ms:.1f} | {loc.items_per_s:.1f} | "
-        f"{loc.p50_ms:.1f} / {loc.p99_ms:.1f} | {s.items_per_s / loc.items_per_s:.2f} | {s.requests} / {loc.requests} |"
+        "| "
+        + " | ".join(
+            [
+                model,
+                str(batch),
+                f"{s.items_per_s:.1f}",
+                f"{s.p50_ms:.1f} / {s.p99_ms:.1f}",
+                f"{loc.items_per_s:.1f}",
+                f"{loc.p50_ms:.1f} / {loc.p99_ms:.1f}",
+                f"{s.items_per_s / loc.items_per_s:.2f}",
+                f"{s.requests} / {loc.requests}",
+            ]
+        )
+        + " |"
         for model, batch, s, loc in rows
     ]
     return (
@@ -149,7 +203,9 @@ def render(rows: list[tuple[str, int, Measurement, Measurement]], args: argparse
         f"{onnxruntime.__version__} CPU EP; in-process: the same ONNX file and session options\n"
         "- one request in flight at a time (sequential client); items = images, or texts for "
         "text_encoder; Triton figures include gRPC serialization on loopback\n\n"
-        + header + "\n".join(lines) + "\n"
+        + header
+        + "\n".join(lines)
+        + "\n"
     )
 
 

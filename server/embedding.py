@@ -17,7 +17,7 @@ import tritonclient.grpc.aio as triton_aio
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException
 
-from server.images import ImageLimits, decode_image, resize_for_model
+from server.images import DEFAULT_LIMITS, ImageLimits, decode_image, resize_for_model
 from server.text import Tokenizer
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class EmbeddingClient:
         *,
         timeout_s: float = 10.0,
         backoff_s: float = 0.05,
-        image_limits: ImageLimits = ImageLimits(),
+        image_limits: ImageLimits = DEFAULT_LIMITS,
     ) -> None:
         self.url = url
         self.tokenizer = tokenizer
@@ -101,8 +101,9 @@ class EmbeddingClient:
     async def model_info(self, model: str) -> ModelInfo:
         """The model's batch limit, output dimension and image size (cached)."""
         if model not in self._models:
-            response = await self._call(model, lambda t: self._client.get_model_config(
-                model, as_json=True, client_timeout=t))
+            response = await self._call(
+                model, lambda t: self._client.get_model_config(model, as_json=True, client_timeout=t)
+            )
             config = response["config"]
             size = config.get("parameters", {}).get("image_size", {}).get("string_value")
             self._models[model] = ModelInfo(
@@ -147,10 +148,12 @@ class EmbeddingClient:
         if total == 0:
             return np.zeros((0, info.dimension), dtype=np.float32)
         step = info.max_batch_size
-        parts = await asyncio.gather(*[
-            self._infer(info.name, {k: v[start:start + step] for k, v in inputs.items()})
-            for start in range(0, total, step)
-        ])
+        parts = await asyncio.gather(
+            *[
+                self._infer(info.name, {k: v[start : start + step] for k, v in inputs.items()})
+                for start in range(0, total, step)
+            ]
+        )
         return np.concatenate(parts)
 
     async def _infer(self, model: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -160,8 +163,9 @@ class EmbeddingClient:
             tensor.set_data_from_numpy(np.ascontiguousarray(array))
             inputs.append(tensor)
         outputs = [InferRequestedOutput("embeddings")]
-        result = await self._call(model, lambda t: self._client.infer(
-            model, inputs, outputs=outputs, client_timeout=t))
+        result = await self._call(
+            model, lambda t: self._client.infer(model, inputs, outputs=outputs, client_timeout=t)
+        )
         embeddings = result.as_numpy("embeddings")
         if embeddings is None or embeddings.shape[0] != next(iter(arrays.values())).shape[0]:
             raise EmbeddingError(model, grpc.StatusCode.INTERNAL, "Triton returned no or too few embeddings")

@@ -24,7 +24,10 @@ class ImageLimits:
     min_side: int = 8
 
 
-def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+DEFAULT_LIMITS = ImageLimits()
+
+
+def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarray:
     """JPEG/PNG/WebP bytes → uint8 [H, W, 3] RGB, upright. Raises ImageError."""
     if not data:
         raise ImageError("image is empty")
@@ -39,8 +42,9 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray
                 raise ImageError(f"image format {image.format} is not one of {sorted(ALLOWED_FORMATS)}")
             width, height = image.size
             if width * height > limits.max_pixels:
-                raise ImageError(f"image is {width}x{height} pixels, more than the limit of "
-                                 f"{limits.max_pixels}")
+                raise ImageError(
+                    f"image is {width}x{height} pixels, more than the limit of {limits.max_pixels}"
+                )
             if min(width, height) < limits.min_side:
                 raise ImageError(f"image is {width}x{height}; each side must be at least {limits.min_side}")
             image.load()

@@ -41,16 +41,24 @@ async def run(url: str, image_model: str) -> None:
     names = ["chelsea", "coffee", "astronaut", "rocket"]
     photos = [getattr(data, n)() for n in names]
     # Altered copies: mirrored, cropped to the centre, darkened.
-    copies = [photos[0][:, ::-1], photos[1][50:350, 80:520], (photos[2] * 0.6).astype(np.uint8),
-              photos[3][:, ::-1]]
+    copies = [
+        photos[0][:, ::-1],
+        photos[1][50:350, 80:520],
+        (photos[2] * 0.6).astype(np.uint8),
+        photos[3][:, ::-1],
+    ]
     async with EmbeddingClient(url, Tokenizer(sentencepiece_model()), timeout_s=30) as client:
         originals = await client.embed_images(image_model, photos)
         altered = await client.embed_images(image_model, copies)
         zh = await client.embed_texts(KEYWORDS_ZH)
         en = await client.embed_texts(KEYWORDS_EN)
-    print(table(f"altered copy → original photo, cosine ({image_model})", names, names, altered @ originals.T))
+    print(
+        table(f"altered copy → original photo, cosine ({image_model})", names, names, altered @ originals.T)
+    )
     print()
-    print(table("Chinese keyword → English keyword, cosine (text_encoder)", KEYWORDS_ZH, KEYWORDS_EN, zh @ en.T))
+    print(
+        table("Chinese keyword → English keyword, cosine (text_encoder)", KEYWORDS_ZH, KEYWORDS_EN, zh @ en.T)
+    )
 
 
 def main() -> None:

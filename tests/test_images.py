@@ -20,12 +20,17 @@ def encode(image: Image.Image, fmt: str, **options) -> bytes:
 RED = Image.new("RGB", (40, 20), (255, 0, 0))
 
 
-@pytest.mark.parametrize(("image", "fmt"), [
-    (RED, "JPEG"), (RED, "PNG"), (RED, "WEBP"),
-    (RED.convert("CMYK"), "JPEG"),
-    (RED.convert("P"), "PNG"),
-    (RED.convert("RGBA"), "PNG"),
-])
+@pytest.mark.parametrize(
+    ("image", "fmt"),
+    [
+        (RED, "JPEG"),
+        (RED, "PNG"),
+        (RED, "WEBP"),
+        (RED.convert("CMYK"), "JPEG"),
+        (RED.convert("P"), "PNG"),
+        (RED.convert("RGBA"), "PNG"),
+    ],
+)
 def test_modes_decode_to_rgb(image, fmt):
     decoded = decode_image(encode(image, fmt))
     assert decoded.shape == (20, 40, 3) and decoded.dtype == np.uint8
@@ -56,11 +61,14 @@ def test_exif_orientation_is_applied():
     assert decoded.shape == (40, 20, 3)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty"),
-    (b"GIF89a" + b"\0" * 100, "decode|format"),
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "decode"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"GIF89a" + b"\0" * 100, "decode|format"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "decode"),
+    ],
+)
 def test_junk_is_rejected(data, message):
     with pytest.raises(ImageError, match=message):
         decode_image(data)

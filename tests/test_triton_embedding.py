@@ -80,8 +80,11 @@ async def test_unknown_model_names_the_model(client):
     with pytest.raises(EmbeddingError) as raised:
         await client.embed_texts(["x"], model="no_such_model")
     assert raised.value.model == "no_such_model"
-    assert raised.value.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE,
-                                 grpc.StatusCode.INVALID_ARGUMENT)
+    assert raised.value.code in (
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
 
 
 async def test_killed_triton_gives_unavailable_then_recovers_after_restart(triton, tokenizer):

@@ -42,8 +42,9 @@ def test_every_config_names_the_exporters_tensors(model_repository):
     import onnx
 
     for model in exported_models(model_repository):
-        config = text_format.Parse((model_repository / model / "config.pbtxt").read_text(),
-                                   model_config_pb2.ModelConfig())
+        config = text_format.Parse(
+            (model_repository / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
+        )
         graph = onnx.load(str(model_repository / model / "1" / "model.onnx"), load_external_data=False).graph
         assert [i.name for i in config.input] == [i.name for i in graph.input]
         assert [o.name for o in config.output] == [o.name for o in graph.output]
@@ -65,7 +66,9 @@ def test_model_that_does_not_load_fails_with_a_clear_message(model_repository, t
 
 
 def test_model_not_exported_fails_before_starting(tmp_path):
-    shutil.copytree(ROOT / "model_repository" / "vgg16", tmp_path / "vgg16", ignore=shutil.ignore_patterns("[0-9]*"))
+    shutil.copytree(
+        ROOT / "model_repository" / "vgg16", tmp_path / "vgg16", ignore=shutil.ignore_patterns("[0-9]*")
+    )
     with pytest.raises(TritonStartError, match="make models"):
         EmbeddedTriton(tmp_path, ["vgg16"]).start()
     with pytest.raises(TritonStartError, match="no exported models"):

@@ -18,8 +18,10 @@ def _providers(args, params):
     if args["model_instance_kind"] == "GPU" and "CUDAExecutionProvider" in ort.get_available_providers():
         # EXHAUSTIVE (the default) re-benchmarks cuDNN for every new batch shape, which
         # dynamic batching produces all the time.
-        cuda = {"device_id": int(args["model_instance_device_id"]),
-                "cudnn_conv_algo_search": params.get("cudnn_conv_algo_search", "HEURISTIC")}
+        cuda = {
+            "device_id": int(args["model_instance_device_id"]),
+            "cudnn_conv_algo_search": params.get("cudnn_conv_algo_search", "HEURISTIC"),
+        }
         return [("CUDAExecutionProvider", cuda), "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
@@ -31,8 +33,7 @@ class TritonPythonModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(params.get("intra_op_threads", "0"))
         # Triton and the gateway share the cores: don't let idle ORT threads spin on them.
-        options.add_session_config_entry("session.intra_op.allow_spinning",
-                                         params.get("allow_spinning", "0"))
+        options.add_session_config_entry("session.intra_op.allow_spinning", params.get("allow_spinning", "0"))
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
         self.session = ort.InferenceSession(str(path), options, providers=_providers(args, params))
         self.input_names = [i["name"] for i in config["input"]]
@@ -52,8 +53,10 @@ class TritonPythonModel:
         return responses
 
     def _run(self, members):
-        feeds = {name: np.concatenate([arrays[i] for _, arrays in members])
-                 for i, name in enumerate(self.input_names)}
+        feeds = {
+            name: np.concatenate([arrays[i] for _, arrays in members])
+            for i, name in enumerate(self.input_names)
+        }
         try:
             results = self.session.run(list(self.outputs), feeds)
         except Exception as error:  # ORT raises many types; the caller gets the message
@@ -62,9 +65,14 @@ class TritonPythonModel:
         sizes = np.cumsum([arrays[0].shape[0] for _, arrays in members])[:-1]
         split = [np.split(r, sizes) for r in results]
         return [
-            (index, pb_utils.InferenceResponse(output_tensors=[
-                pb_utils.Tensor(name, np.ascontiguousarray(split[o][m], dtype=dtype))
-                for o, (name, dtype) in enumerate(self.outputs.items())
-            ]))
+            (
+                index,
+                pb_utils.InferenceResponse(
+                    output_tensors=[
+                        pb_utils.Tensor(name, np.ascontiguousarray(split[o][m], dtype=dtype))
+                        for o, (name, dtype) in enumerate(self.outputs.items())
+                    ]
+                ),
+            )
             for m, (index, _) in enumerate(members)
         ]
