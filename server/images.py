@@ -80,3 +80,12 @@ def encode_png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def encode_jpeg(image: np.ndarray, max_side: int, quality: int = 90) -> bytes:
+    """JPEG of `image` shrunk (never enlarged) to at most `max_side` px per side."""
+    picture = Image.fromarray(image)
+    picture.thumbnail((max_side, max_side), Image.BILINEAR)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

@@ -1,0 +1,146 @@
+"""The gateway process: `create_server(config)` wires Triton, the embedding client, the
+search service and the gRPC server; `serve(config)` runs it until SIGTERM/SIGINT.
+
+Health (grpc.health.v1) is SERVING only while Triton's models are ready and the indexes
+are loaded; a background task watches Triton and restarts the embedded one if it dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from exporters.text_encoder import sentencepiece_model
+from productsearch.v1 import product_search_pb2, product_search_pb2_grpc
+from server.config import Config
+from server.embedding import EmbeddingClient
+from server.errors import ErrorInterceptor
+from server.search import SearchService
+from server.servicer import ProductSearchServicer
+from server.text import Tokenizer
+from server.triton_runtime import EmbeddedTriton
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_NAME = product_search_pb2.DESCRIPTOR.services_by_name["ProductSearch"].full_name
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass
+class Gateway:
+    """A running gateway; `stop()` shuts it down in order."""
+
+    config: Config
+    server: grpc.aio.Server
+    port: int
+    service: SearchService
+    embedder: EmbeddingClient
+    health: health_aio.HealthServicer
+    triton: EmbeddedTriton | None
+    _monitor: asyncio.Task | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.host}:{self.port}"
+
+    async def set_serving(self, serving: bool) -> None:
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, SERVING if serving else NOT_SERVING)
+
+    async def watch(self) -> None:
+        """Keep health in step with Triton; bring the embedded Triton back when it dies."""
+        models = [self.config.image_model, self.config.text_model]
+        serving = True
+        while True:
+            if self.triton is not None and not self.triton.running():
+                _LOGGER.error("embedded Triton died: restarting it\n%s", self.triton.log_tail(10))
+                await self.set_serving(False)
+                serving = False
+                try:
+                    await asyncio.to_thread(self.triton.start)
+                except Exception:
+                    _LOGGER.exception("embedded Triton did not restart; trying again")
+            ready = await self.embedder.ready(models)
+            if ready != serving:
+                _LOGGER.warning(
+                    "models %s: health now %s",
+                    "ready" if ready else "unavailable",
+                    "SERVING" if ready else "NOT_SERVING",
+                )
+                await self.set_serving(ready)
+                serving = ready
+            await asyncio.sleep(self.config.health_interval_s)
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        await self.set_serving(False)
+        await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        await self.service.close()
+        await self.embedder.close()
+        if self.triton is not None:
+            await asyncio.to_thread(self.triton.stop)
+
+
+async def create_server(config: Config) -> Gateway:
+    """Start everything and return once the gateway accepts RPCs (port 0 → a free port)."""
+    triton = None
+    url = config.triton_url
+    if url is None:
+        triton = EmbeddedTriton(config.model_repository, [config.image_model, config.text_model])
+        await asyncio.to_thread(triton.start)
+        url = triton.url
+    embedder = EmbeddingClient(
+        url,
+        Tokenizer(sentencepiece_model()),
+        timeout_s=config.embed_timeout_s,
+        image_limits=config.limits.image,
+    )
+    try:
+        service = await SearchService.open(config, embedder)
+    except BaseException:
+        await embedder.close()
+        if triton is not None:
+            triton.stop()
+        raise
+    size = config.limits.max_message_bytes
+    server = grpc.aio.server(
+        interceptors=[ErrorInterceptor()],
+        options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
+    )
+    product_search_pb2_grpc.add_ProductSearchServicer_to_server(ProductSearchServicer(service), server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    await server.start()
+    gateway = Gateway(config, server, port, service, embedder, health, triton)
+    await gateway.set_serving(True)
+    gateway._monitor = asyncio.create_task(gateway.watch())
+    _LOGGER.info("product search gateway listening on %s (Triton %s)", gateway.address, url)
+    return gateway
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then drain: NOT_SERVING first, then stop with grace."""
+    gateway = await create_server(config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    _LOGGER.info("shutting down")
+    await gateway.stop()

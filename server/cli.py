@@ -1,0 +1,254 @@
+"""`productsearch`: run the gateway and talk to it.
+
+productsearch serve [--triton-url HOST:PORT]
+productsearch index --fashion-mnist --limit 2000 | --folder DIR | --csv FILE
+productsearch search --text 运动鞋 | --image PATH | --similar ID  [--contact-sheet hits.png]
+productsearch stats
+productsearch delete ID [ID ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+
+from productsearch.v1 import product_search_pb2 as pb
+from productsearch.v1 import product_search_pb2_grpc as pb_grpc
+from server.config import Config
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+STREAM_CHUNK = 256  # products per UpsertProducts stream
+
+
+def products_from_folder(folder: Path) -> Iterator[pb.Product]:
+    """Every image under `folder`; id = relative path, category = parent folder name."""
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            relative = path.relative_to(folder)
+            category = relative.parent.name if relative.parent != Path(".") else ""
+            yield pb.Product(
+                id=str(relative),
+                title=path.stem.replace("_", " "),
+                category=category,
+                image=path.read_bytes(),
+                image_uri=str(path),
+            )
+
+
+def products_from_csv(path: Path) -> Iterator[pb.Product]:
+    """Rows `id,title,category,price,image_path` (header required; image_path relative to
+    the CSV's folder or absolute)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            image = (path.parent / row["image_path"]).resolve()
+            product = pb.Product(
+                id=row["id"],
+                title=row.get("title", ""),
+                category=row.get("category", ""),
+                image=image.read_bytes(),
+                image_uri=str(image),
+            )
+            if row.get("price"):
+                product.price = float(row["price"])
+            yield product
+
+
+def products_from_fashion_mnist(split: str, limit: int, titles: bool, seed: int = 0) -> Iterator[pb.Product]:
+    """`limit` products, balanced over the 10 categories; titles in English when asked."""
+    from server import fashion_mnist
+    from server.images import encode_png
+
+    data = fashion_mnist.load(split)
+    for index in fashion_mnist.stratified(data, limit // 10, seed)[:limit]:
+        category = fashion_mnist.CATEGORIES_EN[data.labels[index]]
+        yield pb.Product(
+            id=f"fmnist-{split}-{index:05d}",
+            title=category if titles else "",
+            category=category,
+            image=encode_png(data.rgb(index)),
+            attributes={"split": split, "category_zh": fashion_mnist.CATEGORIES_ZH[data.labels[index]]},
+        )
+
+
+def chunks(products: Iterator[pb.Product], size: int) -> Iterator[list[pb.Product]]:
+    chunk = []
+    for product in products:
+        chunk.append(product)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def index(stub: pb_grpc.ProductSearchStub, products: Iterator[pb.Product], total: int | None) -> int:
+    from tqdm import tqdm
+
+    failed = 0
+    with tqdm(total=total, unit="product", desc="indexing") as bar:
+        for chunk in chunks(products, STREAM_CHUNK):
+            response = stub.UpsertProducts(iter([pb.UpsertProductsRequest(product=p) for p in chunk]))
+            for status in response.statuses:
+                if status.code != 0:
+                    failed += 1
+                    tqdm.write(f"{status.id}: code {status.code}: {status.message}")
+            bar.update(len(chunk))
+    return failed
+
+
+def print_hits(response: pb.SearchResponse) -> None:
+    print(f"{'rank':>4}  {'score':>6}  {'id':<24} {'category':<14} title / signals")
+    for rank, hit in enumerate(response.hits, 1):
+        signals = ", ".join(f"{s.signal}={s.score:.3f}" for s in hit.signals)
+        print(
+            f"{rank:>4}  {hit.score:6.3f}  {hit.product.id:<24} {hit.product.category:<14} "
+            f"{hit.product.title[:40]}  [{signals}]"
+        )
+    print(
+        f"({len(response.hits)} hits; embedding {response.embedding_ms:.1f} ms,"
+        f" index {response.index_ms:.1f} ms)"
+    )
+
+
+def search(stub: pb_grpc.ProductSearchStub, args: argparse.Namespace) -> pb.SearchResponse:
+    options = pb.SearchOptions(
+        top_k=args.top_k,
+        include_thumbnails=bool(args.contact_sheet),
+        filter=pb.Filter(categories=args.category or []),
+    )
+    if args.text:
+        return stub.SearchByText(
+            pb.SearchByTextRequest(text=args.text, options=options), timeout=args.timeout
+        )
+    if args.image:
+        return stub.SearchByImage(
+            pb.SearchByImageRequest(image=Path(args.image).read_bytes(), options=options),
+            timeout=args.timeout,
+        )
+    return stub.SearchSimilar(
+        pb.SearchSimilarRequest(product_id=args.similar, options=options), timeout=args.timeout
+    )
+
+
+def write_contact_sheet(response: pb.SearchResponse, path: Path, title: str) -> Path:
+    from server.contact_sheet import contact_sheet
+
+    tiles = [
+        (h.product.thumbnail, f"#{rank} {h.score:.3f}\n{h.product.id[-18:]}")
+        for rank, h in enumerate(response.hits, 1)
+    ]
+    return contact_sheet(tiles, path, title)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="productsearch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway (embedded Triton by default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=50051)
+    serve.add_argument("--data-dir", type=Path, default=Path("data"))
+    serve.add_argument("--model-repository", type=Path, default=Path("model_repository"))
+    serve.add_argument("--triton-url", help="host:port of an external Triton (gRPC); default: embedded")
+    serve.add_argument("--image-model", default="efficientnet_lite0")
+    serve.add_argument("--ef-search", type=int, default=64)
+
+    for name, text in (
+        ("index", "add products"),
+        ("search", "search the catalog"),
+        ("stats", "describe the catalog"),
+        ("delete", "delete products"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--server", default="127.0.0.1:50051")
+        command.add_argument("--timeout", type=float, default=30.0)
+        if name == "index":
+            source = command.add_mutually_exclusive_group(required=True)
+            source.add_argument("--folder", type=Path)
+            source.add_argument("--csv", type=Path)
+            source.add_argument("--fashion-mnist", action="store_true")
+            command.add_argument("--split", default="train", choices=["train", "test"])
+            command.add_argument("--limit", type=int, default=2000)
+            command.add_argument(
+                "--no-titles", action="store_true", help="index Fashion-MNIST without titles"
+            )
+        elif name == "search":
+            query = command.add_mutually_exclusive_group(required=True)
+            query.add_argument("--text")
+            query.add_argument("--image")
+            query.add_argument("--similar", metavar="PRODUCT_ID")
+            command.add_argument("--top-k", type=int, default=10)
+            command.add_argument("--category", action="append", help="filter (repeatable)")
+            command.add_argument("--contact-sheet", type=Path, help="write a PNG of the hits")
+        elif name == "delete":
+            command.add_argument("ids", nargs="+")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        from server.app import serve
+
+        config = Config(
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            model_repository=args.model_repository,
+            triton_url=args.triton_url,
+            image_model=args.image_model,
+            hnsw_ef_search=args.ef_search,
+        )
+        asyncio.run(serve(config))
+        return 0
+    with grpc.insecure_channel(
+        args.server,
+        options=[("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)],
+    ) as channel:
+        stub = pb_grpc.ProductSearchStub(channel)
+        try:
+            return run_client_command(stub, args)
+        except grpc.RpcError as error:
+            print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+
+
+def run_client_command(stub: pb_grpc.ProductSearchStub, args: argparse.Namespace) -> int:
+    if args.command == "index":
+        if args.fashion_mnist:
+            failed = index(
+                stub, products_from_fashion_mnist(args.split, args.limit, not args.no_titles), args.limit
+            )
+        elif args.folder:
+            failed = index(stub, products_from_folder(args.folder), None)
+        else:
+            failed = index(stub, products_from_csv(args.csv), None)
+        print(f"done; {failed} failed")
+        return 1 if failed else 0
+    if args.command == "search":
+        response = search(stub, args)
+        print_hits(response)
+        if args.contact_sheet:
+            query = args.text or args.image or f"similar to {args.similar}"
+            print(f"contact sheet: {write_contact_sheet(response, args.contact_sheet, query)}")
+        return 0
+    if args.command == "stats":
+        print(stub.GetStats(pb.GetStatsRequest(), timeout=args.timeout))
+        return 0
+    response = stub.DeleteProducts(pb.DeleteProductsRequest(ids=args.ids), timeout=args.timeout)
+    print(f"deleted {response.deleted}; not found: {', '.join(response.not_found) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

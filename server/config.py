@@ -1,0 +1,57 @@
+"""Gateway configuration: every limit and tunable in one place, with its default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.images import ImageLimits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits; requests beyond them get INVALID_ARGUMENT."""
+
+    max_top_k: int = 1000
+    default_top_k: int = 10
+    max_text_chars: int = 1000
+    max_id_chars: int = 128
+    max_category_chars: int = 200
+    max_attributes: int = 64
+    max_attribute_key_chars: int = 64
+    max_attribute_value_chars: int = 256
+    max_delete_ids: int = 1000
+    max_page_size: int = 1000
+    default_page_size: int = 100
+    max_message_bytes: int = 32 * 1024 * 1024
+    image: ImageLimits = field(default_factory=ImageLimits)
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("data")
+    model_repository: Path = Path("model_repository")
+    # None: start the embedded Triton; else "host:port" of an external Triton's gRPC.
+    triton_url: str | None = None
+    image_model: str = "efficientnet_lite0"
+    text_model: str = "text_encoder"
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0: any free port
+    embed_timeout_s: float = 10.0
+    upsert_batch: int = 32  # products embedded and committed together
+    duplicate_threshold: float = 0.9
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 64
+    exact_search_max: int = 20_000
+    health_interval_s: float = 1.0
+    shutdown_grace_s: float = 5.0
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"

@@ -1,0 +1,33 @@
+"""A PNG grid of ranked hits (thumbnail, rank, score, id) to look at results."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+CELL = 160
+CAPTION = 34
+
+
+def contact_sheet(tiles: Sequence[tuple[bytes, str]], path: Path, title: str = "", columns: int = 5) -> Path:
+    """`tiles` are (image bytes, caption); the caption may hold two lines."""
+    rows = max(1, -(-len(tiles) // columns))
+    header = 24 if title else 0
+    sheet = Image.new("RGB", (columns * CELL, header + rows * (CELL + CAPTION)), "white")
+    draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((6, 6), title, fill="black")
+    for i, (data, caption) in enumerate(tiles):
+        x, y = (i % columns) * CELL, header + (i // columns) * (CELL + CAPTION)
+        if data:
+            tile = Image.open(io.BytesIO(data)).convert("RGB")
+            tile = tile.resize((CELL - 8, CELL - 8), Image.NEAREST if tile.width < 64 else Image.BILINEAR)
+            sheet.paste(tile, (x + 4, y + 4))
+        draw.text((x + 4, y + CELL), caption, fill="black")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path

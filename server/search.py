@@ -1,0 +1,359 @@
+"""The search service: what the gateway does, independent of gRPC.
+
+It owns the catalog store (truth), one HNSW index per embedding space (derived), the
+filter postings, and the embedding client. Writes are embedded outside any lock, then
+committed and applied to the indexes under one write lock, so the indexes always end in
+the order SQLite committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+
+from exporters.common import read_manifest
+from server.catalog import Catalog
+from server.config import Config
+from server.domain import (
+    IMAGE_SPACE,
+    TITLE_SPACE,
+    Hit,
+    InvalidArgumentError,
+    NotFoundError,
+    Product,
+    ProductWrite,
+    SearchOptions,
+    SearchResult,
+)
+from server.embedding import EmbeddingClient, EmbeddingError
+from server.filters import FilterIndex
+from server.images import ImageError, decode_image, encode_jpeg
+from server.index import IndexLoadError, IndexParams, IndexSpace, VectorIndex
+from server.validation import check_options, check_query_text, product_violations, raise_if
+
+_LOGGER = logging.getLogger(__name__)
+
+STORED_IMAGE_SIDE = 512  # enough to re-embed with any of the models (224-260 px inputs)
+THUMBNAIL_SIDE = 256
+
+
+@dataclass(frozen=True)
+class ProductStatus:
+    id: str
+    code: grpc.StatusCode
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    version: str
+    dimension: int
+
+
+def model_version(config: Config, model: str) -> str:
+    """The sha256 prefix of the exported file (from the manifest), which changes whenever
+    the weights do; "served" for an external Triton whose files we cannot see."""
+    entry = read_manifest(config.model_repository).get(model)
+    return entry["sha256"][:12] if entry else "served"
+
+
+class SearchService:
+    def __init__(
+        self, config: Config, catalog: Catalog, embedder: EmbeddingClient, spaces: dict[str, IndexSpace]
+    ) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.embedder = embedder
+        self.spaces = spaces
+        self.params = IndexParams(
+            M=config.hnsw_m,
+            ef_construction=config.hnsw_ef_construction,
+            ef_search=config.hnsw_ef_search,
+            exact_search_max=config.exact_search_max,
+        )
+        self.indexes: dict[str, VectorIndex] = {}
+        self.filters = FilterIndex()
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, config: Config, embedder: EmbeddingClient) -> SearchService:
+        """Open the catalog, load the index snapshots (or rebuild them from the catalog) and
+        re-embed what an earlier model version embedded."""
+        catalog = await asyncio.to_thread(Catalog, config.catalog_path)
+        spaces = {}
+        for space, model in ((IMAGE_SPACE, config.image_model), (TITLE_SPACE, config.text_model)):
+            info = await embedder.model_info(model)
+            spaces[space] = IndexSpace(space, model, model_version(config, model), info.dimension)
+        service = cls(config, catalog, embedder, spaces)
+        await asyncio.to_thread(service.filters.add, catalog.iter_products())
+        for space in spaces.values():
+            index, stale = await asyncio.to_thread(service._open_index, space)
+            service.indexes[space.name] = index
+            if stale:
+                await service._reembed(space, stale)
+                await asyncio.to_thread(index.save, config.index_dir / space.name, catalog.seq())
+        return service
+
+    def _open_index(self, space: IndexSpace) -> tuple[VectorIndex, list[int]]:
+        directory = self.config.index_dir / space.name
+        seq = self.catalog.seq()
+        try:
+            index, snapshot_seq = VectorIndex.load(directory, space, self.params)
+            if snapshot_seq == seq:
+                _LOGGER.info("%s index: loaded snapshot of %d vectors", space.name, len(index))
+                return index, []
+            _LOGGER.info(
+                "%s index: snapshot at seq %d, catalog at %d: rebuilding", space.name, snapshot_seq, seq
+            )
+        except IndexLoadError as error:
+            _LOGGER.info("%s index: %s: rebuilding from the catalog", space.name, error)
+        index = VectorIndex(space, self.params)
+        stale: list[int] = []
+        for rows in self.catalog.iter_embeddings(space.name):
+            current = [r for r in rows if (r.model, r.model_version) == (space.model, space.model_version)]
+            stale.extend(
+                r.key for r in rows if (r.model, r.model_version) != (space.model, space.model_version)
+            )
+            if current:
+                index.upsert(np.array([r.key for r in current]), np.stack([r.vector for r in current]))
+        _LOGGER.info("%s index: rebuilt with %d vectors (%d to re-embed)", space.name, len(index), len(stale))
+        index.save(directory, seq)
+        return index, stale
+
+    async def _reembed(self, space: IndexSpace, keys: list[int]) -> None:
+        """Embed again, with the current model, products an older model embedded."""
+        from server.domain import EmbeddingRow
+
+        _LOGGER.info(
+            "%s: re-embedding %d products with %s %s", space.name, len(keys), space.model, space.model_version
+        )
+        for start in range(0, len(keys), 256):
+            chunk = keys[start : start + 256]
+            if space.name == IMAGE_SPACE:
+                images = await asyncio.to_thread(self.catalog.stored_images, chunk)
+                chunk = list(images)
+                vectors = await self.embedder.embed_images(space.model, [images[k] for k in chunk])
+            else:
+                titles = await asyncio.to_thread(self.catalog.titles, chunk)
+                chunk = [k for k, t in titles.items() if t.strip()]
+                vectors = await self.embedder.embed_texts([titles[k] for k in chunk], space.model)
+            rows = [
+                EmbeddingRow(k, space.name, space.model, space.model_version, v)
+                for k, v in zip(chunk, vectors, strict=True)
+            ]
+            async with self._write_lock:
+                await asyncio.to_thread(self.catalog.replace_embeddings, rows)
+                await asyncio.to_thread(self.indexes[space.name].upsert, np.array(chunk), vectors)
+
+    async def close(self) -> None:
+        """Save index snapshots (so the next start loads instead of rebuilding)."""
+        async with self._write_lock:
+            seq = self.catalog.seq()
+            for name, index in self.indexes.items():
+                await asyncio.to_thread(index.save, self.config.index_dir / name, seq)
+            self.catalog.close()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def upsert(self, items: Sequence[tuple[Product, bytes]]) -> list[ProductStatus]:
+        """Validate, embed, commit and index a batch; one status per item, in order. An item
+        is OK only once committed; a bad item does not stop the others."""
+        statuses: list[ProductStatus | None] = [None] * len(items)
+        accepted = []
+        for position, (product, image) in enumerate(items):
+            violations = product_violations(product, bool(image), self.config.limits)
+            if violations:
+                message = "; ".join(f"{f}: {d}" for f, d in violations)
+                statuses[position] = ProductStatus(product.id, grpc.StatusCode.INVALID_ARGUMENT, message)
+            else:
+                accepted.append((position, product, image))
+        prepared = await asyncio.to_thread(self._prepare_images, accepted)
+        ready = []
+        for position, product, result in prepared:
+            if isinstance(result, ImageError):
+                statuses[position] = ProductStatus(
+                    product.id, grpc.StatusCode.INVALID_ARGUMENT, f"product.image: {result}"
+                )
+            else:
+                ready.append((position, product, *result))
+        if ready:
+            for position, status in await self._embed_and_commit(ready):
+                statuses[position] = status
+        return [s for s in statuses if s is not None]
+
+    def _prepare_images(self, items):
+        prepared = []
+        for position, product, image in items:
+            try:
+                pixels = decode_image(image, self.config.limits.image)
+            except ImageError as error:
+                prepared.append((position, product, error))
+                continue
+            product.thumbnail = encode_jpeg(pixels, THUMBNAIL_SIDE, quality=85)
+            prepared.append((position, product, (pixels, encode_jpeg(pixels, STORED_IMAGE_SIDE))))
+        return prepared
+
+    async def _embed_and_commit(self, ready) -> list[tuple[int, ProductStatus]]:
+        titled = [i for i, (_, product, _, _) in enumerate(ready) if product.title.strip()]
+        try:
+            image_vectors, title_vectors = await asyncio.gather(
+                self.embedder.embed_images(self.config.image_model, [pixels for _, _, pixels, _ in ready]),
+                self.embedder.embed_texts([ready[i][1].title for i in titled], self.config.text_model),
+            )
+        except EmbeddingError as error:
+            return [
+                (position, ProductStatus(product.id, error.code, str(error)))
+                for position, product, _, _ in ready
+            ]
+        title_of = dict(zip(titled, title_vectors, strict=True))
+        writes = []
+        for i, (_, product, _, jpeg) in enumerate(ready):
+            embeddings = {IMAGE_SPACE: image_vectors[i]}
+            if i in title_of:
+                embeddings[TITLE_SPACE] = title_of[i]
+            writes.append(ProductWrite(product, jpeg, embeddings))
+        versions = {name: (s.model, s.model_version) for name, s in self.spaces.items()}
+        async with self._write_lock:
+            await asyncio.to_thread(self.catalog.upsert, writes, versions)
+            await asyncio.to_thread(self._index_writes, writes)
+        return [
+            (position, ProductStatus(product.id, grpc.StatusCode.OK)) for position, product, _, _ in ready
+        ]
+
+    def _index_writes(self, writes: list[ProductWrite]) -> None:
+        for space, index in self.indexes.items():
+            with_vector = [w for w in writes if space in w.embeddings]
+            if with_vector:
+                index.upsert(
+                    np.array([w.product.key for w in with_vector]),
+                    np.stack([w.embeddings[space] for w in with_vector]),
+                )
+            without = [w.product.key for w in writes if space not in w.embeddings]
+            if without:
+                index.delete(without)
+        self.filters.add(w.product for w in writes)
+
+    async def delete(self, ids: Sequence[str]) -> tuple[int, list[str]]:
+        """Delete products; returns (how many, the ids that were not found)."""
+        raise_if(
+            [("ids", f"must list 1 to {self.config.limits.max_delete_ids} ids")]
+            if not 1 <= len(ids) <= self.config.limits.max_delete_ids
+            else []
+        )
+        async with self._write_lock:
+            deleted = await asyncio.to_thread(self.catalog.delete, list(ids))
+            keys = list(deleted.values())
+            for index in self.indexes.values():
+                await asyncio.to_thread(index.delete, keys)
+            self.filters.remove(keys)
+        return len(deleted), [i for i in dict.fromkeys(ids) if i not in deleted]
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get(self, product_id: str) -> Product:
+        product = await asyncio.to_thread(self.catalog.get, product_id)
+        if product is None:
+            raise NotFoundError(f"product {product_id!r} not found")
+        return product
+
+    async def list_page(self, page_size: int, page_token: str, condition) -> tuple[list[Product], str]:
+        limits = self.config.limits
+        size = page_size or limits.default_page_size
+        raise_if(
+            [("page_size", f"must be between 0 and {limits.max_page_size}")]
+            if not 0 <= page_size <= limits.max_page_size
+            else []
+        )
+        allowed = self.filters.candidates(condition)
+        allowed_set = None if allowed is None else set(allowed.tolist())
+        products: list[Product] = []
+        after = page_token
+        while len(products) < size:
+            page = await asyncio.to_thread(self.catalog.list_page, after, max(size, 256))
+            if not page:
+                break
+            after = page[-1].id
+            products.extend(p for p in page if allowed_set is None or p.key in allowed_set)
+        products = products[:size]
+        more = len(products) == size and bool(
+            await asyncio.to_thread(self.catalog.list_page, products[-1].id, 1)
+        )
+        return products, products[-1].id if more else ""
+
+    async def search_by_image(self, image: bytes, options: SearchOptions) -> SearchResult:
+        check_options(options, self.config.limits)
+        started = time.perf_counter()
+        query = await self._embed_query_image(image)
+        result = await self._search(IMAGE_SPACE, query, options)
+        result.embedding_ms = (time.perf_counter() - started) * 1000 - result.index_ms
+        return result
+
+    async def search_by_text(self, text: str, options: SearchOptions) -> SearchResult:
+        check_options(options, self.config.limits)
+        check_query_text(text, self.config.limits)
+        started = time.perf_counter()
+        (query,) = await self.embedder.embed_texts([text], self.config.text_model)
+        embedding_ms = (time.perf_counter() - started) * 1000
+        result = await self._search(TITLE_SPACE, query, options)
+        result.embedding_ms = embedding_ms
+        return result
+
+    async def search_similar(self, product_id: str, options: SearchOptions) -> SearchResult:
+        check_options(options, self.config.limits)
+        product = await self.get(product_id)
+        index = self.indexes[IMAGE_SPACE]
+        (query,) = await asyncio.to_thread(index.get_vectors, [product.key])
+        return await self._search(IMAGE_SPACE, query, options, exclude=product.key)
+
+    async def find_duplicates(self, image: bytes, threshold: float, max_results: int) -> SearchResult:
+        threshold = threshold or self.config.duplicate_threshold
+        max_results = max_results or 100
+        raise_if(
+            [("threshold", "must be between 0 and 1")]
+            if not 0 < threshold <= 1
+            else []
+            + (
+                [("max_results", f"must be between 0 and {self.config.limits.max_top_k}")]
+                if not 1 <= max_results <= self.config.limits.max_top_k
+                else []
+            )
+        )
+        query = await self._embed_query_image(image)
+        return await self._search(IMAGE_SPACE, query, SearchOptions(top_k=max_results, min_score=threshold))
+
+    async def _embed_query_image(self, image: bytes) -> np.ndarray:
+        try:
+            pixels = await asyncio.to_thread(decode_image, image, self.config.limits.image)
+        except ImageError as error:
+            raise InvalidArgumentError([("image", str(error))]) from error
+        (query,) = await self.embedder.embed_images(self.config.image_model, [pixels])
+        return query
+
+    async def _search(
+        self, space: str, query: np.ndarray, options: SearchOptions, exclude: int | None = None
+    ) -> SearchResult:
+        started = time.perf_counter()
+        candidates = self.filters.candidates(options.filter)
+        if candidates is not None and exclude is not None:
+            candidates = candidates[candidates != exclude]
+        k = options.top_k + (exclude is not None)
+        found = await asyncio.to_thread(self.indexes[space].search, query, k, candidates)
+        index_ms = (time.perf_counter() - started) * 1000
+        found = [(key, score) for key, score in found if key != exclude and score >= options.min_score]
+        found = found[: options.top_k]
+        products = await asyncio.to_thread(
+            self.catalog.get_many, [k for k, _ in found], options.include_thumbnails
+        )
+        hits = [Hit(products[key], score, {space: score}) for key, score in found if key in products]
+        return SearchResult(hits, index_ms=index_ms)
+
+    def stats(self) -> tuple[int, list[ModelSummary], list[dict]]:
+        models = [ModelSummary(s.model, s.model_version, s.dim) for s in self.spaces.values()]
+        return self.catalog.count(), models, [index.describe() for index in self.indexes.values()]

@@ -1,0 +1,30 @@
+"""Helpers shared by the gateway tests: Fashion-MNIST products and proto shortcuts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from productsearch.v1 import product_search_pb2 as pb
+from server import fashion_mnist
+from server.images import encode_png
+
+
+def fmnist_product(split: fashion_mnist.Split, index: int, name: str, titled: bool = True) -> pb.Product:
+    category = fashion_mnist.CATEGORIES_EN[split.labels[index]]
+    return pb.Product(
+        id=f"{name}-{index:05d}",
+        title=category if titled else "",
+        category=category,
+        price=float(index % 100),
+        image=encode_png(split.rgb(index)),
+        attributes={"parity": "even" if index % 2 == 0 else "odd"},
+    )
+
+
+def requests(products: list[pb.Product]):
+    for product in products:
+        yield pb.UpsertProductsRequest(product=product)
+
+
+def precision_at_k(hits, category: str, k: int = 10) -> float:
+    return float(np.mean([h.product.category == category for h in hits[:k]])) if hits else 0.0
