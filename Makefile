@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 REPOSITORY := model_repository
 MODELS ?= efficientnet_lite0,efficientnet_lite2,text_encoder
 VGG16_WEIGHTS ?= imagenet
+DEMO_SIZE ?= 3000
 PYTEST_ARGS ?=
 
 help:  ## list the targets
@@ -23,23 +24,41 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+data: $(FASHION_MNIST)  ## real product images: Debian's dataset-fashion-mnist
+
+$(FASHION_MNIST):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist
+
+proto: setup  ## regenerate gen/python from protos/
+	PY=$(PY) tools/generate_protos.sh
+
 models: setup  ## export the ONNX models into model_repository/ (MODELS=..., VGG16_WEIGHTS=...)
 	$(PY) -m exporters --repository $(REPOSITORY) --models $(MODELS) --vgg16-weights $(VGG16_WEIGHTS)
 
-demo: models  ## the main job (for now: start the embedded Triton and embed real photos and keywords)
-	$(PY) -m server.smoke --repository $(REPOSITORY)
+demo: models data  ## the main job: gateway + embedded Triton, index Fashion-MNIST, search, contact sheets
+	$(PY) -m server.demo --repository $(REPOSITORY) --size $(DEMO_SIZE)
 
-test: models  ## unit + integration tests against a real embedded Triton
+serve: models  ## run the gateway on 127.0.0.1:50051 (embedded Triton; TRITON_URL=host:port for an external one)
+	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) $(if $(TRITON_URL),--triton-url $(TRITON_URL))
+
+test: models data  ## unit + integration tests against a real embedded Triton and gateway
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: models  ## Triton vs in-process ONNX Runtime throughput and latency → bench/RESULTS.md
+bench: models data  ## Triton overhead, gateway latency/throughput, index QPS → bench/*.md
 	$(PY) -m bench.triton_overhead --repository $(REPOSITORY) --output bench/RESULTS.md
+	$(PY) -m bench.gateway_bench --repository $(REPOSITORY) --output bench/GATEWAY_RESULTS.md
+	$(PY) -m bench.index_bench --sizes 100000 --output bench/INDEX_RESULTS.md
 
-lint: setup  ## ruff
+lint: setup  ## ruff, and generated code in step with protos/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PY=$(PY) tools/generate_protos.sh && git diff --exit-code -- gen/
 
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup models demo test bench lint clean
+.PHONY: help setup data proto models demo serve test bench lint clean

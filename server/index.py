@@ -23,12 +23,12 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,22 @@ class IndexParams:
 DEFAULT_PARAMS = IndexParams()
 
 
+class _Guard:
+    """A context manager calling ``enter`` and ``exit``; class-based because it is on every query."""
+
+    __slots__ = ("_enter", "_exit")
+
+    def __init__(self, enter: Callable[[], None], exit_: Callable[[], None]) -> None:
+        self._enter = enter
+        self._exit = exit_
+
+    def __enter__(self) -> None:
+        self._enter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._exit()
+
+
 class _RWLock:
     """Readers-writer lock: many readers or one writer, writer-preferring.
 
@@ -116,23 +132,30 @@ class _RWLock:
         self._readers = 0
         self._writer = False
         self._writers_waiting = 0
+        self._read = _Guard(self._acquire_read, self._release_read)
+        self._write = _Guard(self._acquire_write, self._release_write)
 
-    @contextmanager
-    def read(self) -> Iterator[None]:
+    def read(self) -> _Guard:
+        """``with lock.read():`` shared access."""
+        return self._read
+
+    def write(self) -> _Guard:
+        """``with lock.write():`` exclusive access."""
+        return self._write
+
+    def _acquire_read(self) -> None:
         with self._cond:
             while self._writer or self._writers_waiting:
                 self._cond.wait()
             self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
+    def _release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if not self._readers:
+                self._cond.notify_all()
+
+    def _acquire_write(self) -> None:
         with self._cond:
             self._writers_waiting += 1
             try:
@@ -141,12 +164,11 @@ class _RWLock:
             finally:
                 self._writers_waiting -= 1
             self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
+
+    def _release_write(self) -> None:
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()
 
 
 class VectorIndex:
@@ -343,7 +365,7 @@ class VectorIndex:
         ignored), and the result still holds ``min(k, live matching keys)`` entries.
         """
         _check_int("k", k, 1)
-        q = self._as_vectors(query, rows=None)[0]
+        q = self._as_query(query)
         cand = None if candidates is None else _as_keys(candidates)
         with self._lock.read():
             if cand is None:
@@ -568,6 +590,26 @@ class VectorIndex:
 
     # -- validation ----------------------------------------------------------------------
 
+    def _as_query(self, query: object) -> np.ndarray:
+        """Check and convert one query to float32 ``[dim]``, renormalised (on every search: kept lean)."""
+        try:
+            q = np.asarray(query, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"query must be numeric: {exc}") from exc
+        dim = self._space.dim
+        if q.shape != (dim,):
+            if q.shape != (1, dim):
+                raise ValueError(f"query must have shape ({dim},), got {q.shape}")
+            q = q[0]
+        # A sum of squares is finite only if every element is (huge values overflow and
+        # then fail the norm check anyway): one dot product instead of isfinite + norm.
+        norm2 = float(np.dot(q, q))
+        if not math.isfinite(norm2):
+            raise ValueError("query contains NaN or infinity")
+        if abs(math.sqrt(norm2) - 1) > _NORM_TOLERANCE:
+            raise ValueError("query must be L2-normalised (cosine similarity = inner product)")
+        return q * np.float32(1 / math.sqrt(norm2))  # a copy: the caller may reuse its buffer
+
     def _as_vectors(self, vectors: object, rows: int | None) -> np.ndarray:
         """Check and convert to float32 ``[n, dim]``, renormalised. ``rows=None``: one query."""
         try:
@@ -609,7 +651,9 @@ def _as_keys(keys: object) -> np.ndarray:
 
 def _pairs(labels: np.ndarray, distances: np.ndarray) -> list[tuple[int, float]]:
     # space="ip": distance = 1 - <q, v>, so the cosine score is 1 - distance.
-    return [(int(label), 1.0 - float(distance)) for label, distance in zip(labels, distances, strict=True)]
+    return [
+        (label, 1.0 - distance) for label, distance in zip(labels.tolist(), distances.tolist(), strict=True)
+    ]
 
 
 def _manifest_path(directory: Path, name: str) -> Path:

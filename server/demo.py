@@ -1,0 +1,80 @@
+"""`make demo`: the whole service on this machine, end to end.
+
+Starts the embedded Triton and the gateway, indexes a Fashion-MNIST catalog through the
+gRPC API, runs an image query and the keywords 运动鞋, 连衣裙 and bag, prints the ranked
+hits, writes contact sheets, and shuts everything down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+import grpc
+
+from productsearch.v1 import product_search_pb2 as pb
+from productsearch.v1 import product_search_pb2_grpc as pb_grpc
+from server import fashion_mnist
+from server.app import create_server
+from server.cli import chunks, print_hits, products_from_fashion_mnist, write_contact_sheet
+from server.config import Config
+from server.images import encode_png
+
+KEYWORDS = ["运动鞋", "连衣裙", "bag"]
+
+
+async def run(config: Config, size: int, output: Path) -> None:
+    from tqdm import tqdm
+
+    gateway = await create_server(config)
+    try:
+        async with grpc.aio.insecure_channel(gateway.address) as channel:
+            stub = pb_grpc.ProductSearchStub(channel)
+            with tqdm(total=size, unit="product", desc="indexing Fashion-MNIST") as bar:
+                for chunk in chunks(products_from_fashion_mnist("train", size, titles=True), 256):
+                    response = await stub.UpsertProducts(
+                        iter([pb.UpsertProductsRequest(product=p) for p in chunk])
+                    )
+                    bar.update(response.upserted)
+            test = fashion_mnist.load("test")
+            query_image = encode_png(test.rgb(0))  # an ankle boot the catalog has never seen
+            queries = [
+                ("image: a test-split ankle boot", "image-query", pb.SearchByImageRequest(image=query_image))
+            ]
+            queries += [
+                (f"keyword: {k}", f"keyword-{i}", pb.SearchByTextRequest(text=k))
+                for i, k in enumerate(KEYWORDS)
+            ]
+            for title, name, request in queries:
+                request.options.include_thumbnails = True
+                request.options.top_k = 10
+                call = (
+                    stub.SearchByImage if isinstance(request, pb.SearchByImageRequest) else stub.SearchByText
+                )
+                response = await call(request, timeout=30)
+                print(f"\n== {title}")
+                print_hits(response)
+                print(f"contact sheet: {write_contact_sheet(response, output / f'{name}.png', title)}")
+    finally:
+        await gateway.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repository", type=Path, default=Path("model_repository"))
+    parser.add_argument("--size", type=int, default=3000, help="catalog size (Fashion-MNIST train images)")
+    parser.add_argument("--output", type=Path, default=Path("artifacts/demo"), help="contact sheets go here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with tempfile.TemporaryDirectory(prefix="productsearch-demo-") as data_dir:
+        config = Config(data_dir=Path(data_dir), model_repository=args.repository, port=0)
+        asyncio.run(run(config, args.size, args.output))
+
+
+if __name__ == "__main__":
+    main()
