@@ -473,7 +473,9 @@ class VectorIndex:
         stem = f"{name}.{catalog_seq}-{uuid.uuid4().hex[:12]}"
         files = {"graph": f"{stem}.hnsw", "keys": f"{stem}.keys.npy", "vectors": f"{stem}.vectors.npy"}
         with self._save_lock, self._lock.read():
-            rows = np.flatnonzero(self._row_keys[: self._rows_used] >= 0)
+            live_rows = np.flatnonzero(self._row_keys[: self._rows_used] >= 0)
+            # No holes: save views, not a gigabyte copy of the vectors.
+            rows = slice(0, self._rows_used) if len(live_rows) == self._rows_used else live_rows
             keys = self._row_keys[rows]
             entries: dict[str, dict[str, Any]] = {}
             for role, file_name in files.items():

@@ -112,6 +112,23 @@ def build_backend_directory(target: Path) -> None:
     shutil.copy(stub, target / "python" / stub.name)
 
 
+WORKDIR_PREFIX = "embedded-triton-"
+OWNER_FILE = "owner.pid"
+
+
+def remove_orphaned_workdirs() -> None:
+    """Delete runtime folders left by gateways that were killed (no `stop()` ran)."""
+    for workdir in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        try:
+            owner = int((workdir / OWNER_FILE).read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            _LOGGER.info("removing %s, left by process %d", workdir, owner)
+            shutil.rmtree(workdir, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # not ours to judge: unreadable, or another user's process
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -170,7 +187,9 @@ class EmbeddedTriton:
         if self.running():
             return
         self._cleanup_workdir()
-        self._workdir = Path(tempfile.mkdtemp(prefix="embedded-triton-"))
+        remove_orphaned_workdirs()
+        self._workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        (self._workdir / OWNER_FILE).write_text(str(os.getpid()))
         build_runtime_repository(
             self.repository, self._workdir / "models", self.models, self.kind, self.intra_op_threads
         )

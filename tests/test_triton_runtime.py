@@ -20,6 +20,7 @@ from server.triton_runtime import (
     TritonStartError,
     exported_models,
     python_backend_config,
+    remove_orphaned_workdirs,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +141,6 @@ def test_triton_dies_with_a_killed_parent(model_repository):
         assert wait_until(lambda: not [p for p in stub_pids(workdir) if alive(p)], 30), "stubs left behind"
     finally:
         parent.kill()
+    assert Path(workdir).exists()  # nobody ran stop(); the next start cleans it up
+    remove_orphaned_workdirs()
+    assert not Path(workdir).exists()
