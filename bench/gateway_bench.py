@@ -22,12 +22,12 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.triton_overhead import machine
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server import fashion_mnist
+from server.child import spawn_gateway, wait_serving
 from server.cli import chunks, products_from_fashion_mnist
 from server.images import encode_png
 from server.triton_runtime import free_port
@@ -46,21 +46,6 @@ class Run:
     overhead_ms: np.ndarray
     embedding_ms: np.ndarray
     index_ms: np.ndarray
-
-
-async def wait_serving(address: str, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with grpc.aio.insecure_channel(address) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                status = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if status.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.5)
-    raise TimeoutError("gateway did not start")
 
 
 async def index_catalog(stub, size: int) -> float:
@@ -122,7 +107,6 @@ def queries() -> dict[str, list]:
 
 
 async def measure(address: str, size: int, seconds: float) -> tuple[float, list[Run]]:
-    await wait_serving(address)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = pb_grpc.ProductSearchStub(channel)
         rate = await index_catalog(stub, size)
@@ -178,22 +162,10 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as data_dir:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "server.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                data_dir,
-                "--model-repository",
-                str(args.repository),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        server = spawn_gateway(
+            port, Path(data_dir), args.repository, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        wait_serving(f"127.0.0.1:{port}", server)
         try:
             rate, runs = asyncio.run(measure(f"127.0.0.1:{port}", args.catalog, args.seconds))
         finally:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
+from server.child import spawn_gateway, wait_serving
 from server.triton_runtime import free_port
 
 pytestmark = pytest.mark.integration
@@ -33,47 +31,20 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def wait_serving(address: str, server: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(address) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            assert server.poll() is None, server.stderr.read()
-            try:
-                if (
-                    health.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                    == health_pb2.HealthCheckResponse.SERVING
-                ):
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.5)
-    raise AssertionError("gateway not serving in time")
-
-
 def test_cli_end_to_end(tmp_path, model_repository):
     port = free_port()
     address = f"127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--model-repository",
-            str(model_repository),
-        ],
+    server = spawn_gateway(
+        port,
+        tmp_path / "data",
+        model_repository,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        wait_serving(address, server)
+        wait_serving(address, server, timeout_s=180)
         triton_pids = children(server.pid)
         assert triton_pids, "no embedded Triton child"
 

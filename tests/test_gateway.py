@@ -298,6 +298,14 @@ async def test_health_reflection_and_stats(gateway, stub):
     assert {m.name for m in stats.models} == {"efficientnet_lite0", "text_encoder"}
 
 
+async def health_becomes(health, wanted, timeout_s: float = 5.0) -> bool:
+    for _ in range(int(timeout_s / 0.1)):
+        if (await health.Check(health_pb2.HealthCheckRequest())).status == wanted:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def test_triton_down_gives_unavailable_and_not_serving(gateway, stub, triton):
     async with grpc.aio.insecure_channel(gateway.address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
@@ -306,18 +314,8 @@ async def test_triton_down_gives_unavailable_and_not_serving(gateway, stub, trit
             with pytest.raises(grpc.aio.AioRpcError) as raised:
                 await stub.SearchByText(pb.SearchByTextRequest(text="运动鞋"))
             assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
-            for _ in range(50):
-                status = (await health.Check(health_pb2.HealthCheckRequest())).status
-                if status == health_pb2.HealthCheckResponse.NOT_SERVING:
-                    break
-                await asyncio.sleep(0.1)
-            assert status == health_pb2.HealthCheckResponse.NOT_SERVING
+            assert await health_becomes(health, health_pb2.HealthCheckResponse.NOT_SERVING)
         finally:
             await asyncio.to_thread(triton.start)
-        for _ in range(50):
-            status = (await health.Check(health_pb2.HealthCheckRequest())).status
-            if status == health_pb2.HealthCheckResponse.SERVING:
-                break
-            await asyncio.sleep(0.1)
-        assert status == health_pb2.HealthCheckResponse.SERVING
+        assert await health_becomes(health, health_pb2.HealthCheckResponse.SERVING)
         assert (await stub.SearchByText(pb.SearchByTextRequest(text="运动鞋"))).hits
