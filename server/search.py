@@ -20,6 +20,7 @@ import numpy as np
 from exporters.common import read_manifest
 from server.catalog import Catalog
 from server.config import Config
+from server.dedup_index import DeduplicatingIndex
 from server.domain import (
     IMAGE_SPACE,
     TITLE_SPACE,
@@ -34,7 +35,7 @@ from server.domain import (
 from server.embedding import EmbeddingClient, EmbeddingError
 from server.filters import FilterIndex
 from server.images import ImageError, decode_image, encode_jpeg
-from server.index import IndexLoadError, IndexParams, IndexSpace, VectorIndex
+from server.index import IndexLoadError, IndexParams, IndexSpace
 from server.validation import check_options, check_query_text, product_violations, raise_if
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class SearchService:
             ef_search=config.hnsw_ef_search,
             exact_search_max=config.exact_search_max,
         )
-        self.indexes: dict[str, VectorIndex] = {}
+        self.indexes: dict[str, DeduplicatingIndex] = {}
         self.filters = FilterIndex()
         self._write_lock = asyncio.Lock()
 
@@ -101,11 +102,11 @@ class SearchService:
                 await asyncio.to_thread(index.save, config.index_dir / space.name, catalog.seq())
         return service
 
-    def _open_index(self, space: IndexSpace) -> tuple[VectorIndex, list[int]]:
+    def _open_index(self, space: IndexSpace) -> tuple[DeduplicatingIndex, list[int]]:
         directory = self.config.index_dir / space.name
         seq = self.catalog.seq()
         try:
-            index, snapshot_seq = VectorIndex.load(directory, space, self.params)
+            index, snapshot_seq = DeduplicatingIndex.load(directory, space, self.params)
             if snapshot_seq == seq:
                 _LOGGER.info("%s index: loaded snapshot of %d vectors", space.name, len(index))
                 return index, []
@@ -114,7 +115,7 @@ class SearchService:
             )
         except IndexLoadError as error:
             _LOGGER.info("%s index: %s: rebuilding from the catalog", space.name, error)
-        index = VectorIndex(space, self.params)
+        index = DeduplicatingIndex.create(space, self.params)
         stale: list[int] = []
         for rows in self.catalog.iter_embeddings(space.name):
             current = [r for r in rows if (r.model, r.model_version) == (space.model, space.model_version)]
