@@ -5,7 +5,7 @@ import warnings
 
 from productsearch.v1 import product_search_pb2 as productsearch_dot_v1_dot_product__search__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
