@@ -141,7 +141,7 @@ def write_contact_sheet(response: pb.SearchResponse, path: Path, title: str) -> 
     from server.contact_sheet import contact_sheet
 
     tiles = [
-        (h.product.thumbnail, f"#{rank} {h.score:.3f}\n{h.product.id[-18:]}")
+        (h.product.thumbnail, f"#{rank} | score {h.score:.3f}\n{h.product.id[-18:]}")
         for rank, h in enumerate(response.hits, 1)
     ]
     return contact_sheet(tiles, path, title)
