@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from bench.triton_overhead import machine
+from bench.machine import describe_machine
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server import fashion_mnist
@@ -136,7 +136,7 @@ def render(rate: float, runs: list[Run], args: argparse.Namespace) -> str:
         "# Gateway latency and throughput\n\n"
         f"- command: `python -m bench.gateway_bench --catalog {args.catalog} --seconds {args.seconds:g}` "
         "(`make bench`)\n"
-        f"- machine: {machine()}; the load generator shares the cores with the gateway and Triton\n"
+        f"- machine: {describe_machine()}; the load generator shares the cores with the gateway and Triton\n"
         f"- date: {datetime.date.today().isoformat()}\n"
         f"- catalog: {args.catalog} titled Fashion-MNIST products; image model efficientnet_lite0, embedded "
         "Triton (python backend + ONNX Runtime CPU); one gRPC channel; top_k 10\n"

@@ -19,7 +19,6 @@ import dataclasses
 import datetime
 import importlib.metadata
 import logging
-import os
 import platform
 import resource
 import shlex
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.machine import describe_machine
 from server.index import IndexParams, IndexSpace, VectorIndex
 
 _LOGGER = logging.getLogger(__name__)
@@ -247,18 +247,6 @@ def bench_size(
     return build, searches, filters
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{cpu}, {os.cpu_count()} cores" if cpu else platform.platform()
-
-
 def render(
     args: argparse.Namespace,
     builds: list[BuildResult],
@@ -271,7 +259,7 @@ def render(
         "# Vector index: `VectorIndex` vs raw hnswlib",
         "",
         f"- command: `{args.command}`",
-        f"- machine: {machine()}, shared with other work (QPS: the two sides alternate per block of "
+        f"- machine: {describe_machine()}, shared with other work (QPS: the two sides alternate per block of "
         f"100 queries; each block keeps its best of {args.rounds} rounds)",
         f"- date: {datetime.date.today().isoformat()}; whole run {elapsed_s / 60:.1f} min",
         f"- software: hnswlib {importlib.metadata.version('hnswlib')}, numpy {np.__version__}, "

@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.machine import describe_machine
 from exporters.common import onnx_path
 from exporters.text_encoder import sentencepiece_model
 from server.text import Tokenizer
@@ -105,18 +104,6 @@ def image_size_of(repository: Path, model: str) -> int | None:
     return int(config.parameters["image_size"].string_value) if "image_size" in config.parameters else None
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{cpu}, {os.cpu_count()} cores, no GPU" if cpu else platform.platform()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -197,7 +184,7 @@ def render(rows: list[tuple[str, int, Measurement, Measurement]], args: argparse
         "# Embedded Triton vs ONNX Runtime in-process\n\n"
         f"- command: `python -m bench.triton_overhead --budget-s {args.budget_s:g}"
         f"{' --models ' + args.models if args.models else ''}` (`make bench`)\n"
-        f"- machine: {machine()}\n"
+        f"- machine: {describe_machine()}\n"
         f"- date: {datetime.date.today().isoformat()}\n"
         f"- software: Triton 2.51 (nvidia-pytriton wheel), python backend + ONNX Runtime "
         f"{onnxruntime.__version__} CPU EP; in-process: the same ONNX file and session options\n"
