@@ -139,6 +139,8 @@ class EmbeddingClient:
     async def embed_texts(self, texts: Sequence[str], model: str = TEXT_MODEL) -> np.ndarray:
         """float32 [N, D] for N strings, in any of the encoder's languages."""
         info = await self.model_info(model)
+        if not texts:
+            return np.zeros((0, info.dimension), dtype=np.float32)
         ids, mask = self.tokenizer.encode_batch(list(texts))
         return await self._infer_chunks(info, {"input_ids": ids, "attention_mask": mask})
 

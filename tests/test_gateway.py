@@ -204,6 +204,20 @@ async def test_upsert_reports_each_product(stub, train):
     await stub.DeleteProducts(pb.DeleteProductsRequest(ids=[good.id]))
 
 
+async def test_untitled_products_are_found_by_image_but_not_by_title(stub, train):
+    products = [fmnist_product(train, 59_990 + i, "untitled", titled=False) for i in range(3)]
+    response = await stub.UpsertProducts(requests(products))
+    assert response.upserted == 3, response.statuses
+    try:
+        by_image = await stub.SearchByImage(pb.SearchByImageRequest(image=products[0].image))
+        assert by_image.hits[0].product.id == products[0].id
+        by_text = await stub.SearchByText(pb.SearchByTextRequest(text=products[0].category,
+                                                                 options=pb.SearchOptions(top_k=1000)))
+        assert not {h.product.id for h in by_text.hits} & {p.id for p in products}
+    finally:
+        await stub.DeleteProducts(pb.DeleteProductsRequest(ids=[p.id for p in products]))
+
+
 def big_png(side: int) -> bytes:
     return encode_png(np.zeros((side, side, 3), dtype=np.uint8))
 
