@@ -53,6 +53,9 @@ bench: models data  ## Triton overhead, gateway latency/throughput, index QPS â†
 	$(PY) -m bench.gateway_bench --repository $(REPOSITORY) --output bench/GATEWAY_RESULTS.md
 	$(PY) -m bench.index_bench --sizes 100000 --output bench/INDEX_RESULTS.md
 
+eval: models data  ## Fashion-MNIST evaluation through the gateway â†’ evaluation/REPORT.md + contact sheets
+	$(PY) -m evaluation.harness --repository $(REPOSITORY)
+
 lint: setup  ## ruff, and generated code in step with protos/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -61,4 +64,4 @@ lint: setup  ## ruff, and generated code in step with protos/
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data proto models demo serve test bench lint clean
+.PHONY: help setup data proto models demo serve test bench eval lint clean
