@@ -211,8 +211,9 @@ async def test_untitled_products_are_found_by_image_but_not_by_title(stub, train
     try:
         by_image = await stub.SearchByImage(pb.SearchByImageRequest(image=products[0].image))
         assert by_image.hits[0].product.id == products[0].id
-        by_text = await stub.SearchByText(pb.SearchByTextRequest(text=products[0].category,
-                                                                 options=pb.SearchOptions(top_k=1000)))
+        by_text = await stub.SearchByText(
+            pb.SearchByTextRequest(text=products[0].category, options=pb.SearchOptions(top_k=1000))
+        )
         assert not {h.product.id for h in by_text.hits} & {p.id for p in products}
     finally:
         await stub.DeleteProducts(pb.DeleteProductsRequest(ids=[p.id for p in products]))
