@@ -160,7 +160,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--model-repository", type=Path, default=Path("model_repository"))
     serve.add_argument("--triton-url", help="host:port of an external Triton (gRPC); default: embedded")
     serve.add_argument("--image-model", default="efficientnet_lite0")
-    serve.add_argument("--ef-search", type=int, default=64)
+    serve.add_argument("--ef-search", type=int, default=64, help="HNSW search breadth (saved with snapshots)")
+    serve.add_argument("--hnsw-m", type=int, default=16, help="HNSW graph degree, for new indexes")
+    serve.add_argument("--ef-construction", type=int, default=200, help="HNSW build breadth, for new indexes")
 
     for name, text in (
         ("index", "add products"),
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             triton_url=args.triton_url,
             image_model=args.image_model,
             hnsw_ef_search=args.ef_search,
+            hnsw_m=args.hnsw_m,
+            hnsw_ef_construction=args.ef_construction,
         )
         asyncio.run(serve(config))
         return 0

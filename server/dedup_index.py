@@ -109,6 +109,9 @@ class DeduplicatingIndex:
             self._points.delete(emptied)
         return detached
 
+    def set_ef(self, ef: int) -> None:
+        self._points.set_ef(ef)
+
     # -- reads ----------------------------------------------------------------------------
 
     def search(

@@ -109,6 +109,7 @@ class SearchService:
             index, snapshot_seq = DeduplicatingIndex.load(directory, space, self.params)
             if snapshot_seq == seq:
                 _LOGGER.info("%s index: loaded snapshot of %d vectors", space.name, len(index))
+                index.set_ef(self.params.ef_search)  # the configured ef wins over the saved one
                 return index, []
             _LOGGER.info(
                 "%s index: snapshot at seq %d, catalog at %d: rebuilding", space.name, snapshot_seq, seq
