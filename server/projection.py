@@ -1,0 +1,134 @@
+"""Text → image-space projection (`text_to_image`), so a keyword finds products that have
+no title: the text encoder's query vector is mapped into an image model's space and
+searched against the image index.
+
+Trained on the catalog's (title embedding, image embedding) pairs with the image tower
+locked: ridge regression is the baseline, a contrastive (InfoNCE) fit started from it is
+the default. Exported as a tiny ONNX graph (MatMul + L2 normalisation) that Triton serves
+as a new model version on every retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from exporters.common import sha256_file
+
+_LOGGER = logging.getLogger(__name__)
+
+MODEL_NAME = "text_to_image"
+INPUT_NAME = "text_embeddings"
+OUTPUT_NAME = "image_embeddings"
+OPSET = 18
+
+
+def fit_ridge(text: np.ndarray, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """W minimising ‖text·W − image‖² + alpha‖W‖²: [text dim, image dim]."""
+    text = np.asarray(text, dtype=np.float64)
+    gram = text.T @ text + alpha * np.eye(text.shape[1])
+    return np.linalg.solve(gram, text.T @ np.asarray(image, dtype=np.float64)).astype(np.float32)
+
+
+def fit_contrastive(
+    text: np.ndarray,
+    image: np.ndarray,
+    start: np.ndarray,
+    *,
+    epochs: int = 50,
+    temperature: float = 0.05,
+    learning_rate: float = 1e-3,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> np.ndarray:
+    """InfoNCE from projected text to the (fixed) image embeddings of a batch. Pairs whose
+    texts are identical (many products share a title) all count as positives."""
+    import torch
+
+    torch.manual_seed(seed)
+    weights = torch.nn.Parameter(torch.from_numpy(np.asarray(start, dtype=np.float32).copy()))
+    texts = torch.from_numpy(np.asarray(text, dtype=np.float32))
+    images = torch.from_numpy(np.asarray(image, dtype=np.float32))
+    optimizer = torch.optim.Adam([weights], lr=learning_rate)
+    for _ in range(epochs):
+        order = torch.randperm(len(texts))
+        for begin in range(0, len(texts), batch_size):
+            batch = order[begin : begin + batch_size]
+            projected = torch.nn.functional.normalize(texts[batch] @ weights, dim=1)
+            log_probs = (projected @ images[batch].T / temperature).log_softmax(dim=1)
+            positives = (texts[batch] @ texts[batch].T > 0.9999).float()
+            loss = -((log_probs * positives).sum(1) / positives.sum(1)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return weights.detach().numpy()
+
+
+def project(text: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """What the ONNX graph computes, in numpy: L2-normalised text·W."""
+    projected = np.asarray(text, dtype=np.float32) @ weights
+    return projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-12)
+
+
+def projection_graph(weights: np.ndarray):  # -> onnx.ModelProto
+    """text_embeddings [N, T] → image_embeddings [N, I], L2-normalised."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    text_dim, image_dim = weights.shape
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", [INPUT_NAME, "weights"], ["projected"]),
+            helper.make_node("LpNormalization", ["projected"], [OUTPUT_NAME], axis=1, p=2),
+        ],
+        MODEL_NAME,
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", text_dim])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", image_dim])],
+        [numpy_helper.from_array(np.asarray(weights, dtype=np.float32), "weights")],
+    )
+    # IR 10: what ONNX Runtime 1.31 (and Triton's onnxruntime backend) reads.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=10)
+    onnx.checker.check_model(model)
+    return model
+
+
+def versions(repository: Path) -> list[int]:
+    folder = Path(repository) / MODEL_NAME
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+
+
+def write_version(repository: Path, weights: np.ndarray, image_model: str, training: dict) -> int:
+    """Write `weights` as the next version of `text_to_image` (and its config on first use);
+    returns the version number. `training` (data, method, figures) is kept beside it."""
+    import onnx
+
+    folder = Path(repository) / MODEL_NAME
+    version = (versions(repository) or [0])[-1] + 1
+    target = folder / str(version)
+    target.mkdir(parents=True)
+    onnx.save(projection_graph(weights), str(target / "model.onnx"))
+    record = {"image_model": image_model, "sha256": sha256_file(target / "model.onnx"), **training}
+    (target / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    config = folder / "config.pbtxt"
+    if not config.exists():
+        config.write_text(_config(weights.shape, image_model))
+    _LOGGER.info("%s version %d written for %s", MODEL_NAME, version, image_model)
+    return version
+
+
+def _config(shape: tuple[int, int], image_model: str) -> str:
+    text_dim, image_dim = shape
+    return f"""# {MODEL_NAME}: text encoder embeddings → {image_model}'s image space, L2-normalised.
+# Written by server/projection.py; every retrain adds a numbered version, Triton serves the latest.
+name: "{MODEL_NAME}"
+backend: "onnxruntime"
+max_batch_size: 128
+input [ {{ name: "{INPUT_NAME}" data_type: TYPE_FP32 dims: [ {text_dim} ] }} ]
+output [ {{ name: "{OUTPUT_NAME}" data_type: TYPE_FP32 dims: [ {image_dim} ] }} ]
+instance_group [ {{ count: 1 kind: KIND_GPU }} ]
+dynamic_batching {{ max_queue_delay_microseconds: 500 }}
+parameters {{ key: "image_model" value: {{ string_value: "{image_model}" }} }}
+"""
