@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from exporters.text_encoder import sentencepiece_model
 from productsearch.v1 import product_search_pb2, product_search_pb2_grpc
+from server import projection
 from server.config import Config
 from server.embedding import EmbeddingClient
 from server.errors import ErrorInterceptor
@@ -98,7 +99,10 @@ async def create_server(config: Config) -> Gateway:
     triton = None
     url = config.triton_url
     if url is None:
-        triton = EmbeddedTriton(config.model_repository, [config.image_model, config.text_model])
+        models = [config.image_model, config.text_model]
+        if projection.versions(config.model_repository):
+            models.append(projection.MODEL_NAME)
+        triton = EmbeddedTriton(config.model_repository, models)
         await asyncio.to_thread(triton.start)
         url = triton.url
     embedder = EmbeddingClient(
@@ -114,6 +118,7 @@ async def create_server(config: Config) -> Gateway:
         if triton is not None:
             triton.stop()
         raise
+    service.triton = triton
     size = config.limits.max_message_bytes
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor()],

@@ -167,6 +167,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name, text in (
         ("index", "add products"),
         ("search", "search the catalog"),
+        ("train-projection", "retrain keyword → image search from the titled products"),
         ("stats", "describe the catalog"),
         ("delete", "delete products"),
     ):
@@ -193,6 +194,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             command.add_argument("--contact-sheet", type=Path, help="write a PNG of the hits")
         elif name == "delete":
             command.add_argument("ids", nargs="+")
+        elif name == "train-projection":
+            command.add_argument("--method", default="contrastive", choices=["contrastive", "ridge"])
     return parser.parse_args(argv)
 
 
@@ -245,6 +248,15 @@ def run_client_command(stub: pb_grpc.ProductSearchStub, args: argparse.Namespace
         if args.contact_sheet:
             query = args.text or args.image or f"similar to {args.similar}"
             print(f"contact sheet: {write_contact_sheet(response, args.contact_sheet, query)}")
+        return 0
+    if args.command == "train-projection":
+        response = stub.TrainProjection(
+            pb.TrainProjectionRequest(method=args.method), timeout=max(args.timeout, 600)
+        )
+        print(
+            f"text_to_image version {response.version}: {response.method} on {response.pairs} pairs "
+            f"in {response.seconds:.1f} s"
+        )
         return 0
     if args.command == "stats":
         print(stub.GetStats(pb.GetStatsRequest(), timeout=args.timeout))

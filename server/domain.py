@@ -26,6 +26,10 @@ class NotFoundError(DomainError):
     pass
 
 
+class FailedPreconditionError(DomainError):
+    """The request is fine but the system is not in a state to run it."""
+
+
 @dataclass(frozen=True)
 class Filter:
     """All given conditions must hold; an empty filter matches everything."""

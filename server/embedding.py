@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
 import tritonclient.grpc.aio as triton_aio
 from tritonclient.grpc import InferInput, InferRequestedOutput
-from tritonclient.utils import InferenceServerException
+from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from server.images import DEFAULT_LIMITS, ImageLimits, decode_image, resize_for_model
 from server.text import Tokenizer
@@ -55,6 +55,8 @@ class ModelInfo:
     max_batch_size: int
     dimension: int
     image_size: int | None  # square input side for image models, None for text
+    output: str = "embeddings"
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 def _status(error: InferenceServerException) -> grpc.StatusCode:
@@ -90,11 +92,10 @@ class EmbeddingClient:
         await self.close()
 
     async def ready(self, models: Sequence[str]) -> bool:
-        """True when Triton answers and every model in `models` is ready."""
+        """True when Triton answers and every model in `models` is ready. Server readiness is
+        not asked: it drops for a moment whenever any model (a projection) is reloaded."""
         try:
-            return await self._client.is_server_ready(client_timeout=self.timeout_s) and all(
-                [await self._client.is_model_ready(m, client_timeout=self.timeout_s) for m in models]
-            )
+            return all([await self._client.is_model_ready(m, client_timeout=self.timeout_s) for m in models])
         except InferenceServerException:
             return False
 
@@ -105,12 +106,15 @@ class EmbeddingClient:
                 model, lambda t: self._client.get_model_config(model, as_json=True, client_timeout=t)
             )
             config = response["config"]
-            size = config.get("parameters", {}).get("image_size", {}).get("string_value")
+            parameters = {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
+            size = parameters.get("image_size")
             self._models[model] = ModelInfo(
                 name=model,
                 max_batch_size=int(config.get("max_batch_size", 0)) or 1,
                 dimension=int(config["output"][0]["dims"][-1]),
                 image_size=int(size) if size else None,
+                output=config["output"][0]["name"],
+                parameters=parameters,
             )
         return self._models[model]
 
@@ -144,6 +148,22 @@ class EmbeddingClient:
         ids, mask = self.tokenizer.encode_batch(list(texts))
         return await self._infer_chunks(info, {"input_ids": ids, "attention_mask": mask})
 
+    async def project_texts(self, text_embeddings: np.ndarray, model: str) -> np.ndarray:
+        """Text-encoder embeddings mapped into an image model's space by `model`
+        (the text_to_image projection)."""
+        info = await self.model_info(model)
+        vectors = np.ascontiguousarray(text_embeddings, dtype=np.float32)
+        return await self._infer_chunks(info, {"text_embeddings": vectors})
+
+    def forget(self, model: str) -> None:
+        """Drop a model's cached config (after Triton loaded a new version of it)."""
+        self._models.pop(model, None)
+
+    async def load_model(self, model: str) -> None:
+        """Ask Triton to (re)load `model`: it then serves the newest version."""
+        await self._call(model, lambda t: self._client.load_model(model, client_timeout=t))
+        self.forget(model)
+
     async def _infer_chunks(self, info: ModelInfo, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Split into batches Triton accepts, send them concurrently, keep the order."""
         total = next(iter(inputs.values())).shape[0]
@@ -152,23 +172,24 @@ class EmbeddingClient:
         step = info.max_batch_size
         parts = await asyncio.gather(
             *[
-                self._infer(info.name, {k: v[start : start + step] for k, v in inputs.items()})
+                self._infer(info, {k: v[start : start + step] for k, v in inputs.items()})
                 for start in range(0, total, step)
             ]
         )
         return np.concatenate(parts)
 
-    async def _infer(self, model: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    async def _infer(self, info: ModelInfo, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        model = info.name
         inputs = []
         for name, array in arrays.items():
-            tensor = InferInput(name, list(array.shape), "UINT8" if array.dtype == np.uint8 else "INT64")
+            tensor = InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
             tensor.set_data_from_numpy(np.ascontiguousarray(array))
             inputs.append(tensor)
-        outputs = [InferRequestedOutput("embeddings")]
+        outputs = [InferRequestedOutput(info.output)]
         result = await self._call(
             model, lambda t: self._client.infer(model, inputs, outputs=outputs, client_timeout=t)
         )
-        embeddings = result.as_numpy("embeddings")
+        embeddings = result.as_numpy(info.output)
         if embeddings is None or embeddings.shape[0] != next(iter(arrays.values())).shape[0]:
             raise EmbeddingError(model, grpc.StatusCode.INTERNAL, "Triton returned no or too few embeddings")
         return embeddings

@@ -11,7 +11,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from server.catalog import CatalogError
-from server.domain import InvalidArgumentError, NotFoundError
+from server.domain import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from server.embedding import EmbeddingError
 from server.images import ImageError
 
@@ -26,6 +26,8 @@ def to_status(error: Exception) -> grpc.Status | None:
         return _status(grpc.StatusCode.INVALID_ARGUMENT, f"image: {error}", [("image", str(error))])
     if isinstance(error, NotFoundError):
         return _status(grpc.StatusCode.NOT_FOUND, str(error))
+    if isinstance(error, FailedPreconditionError):
+        return _status(grpc.StatusCode.FAILED_PRECONDITION, str(error))
     if isinstance(error, EmbeddingError):
         return _status(error.code, str(error))
     if isinstance(error, CatalogError):

@@ -18,12 +18,14 @@ import grpc
 import numpy as np
 
 from exporters.common import read_manifest
+from server import projection
 from server.catalog import Catalog
 from server.config import Config
 from server.dedup_index import DeduplicatingIndex
 from server.domain import (
     IMAGE_SPACE,
     TITLE_SPACE,
+    FailedPreconditionError,
     Hit,
     InvalidArgumentError,
     NotFoundError,
@@ -36,10 +38,12 @@ from server.embedding import EmbeddingClient, EmbeddingError
 from server.filters import FilterIndex
 from server.images import ImageError, decode_image, encode_jpeg
 from server.index import IndexLoadError, IndexParams, IndexSpace
+from server.triton_runtime import EmbeddedTriton
 from server.validation import check_options, check_query_text, product_violations, raise_if
 
 _LOGGER = logging.getLogger(__name__)
 
+MIN_PROJECTION_PAIRS = 50
 STORED_IMAGE_SIDE = 512  # enough to re-embed with any of the models (224-260 px inputs)
 THUMBNAIL_SIDE = 256
 
@@ -82,6 +86,10 @@ class SearchService:
         self.indexes: dict[str, DeduplicatingIndex] = {}
         self.filters = FilterIndex()
         self._write_lock = asyncio.Lock()
+        self._train_lock = asyncio.Lock()
+        # The text → image projection, when one is served for this image model.
+        self.projection_model: str | None = None
+        self.triton: EmbeddedTriton | None = None  # set by the app: retrains add model versions
 
     @classmethod
     async def open(cls, config: Config, embedder: EmbeddingClient) -> SearchService:
@@ -93,6 +101,7 @@ class SearchService:
             info = await embedder.model_info(model)
             spaces[space] = IndexSpace(space, model, model_version(config, model), info.dimension)
         service = cls(config, catalog, embedder, spaces)
+        await service._discover_projection()
         await asyncio.to_thread(service.filters.add, catalog.iter_products())
         for space in spaces.values():
             index, stale = await asyncio.to_thread(service._open_index, space)
@@ -101,6 +110,23 @@ class SearchService:
                 await service._reembed(space, stale)
                 await asyncio.to_thread(index.save, config.index_dir / space.name, catalog.seq())
         return service
+
+    async def _discover_projection(self) -> None:
+        """Use the served text_to_image model if it was trained for our image model."""
+        self.projection_model = None
+        if not await self.embedder.ready([projection.MODEL_NAME]):
+            return
+        self.embedder.forget(projection.MODEL_NAME)
+        info = await self.embedder.model_info(projection.MODEL_NAME)
+        if info.parameters.get("image_model") == self.config.image_model:
+            self.projection_model = projection.MODEL_NAME
+        else:
+            _LOGGER.warning(
+                "%s projects into %s, not %s: keyword search uses titles only until retrained",
+                projection.MODEL_NAME,
+                info.parameters.get("image_model"),
+                self.config.image_model,
+            )
 
     def _open_index(self, space: IndexSpace) -> tuple[DeduplicatingIndex, list[int]]:
         directory = self.config.index_dir / space.name
@@ -297,12 +323,17 @@ class SearchService:
         return result
 
     async def search_by_text(self, text: str, options: SearchOptions) -> SearchResult:
+        """Titles (text space) and, with a projection, images (through it) are searched;
+        a hit's score is its best signal's cosine."""
         check_options(options, self.config.limits)
         check_query_text(text, self.config.limits)
         started = time.perf_counter()
-        (query,) = await self.embedder.embed_texts([text], self.config.text_model)
+        text_query = await self.embedder.embed_texts([text], self.config.text_model)
+        queries = {TITLE_SPACE: text_query[0]}
+        if self.projection_model is not None:
+            (queries[IMAGE_SPACE],) = await self.embedder.project_texts(text_query, self.projection_model)
         embedding_ms = (time.perf_counter() - started) * 1000
-        result = await self._search(TITLE_SPACE, query, options)
+        result = await asyncio.to_thread(self._search_blocking, queries, options, None)
         result.embedding_ms = embedding_ms
         return result
 
@@ -346,24 +377,99 @@ class SearchService:
         self, space: str, query: np.ndarray, options: SearchOptions, exclude: int | None = None
     ) -> SearchResult:
         # One thread hop for the index and the catalog lookup: each hop costs ~0.1-0.3 ms.
-        return await asyncio.to_thread(self._search_blocking, space, query, options, exclude)
+        return await asyncio.to_thread(self._search_blocking, {space: query}, options, exclude)
 
     def _search_blocking(
-        self, space: str, query: np.ndarray, options: SearchOptions, exclude: int | None
+        self, queries: dict[str, np.ndarray], options: SearchOptions, exclude: int | None
     ) -> SearchResult:
+        """Top hits over one or more spaces; a product found in several keeps each signal's
+        score and ranks by the best."""
         started = time.perf_counter()
         candidates = self.filters.candidates(options.filter)
         if candidates is not None and exclude is not None:
             candidates = candidates[candidates != exclude]
         k = options.top_k + (exclude is not None)
-        found = self.indexes[space].search(query, k, candidates)
+        signals: dict[int, dict[str, float]] = {}
+        for space, query in queries.items():
+            for key, score in self.indexes[space].search(query, k, candidates):
+                if key != exclude and score >= options.min_score:
+                    signals.setdefault(key, {})[space] = score
         index_ms = (time.perf_counter() - started) * 1000
-        found = [(key, score) for key, score in found if key != exclude and score >= options.min_score]
-        found = found[: options.top_k]
-        products = self.catalog.get_many([k for k, _ in found], options.include_thumbnails)
-        hits = [Hit(products[key], score, {space: score}) for key, score in found if key in products]
+        ranked = sorted(signals.items(), key=lambda item: (-max(item[1].values()), item[0]))[: options.top_k]
+        products = self.catalog.get_many([key for key, _ in ranked], options.include_thumbnails)
+        hits = [Hit(products[key], max(found.values()), found) for key, found in ranked if key in products]
         return SearchResult(hits, index_ms=index_ms)
+
+    async def train_projection(self, method: str = "contrastive") -> tuple[int, int, str, float]:
+        """Fit the text → image projection on titled products, write it as a new version and
+        have Triton serve it. Returns (version, pairs, method, seconds)."""
+        method = method or "contrastive"
+        raise_if(
+            [("method", "must be 'contrastive' or 'ridge'")] if method not in ("contrastive", "ridge") else []
+        )
+        async with self._train_lock:
+            titles, images = await asyncio.to_thread(self._training_pairs)
+            if len(titles) < MIN_PROJECTION_PAIRS:
+                raise FailedPreconditionError(
+                    f"{len(titles)} products have both a title and an image embedding; "
+                    f"training needs at least {MIN_PROJECTION_PAIRS}"
+                )
+            started = time.perf_counter()
+            weights = await asyncio.to_thread(self._fit_projection, titles, images, method)
+            seconds = time.perf_counter() - started
+            training = {
+                "method": method,
+                "pairs": len(titles),
+                "seconds": round(seconds, 2),
+                "image_model_version": self.spaces[IMAGE_SPACE].model_version,
+            }
+            version = await asyncio.to_thread(
+                projection.write_version,
+                self.config.model_repository,
+                weights,
+                self.config.image_model,
+                training,
+            )
+            if self.triton is not None:
+                await asyncio.to_thread(self.triton.add_model_versions, projection.MODEL_NAME)
+            await self.embedder.load_model(projection.MODEL_NAME)
+            await self._discover_projection()
+            _LOGGER.info(
+                "projection version %d (%s, %d pairs, %.1f s) now served",
+                version,
+                method,
+                len(titles),
+                seconds,
+            )
+            return version, len(titles), method, seconds
+
+    def _training_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(title, image) embedding pairs of every product that has both, current models only."""
+        vectors: dict[str, dict[int, np.ndarray]] = {}
+        for name, space in self.spaces.items():
+            vectors[name] = {
+                row.key: row.vector
+                for rows in self.catalog.iter_embeddings(name)
+                for row in rows
+                if (row.model, row.model_version) == (space.model, space.model_version)
+            }
+        keys = sorted(vectors[TITLE_SPACE].keys() & vectors[IMAGE_SPACE].keys())
+        if not keys:
+            return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
+        return (
+            np.stack([vectors[TITLE_SPACE][k] for k in keys]),
+            np.stack([vectors[IMAGE_SPACE][k] for k in keys]),
+        )
+
+    @staticmethod
+    def _fit_projection(titles: np.ndarray, images: np.ndarray, method: str) -> np.ndarray:
+        weights = projection.fit_ridge(titles, images)
+        return projection.fit_contrastive(titles, images, weights) if method == "contrastive" else weights
 
     def stats(self) -> tuple[int, list[ModelSummary], list[dict]]:
         models = [ModelSummary(s.model, s.model_version, s.dim) for s in self.spaces.values()]
+        if self.projection_model is not None:
+            served = projection.versions(self.config.model_repository)
+            version = str(served[-1]) if served else "served"
+            models.append(ModelSummary(self.projection_model, version, self.spaces[IMAGE_SPACE].dim))
         return self.catalog.count(), models, [index.describe() for index in self.indexes.values()]

@@ -129,6 +129,10 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
             await self.service.find_duplicates(request.image, request.threshold, request.max_results)
         )
 
+    async def TrainProjection(self, request, context):
+        version, pairs, method, seconds = await self.service.train_projection(request.method)
+        return pb.TrainProjectionResponse(version=version, pairs=pairs, method=method, seconds=seconds)
+
     async def GetStats(self, request, context):
         count, models, indexes = self.service.stats()
         return pb.GetStatsResponse(

@@ -82,22 +82,40 @@ def build_runtime_repository(
 ) -> None:
     """Lay out `target` as Triton's repository: per model a derived config and, per exported
     version, the runner plus a link to the ONNX file."""
+    for model in models:
+        sync_runtime_model(repository, target, model, kind, intra_op_threads)
+
+
+def sync_runtime_model(
+    repository: Path, target: Path, model: str, kind: str, intra_op_threads: int = 0
+) -> None:
+    """Bring one model's runtime folder up to date with `repository` (new versions added;
+    existing ones left alone, so Triton keeps serving them while it loads the new one)."""
     from google.protobuf import text_format
 
-    for model in models:
-        source = repository / model
-        versions = [v for v in source.iterdir() if v.name.isdigit() and (v / "model.onnx").exists()]
-        if not versions:
-            raise TritonStartError(
-                f"model {model!r} has no exported ONNX file under {source}: run `make models` first"
-            )
-        (target / model).mkdir(parents=True)
-        config = python_backend_config(source / "config.pbtxt", kind, intra_op_threads)
-        (target / model / "config.pbtxt").write_text(text_format.MessageToString(config))
-        for version in versions:
-            (target / model / version.name).mkdir()
-            shutil.copy(RUNNER, target / model / version.name / "model.py")
-            (target / model / version.name / "model.onnx").symlink_to((version / "model.onnx").resolve())
+    source = repository / model
+    versions = (
+        [v for v in source.iterdir() if v.name.isdigit() and (v / "model.onnx").exists()]
+        if source.exists()
+        else []
+    )
+    if not versions:
+        raise TritonStartError(
+            f"model {model!r} has no exported ONNX file under {source}: run `make models` first"
+        )
+    (target / model).mkdir(parents=True, exist_ok=True)
+    config = python_backend_config(source / "config.pbtxt", kind, intra_op_threads)
+    (target / model / "config.pbtxt").write_text(text_format.MessageToString(config))
+    for version in versions:
+        folder = target / model / version.name
+        if folder.exists():
+            continue
+        staging = target / model / f".{version.name}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        shutil.copy(RUNNER, staging / "model.py")
+        (staging / "model.onnx").symlink_to((version / "model.onnx").resolve())
+        staging.rename(folder)
 
 
 def build_backend_directory(target: Path) -> None:
@@ -263,6 +281,15 @@ class EmbeddedTriton:
         if self.log_path is None or not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def add_model_versions(self, model: str) -> None:
+        """Copy new versions of `model` (or a new model) into the running Triton's repository;
+        the caller then asks Triton to load it (explicit model control)."""
+        if self._workdir is None:
+            raise TritonStartError("embedded Triton is not running")
+        sync_runtime_model(self.repository, self._workdir / "models", model, self.kind, self.intra_op_threads)
+        if model not in self.models:
+            self.models.append(model)
 
     def kill(self) -> None:
         """SIGKILL Triton and its stubs, as a crash would (fault tests)."""

@@ -170,6 +170,24 @@ class FindDuplicatesRequest(_message.Message):
     max_results: int
     def __init__(self, image: _Optional[bytes] = ..., threshold: _Optional[float] = ..., max_results: _Optional[int] = ...) -> None: ...
 
+class TrainProjectionRequest(_message.Message):
+    __slots__ = ("method",)
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    def __init__(self, method: _Optional[str] = ...) -> None: ...
+
+class TrainProjectionResponse(_message.Message):
+    __slots__ = ("version", "pairs", "method", "seconds")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    pairs: int
+    method: str
+    seconds: float
+    def __init__(self, version: _Optional[int] = ..., pairs: _Optional[int] = ..., method: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
 class SignalScore(_message.Message):
     __slots__ = ("signal", "score")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]

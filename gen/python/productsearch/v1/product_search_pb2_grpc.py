@@ -83,6 +83,11 @@ class ProductSearchStub:
                 request_serializer=productsearch_dot_v1_dot_product__search__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=productsearch_dot_v1_dot_product__search__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.TrainProjection = channel.unary_unary(
+                '/productsearch.v1.ProductSearch/TrainProjection',
+                request_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.SerializeToString,
+                response_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.FromString,
+                _registered_method=True)
 
 
 class ProductSearchServicer:
@@ -156,6 +161,15 @@ class ProductSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TrainProjection(self, request, context):
+        """TrainProjection (admin) retrains the text → image projection from the catalog's titled
+        products and has Triton serve it as a new model version; searches go on meanwhile.
+        FAILED_PRECONDITION when the catalog has too few titled products.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -203,6 +217,11 @@ def add_ProductSearchServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=productsearch_dot_v1_dot_product__search__pb2.GetStatsRequest.FromString,
                     response_serializer=productsearch_dot_v1_dot_product__search__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'TrainProjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrainProjection,
+                    request_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.FromString,
+                    response_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -452,6 +471,33 @@ class ProductSearch:
             '/productsearch.v1.ProductSearch/GetStats',
             productsearch_dot_v1_dot_product__search__pb2.GetStatsRequest.SerializeToString,
             productsearch_dot_v1_dot_product__search__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrainProjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/productsearch.v1.ProductSearch/TrainProjection',
+            productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.SerializeToString,
+            productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.FromString,
             options,
             channel_credentials,
             insecure,
