@@ -1,0 +1,30 @@
+// Original file: ../../protos/productsearch/v1/product_search.proto
+
+
+/**
+ * DeleteProductsResponse says what happened.
+ */
+export interface DeleteProductsResponse {
+  /**
+   * deleted counts products removed.
+   */
+  'deleted'?: (number);
+  /**
+   * not_found lists ids that were not in the catalog.
+   */
+  'notFound'?: (string)[];
+}
+
+/**
+ * DeleteProductsResponse says what happened.
+ */
+export interface DeleteProductsResponse__Output {
+  /**
+   * deleted counts products removed.
+   */
+  'deleted': (number);
+  /**
+   * not_found lists ids that were not in the catalog.
+   */
+  'notFound': (string)[];
+}

@@ -1,0 +1,40 @@
+// Original file: ../../protos/productsearch/v1/product_search.proto
+
+
+/**
+ * FindDuplicatesRequest looks for near-copies of an image (copy detection).
+ */
+export interface FindDuplicatesRequest {
+  /**
+   * image to look for: JPEG, PNG or WebP.
+   */
+  'image'?: (Buffer | Uint8Array | string);
+  /**
+   * threshold is the cosine similarity above which a product counts as a copy: 0 to 1;
+   * 0 means the service default (0.9).
+   */
+  'threshold'?: (number | string);
+  /**
+   * max_results caps the answer: 1 to 1,000; 0 means 100.
+   */
+  'maxResults'?: (number);
+}
+
+/**
+ * FindDuplicatesRequest looks for near-copies of an image (copy detection).
+ */
+export interface FindDuplicatesRequest__Output {
+  /**
+   * image to look for: JPEG, PNG or WebP.
+   */
+  'image': (Buffer);
+  /**
+   * threshold is the cosine similarity above which a product counts as a copy: 0 to 1;
+   * 0 means the service default (0.9).
+   */
+  'threshold': (number);
+  /**
+   * max_results caps the answer: 1 to 1,000; 0 means 100.
+   */
+  'maxResults': (number);
+}

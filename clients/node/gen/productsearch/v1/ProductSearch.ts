@@ -1,0 +1,261 @@
+// Original file: ../../protos/productsearch/v1/product_search.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { DeleteProductsRequest as _productsearch_v1_DeleteProductsRequest, DeleteProductsRequest__Output as _productsearch_v1_DeleteProductsRequest__Output } from '../../productsearch/v1/DeleteProductsRequest';
+import type { DeleteProductsResponse as _productsearch_v1_DeleteProductsResponse, DeleteProductsResponse__Output as _productsearch_v1_DeleteProductsResponse__Output } from '../../productsearch/v1/DeleteProductsResponse';
+import type { FindDuplicatesRequest as _productsearch_v1_FindDuplicatesRequest, FindDuplicatesRequest__Output as _productsearch_v1_FindDuplicatesRequest__Output } from '../../productsearch/v1/FindDuplicatesRequest';
+import type { GetProductRequest as _productsearch_v1_GetProductRequest, GetProductRequest__Output as _productsearch_v1_GetProductRequest__Output } from '../../productsearch/v1/GetProductRequest';
+import type { GetProductResponse as _productsearch_v1_GetProductResponse, GetProductResponse__Output as _productsearch_v1_GetProductResponse__Output } from '../../productsearch/v1/GetProductResponse';
+import type { GetStatsRequest as _productsearch_v1_GetStatsRequest, GetStatsRequest__Output as _productsearch_v1_GetStatsRequest__Output } from '../../productsearch/v1/GetStatsRequest';
+import type { GetStatsResponse as _productsearch_v1_GetStatsResponse, GetStatsResponse__Output as _productsearch_v1_GetStatsResponse__Output } from '../../productsearch/v1/GetStatsResponse';
+import type { ListProductsRequest as _productsearch_v1_ListProductsRequest, ListProductsRequest__Output as _productsearch_v1_ListProductsRequest__Output } from '../../productsearch/v1/ListProductsRequest';
+import type { ListProductsResponse as _productsearch_v1_ListProductsResponse, ListProductsResponse__Output as _productsearch_v1_ListProductsResponse__Output } from '../../productsearch/v1/ListProductsResponse';
+import type { SearchByImageRequest as _productsearch_v1_SearchByImageRequest, SearchByImageRequest__Output as _productsearch_v1_SearchByImageRequest__Output } from '../../productsearch/v1/SearchByImageRequest';
+import type { SearchByTextRequest as _productsearch_v1_SearchByTextRequest, SearchByTextRequest__Output as _productsearch_v1_SearchByTextRequest__Output } from '../../productsearch/v1/SearchByTextRequest';
+import type { SearchResponse as _productsearch_v1_SearchResponse, SearchResponse__Output as _productsearch_v1_SearchResponse__Output } from '../../productsearch/v1/SearchResponse';
+import type { SearchSimilarRequest as _productsearch_v1_SearchSimilarRequest, SearchSimilarRequest__Output as _productsearch_v1_SearchSimilarRequest__Output } from '../../productsearch/v1/SearchSimilarRequest';
+import type { TrainProjectionRequest as _productsearch_v1_TrainProjectionRequest, TrainProjectionRequest__Output as _productsearch_v1_TrainProjectionRequest__Output } from '../../productsearch/v1/TrainProjectionRequest';
+import type { TrainProjectionResponse as _productsearch_v1_TrainProjectionResponse, TrainProjectionResponse__Output as _productsearch_v1_TrainProjectionResponse__Output } from '../../productsearch/v1/TrainProjectionResponse';
+import type { UpsertProductsRequest as _productsearch_v1_UpsertProductsRequest, UpsertProductsRequest__Output as _productsearch_v1_UpsertProductsRequest__Output } from '../../productsearch/v1/UpsertProductsRequest';
+import type { UpsertProductsResponse as _productsearch_v1_UpsertProductsResponse, UpsertProductsResponse__Output as _productsearch_v1_UpsertProductsResponse__Output } from '../../productsearch/v1/UpsertProductsResponse';
+
+/**
+ * ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+ * INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
+ * for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
+ * the caller's deadline passes.
+ */
+export interface ProductSearchClient extends grpc.Client {
+  /**
+   * DeleteProducts removes products from the catalog and every index.
+   */
+  DeleteProducts(argument: _productsearch_v1_DeleteProductsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteProducts(argument: _productsearch_v1_DeleteProductsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteProducts(argument: _productsearch_v1_DeleteProductsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteProducts(argument: _productsearch_v1_DeleteProductsRequest, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * DeleteProducts removes products from the catalog and every index.
+   */
+  deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * FindDuplicates returns products whose image is a near-copy of the given image.
+   */
+  FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * FindDuplicates returns products whose image is a near-copy of the given image.
+   */
+  findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * GetProduct returns one product by id; NOT_FOUND when unknown.
+   */
+  GetProduct(argument: _productsearch_v1_GetProductRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  GetProduct(argument: _productsearch_v1_GetProductRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  GetProduct(argument: _productsearch_v1_GetProductRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  GetProduct(argument: _productsearch_v1_GetProductRequest, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * GetProduct returns one product by id; NOT_FOUND when unknown.
+   */
+  getProduct(argument: _productsearch_v1_GetProductRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  getProduct(argument: _productsearch_v1_GetProductRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  getProduct(argument: _productsearch_v1_GetProductRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  getProduct(argument: _productsearch_v1_GetProductRequest, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * GetStats describes the catalog, the models and the indexes.
+   */
+  GetStats(argument: _productsearch_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  GetStats(argument: _productsearch_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  GetStats(argument: _productsearch_v1_GetStatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  GetStats(argument: _productsearch_v1_GetStatsRequest, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * GetStats describes the catalog, the models and the indexes.
+   */
+  getStats(argument: _productsearch_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  getStats(argument: _productsearch_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  getStats(argument: _productsearch_v1_GetStatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  getStats(argument: _productsearch_v1_GetStatsRequest, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ListProducts pages through the catalog in id order.
+   */
+  ListProducts(argument: _productsearch_v1_ListProductsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  ListProducts(argument: _productsearch_v1_ListProductsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  ListProducts(argument: _productsearch_v1_ListProductsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  ListProducts(argument: _productsearch_v1_ListProductsRequest, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ListProducts pages through the catalog in id order.
+   */
+  listProducts(argument: _productsearch_v1_ListProductsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  listProducts(argument: _productsearch_v1_ListProductsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  listProducts(argument: _productsearch_v1_ListProductsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  listProducts(argument: _productsearch_v1_ListProductsRequest, callback: grpc.requestCallback<_productsearch_v1_ListProductsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * SearchByImage ranks products by visual similarity to an example image.
+   */
+  SearchByImage(argument: _productsearch_v1_SearchByImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchByImage(argument: _productsearch_v1_SearchByImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchByImage(argument: _productsearch_v1_SearchByImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchByImage(argument: _productsearch_v1_SearchByImageRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * SearchByImage ranks products by visual similarity to an example image.
+   */
+  searchByImage(argument: _productsearch_v1_SearchByImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchByImage(argument: _productsearch_v1_SearchByImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchByImage(argument: _productsearch_v1_SearchByImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchByImage(argument: _productsearch_v1_SearchByImageRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * SearchByText ranks products by similarity of their titles to a keyword or sentence.
+   */
+  SearchByText(argument: _productsearch_v1_SearchByTextRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchByText(argument: _productsearch_v1_SearchByTextRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchByText(argument: _productsearch_v1_SearchByTextRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchByText(argument: _productsearch_v1_SearchByTextRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * SearchByText ranks products by similarity of their titles to a keyword or sentence.
+   */
+  searchByText(argument: _productsearch_v1_SearchByTextRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchByText(argument: _productsearch_v1_SearchByTextRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchByText(argument: _productsearch_v1_SearchByTextRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchByText(argument: _productsearch_v1_SearchByTextRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * SearchSimilar ranks products by visual similarity to a catalog product.
+   */
+  SearchSimilar(argument: _productsearch_v1_SearchSimilarRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchSimilar(argument: _productsearch_v1_SearchSimilarRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchSimilar(argument: _productsearch_v1_SearchSimilarRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  SearchSimilar(argument: _productsearch_v1_SearchSimilarRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * SearchSimilar ranks products by visual similarity to a catalog product.
+   */
+  searchSimilar(argument: _productsearch_v1_SearchSimilarRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchSimilar(argument: _productsearch_v1_SearchSimilarRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchSimilar(argument: _productsearch_v1_SearchSimilarRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  searchSimilar(argument: _productsearch_v1_SearchSimilarRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * TrainProjection (admin) retrains the text → image projection from the catalog's titled
+   * products and has Triton serve it as a new model version; searches go on meanwhile.
+   * FAILED_PRECONDITION when the catalog has too few titled products.
+   */
+  TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * TrainProjection (admin) retrains the text → image projection from the catalog's titled
+   * products and has Triton serve it as a new model version; searches go on meanwhile.
+   * FAILED_PRECONDITION when the catalog has too few titled products.
+   */
+  trainProjection(argument: _productsearch_v1_TrainProjectionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  trainProjection(argument: _productsearch_v1_TrainProjectionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  trainProjection(argument: _productsearch_v1_TrainProjectionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  trainProjection(argument: _productsearch_v1_TrainProjectionRequest, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * UpsertProducts streams products in; each is created or replaced by id. The summary
+   * has one status per product; a product is acknowledged (OK) only once committed.
+   */
+  UpsertProducts(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  UpsertProducts(metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  UpsertProducts(options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  UpsertProducts(callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  /**
+   * UpsertProducts streams products in; each is created or replaced by id. The summary
+   * has one status per product; a product is acknowledged (OK) only once committed.
+   */
+  upsertProducts(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  upsertProducts(metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  upsertProducts(options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  upsertProducts(callback: grpc.requestCallback<_productsearch_v1_UpsertProductsResponse__Output>): grpc.ClientWritableStream<_productsearch_v1_UpsertProductsRequest>;
+  
+}
+
+/**
+ * ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+ * INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
+ * for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
+ * the caller's deadline passes.
+ */
+export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * DeleteProducts removes products from the catalog and every index.
+   */
+  DeleteProducts: grpc.handleUnaryCall<_productsearch_v1_DeleteProductsRequest__Output, _productsearch_v1_DeleteProductsResponse>;
+  
+  /**
+   * FindDuplicates returns products whose image is a near-copy of the given image.
+   */
+  FindDuplicates: grpc.handleUnaryCall<_productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse>;
+  
+  /**
+   * GetProduct returns one product by id; NOT_FOUND when unknown.
+   */
+  GetProduct: grpc.handleUnaryCall<_productsearch_v1_GetProductRequest__Output, _productsearch_v1_GetProductResponse>;
+  
+  /**
+   * GetStats describes the catalog, the models and the indexes.
+   */
+  GetStats: grpc.handleUnaryCall<_productsearch_v1_GetStatsRequest__Output, _productsearch_v1_GetStatsResponse>;
+  
+  /**
+   * ListProducts pages through the catalog in id order.
+   */
+  ListProducts: grpc.handleUnaryCall<_productsearch_v1_ListProductsRequest__Output, _productsearch_v1_ListProductsResponse>;
+  
+  /**
+   * SearchByImage ranks products by visual similarity to an example image.
+   */
+  SearchByImage: grpc.handleUnaryCall<_productsearch_v1_SearchByImageRequest__Output, _productsearch_v1_SearchResponse>;
+  
+  /**
+   * SearchByText ranks products by similarity of their titles to a keyword or sentence.
+   */
+  SearchByText: grpc.handleUnaryCall<_productsearch_v1_SearchByTextRequest__Output, _productsearch_v1_SearchResponse>;
+  
+  /**
+   * SearchSimilar ranks products by visual similarity to a catalog product.
+   */
+  SearchSimilar: grpc.handleUnaryCall<_productsearch_v1_SearchSimilarRequest__Output, _productsearch_v1_SearchResponse>;
+  
+  /**
+   * TrainProjection (admin) retrains the text → image projection from the catalog's titled
+   * products and has Triton serve it as a new model version; searches go on meanwhile.
+   * FAILED_PRECONDITION when the catalog has too few titled products.
+   */
+  TrainProjection: grpc.handleUnaryCall<_productsearch_v1_TrainProjectionRequest__Output, _productsearch_v1_TrainProjectionResponse>;
+  
+  /**
+   * UpsertProducts streams products in; each is created or replaced by id. The summary
+   * has one status per product; a product is acknowledged (OK) only once committed.
+   */
+  UpsertProducts: grpc.handleClientStreamingCall<_productsearch_v1_UpsertProductsRequest__Output, _productsearch_v1_UpsertProductsResponse>;
+  
+}
+
+export interface ProductSearchDefinition extends grpc.ServiceDefinition {
+  DeleteProducts: MethodDefinition<_productsearch_v1_DeleteProductsRequest, _productsearch_v1_DeleteProductsResponse, _productsearch_v1_DeleteProductsRequest__Output, _productsearch_v1_DeleteProductsResponse__Output>
+  FindDuplicates: MethodDefinition<_productsearch_v1_FindDuplicatesRequest, _productsearch_v1_SearchResponse, _productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse__Output>
+  GetProduct: MethodDefinition<_productsearch_v1_GetProductRequest, _productsearch_v1_GetProductResponse, _productsearch_v1_GetProductRequest__Output, _productsearch_v1_GetProductResponse__Output>
+  GetStats: MethodDefinition<_productsearch_v1_GetStatsRequest, _productsearch_v1_GetStatsResponse, _productsearch_v1_GetStatsRequest__Output, _productsearch_v1_GetStatsResponse__Output>
+  ListProducts: MethodDefinition<_productsearch_v1_ListProductsRequest, _productsearch_v1_ListProductsResponse, _productsearch_v1_ListProductsRequest__Output, _productsearch_v1_ListProductsResponse__Output>
+  SearchByImage: MethodDefinition<_productsearch_v1_SearchByImageRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchByImageRequest__Output, _productsearch_v1_SearchResponse__Output>
+  SearchByText: MethodDefinition<_productsearch_v1_SearchByTextRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchByTextRequest__Output, _productsearch_v1_SearchResponse__Output>
+  SearchSimilar: MethodDefinition<_productsearch_v1_SearchSimilarRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchSimilarRequest__Output, _productsearch_v1_SearchResponse__Output>
+  TrainProjection: MethodDefinition<_productsearch_v1_TrainProjectionRequest, _productsearch_v1_TrainProjectionResponse, _productsearch_v1_TrainProjectionRequest__Output, _productsearch_v1_TrainProjectionResponse__Output>
+  UpsertProducts: MethodDefinition<_productsearch_v1_UpsertProductsRequest, _productsearch_v1_UpsertProductsResponse, _productsearch_v1_UpsertProductsRequest__Output, _productsearch_v1_UpsertProductsResponse__Output>
+}

@@ -1,0 +1,40 @@
+// Original file: ../../protos/productsearch/v1/product_search.proto
+
+
+/**
+ * ProductStatus is the outcome for one streamed product.
+ */
+export interface ProductStatus {
+  /**
+   * id of the product, as sent.
+   */
+  'id'?: (string);
+  /**
+   * code is a google.rpc.Code value: 0 (OK) when committed, 3 (INVALID_ARGUMENT) for a bad
+   * product, 14 (UNAVAILABLE) when it could not be embedded. Other products still proceed.
+   */
+  'code'?: (number);
+  /**
+   * message explains a non-OK code.
+   */
+  'message'?: (string);
+}
+
+/**
+ * ProductStatus is the outcome for one streamed product.
+ */
+export interface ProductStatus__Output {
+  /**
+   * id of the product, as sent.
+   */
+  'id': (string);
+  /**
+   * code is a google.rpc.Code value: 0 (OK) when committed, 3 (INVALID_ARGUMENT) for a bad
+   * product, 14 (UNAVAILABLE) when it could not be embedded. Other products still proceed.
+   */
+  'code': (number);
+  /**
+   * message explains a non-OK code.
+   */
+  'message': (string);
+}

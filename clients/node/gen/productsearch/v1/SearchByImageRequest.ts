@@ -1,0 +1,31 @@
+// Original file: ../../protos/productsearch/v1/product_search.proto
+
+import type { SearchOptions as _productsearch_v1_SearchOptions, SearchOptions__Output as _productsearch_v1_SearchOptions__Output } from '../../productsearch/v1/SearchOptions';
+
+/**
+ * SearchByImageRequest is a visual query.
+ */
+export interface SearchByImageRequest {
+  /**
+   * image to search with: JPEG, PNG or WebP, at most 20 MiB and 40 megapixels.
+   */
+  'image'?: (Buffer | Uint8Array | string);
+  /**
+   * options: top_k, filter, min_score.
+   */
+  'options'?: (_productsearch_v1_SearchOptions | null);
+}
+
+/**
+ * SearchByImageRequest is a visual query.
+ */
+export interface SearchByImageRequest__Output {
+  /**
+   * image to search with: JPEG, PNG or WebP, at most 20 MiB and 40 megapixels.
+   */
+  'image': (Buffer);
+  /**
+   * options: top_k, filter, min_score.
+   */
+  'options': (_productsearch_v1_SearchOptions__Output | null);
+}

@@ -1,0 +1,31 @@
+// Original file: ../../protos/productsearch/v1/product_search.proto
+
+import type { SearchOptions as _productsearch_v1_SearchOptions, SearchOptions__Output as _productsearch_v1_SearchOptions__Output } from '../../productsearch/v1/SearchOptions';
+
+/**
+ * SearchSimilarRequest asks for products that look like a catalog product.
+ */
+export interface SearchSimilarRequest {
+  /**
+   * product_id of the catalog product; it is left out of the hits.
+   */
+  'productId'?: (string);
+  /**
+   * options: top_k, filter, min_score.
+   */
+  'options'?: (_productsearch_v1_SearchOptions | null);
+}
+
+/**
+ * SearchSimilarRequest asks for products that look like a catalog product.
+ */
+export interface SearchSimilarRequest__Output {
+  /**
+   * product_id of the catalog product; it is left out of the hits.
+   */
+  'productId': (string);
+  /**
+   * options: top_k, filter, min_score.
+   */
+  'options': (_productsearch_v1_SearchOptions__Output | null);
+}

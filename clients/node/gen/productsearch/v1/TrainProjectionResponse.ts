@@ -1,0 +1,46 @@
+// Original file: ../../protos/productsearch/v1/product_search.proto
+
+
+/**
+ * TrainProjectionResponse describes the new projection.
+ */
+export interface TrainProjectionResponse {
+  /**
+   * version of the `text_to_image` model now served.
+   */
+  'version'?: (number);
+  /**
+   * pairs: how many (title, image) pairs it was fitted on.
+   */
+  'pairs'?: (number);
+  /**
+   * method used.
+   */
+  'method'?: (string);
+  /**
+   * seconds the fit took.
+   */
+  'seconds'?: (number | string);
+}
+
+/**
+ * TrainProjectionResponse describes the new projection.
+ */
+export interface TrainProjectionResponse__Output {
+  /**
+   * version of the `text_to_image` model now served.
+   */
+  'version': (number);
+  /**
+   * pairs: how many (title, image) pairs it was fitted on.
+   */
+  'pairs': (number);
+  /**
+   * method used.
+   */
+  'method': (string);
+  /**
+   * seconds the fit took.
+   */
+  'seconds': (number);
+}
