@@ -25,7 +25,7 @@ class Tokenizer:
         """int64 [N, T] ids (BOS … EOS, truncated to `max_tokens`) and a 0/1 mask."""
         pieces = self._processor.encode(list(texts), out_type=int, add_bos=True, add_eos=True)
         pieces = [p if len(p) <= self.max_tokens else p[: self.max_tokens - 1] + p[-1:] for p in pieces]
-        longest = max(len(p) for p in pieces)
+        longest = max((len(p) for p in pieces), default=0)
         width = -(-longest // TOKEN_BUCKET) * TOKEN_BUCKET
         ids = np.zeros((len(pieces), width), dtype=np.int64)
         mask = np.zeros((len(pieces), width), dtype=np.int64)

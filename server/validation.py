@@ -8,6 +8,8 @@ import math
 from server.config import Limits
 from server.domain import Filter, InvalidArgumentError, Product, SearchOptions
 
+MAX_REPORTED_VIOLATIONS = 20
+
 
 def _text(violations: list, name: str, value: str, max_chars: int, required: bool = False) -> None:
     if required and not value.strip():
@@ -81,5 +83,13 @@ def check_query_text(text: str, limits: Limits) -> None:
 
 
 def raise_if(violations: list[tuple[str, str]]) -> None:
+    """Raise InvalidArgumentError for the violations, at most MAX_REPORTED_VIOLATIONS of them:
+    the status travels in gRPC trailers, which clients refuse beyond 8-16 KiB (the caller
+    would get RESOURCE_EXHAUSTED instead)."""
+    if len(violations) > MAX_REPORTED_VIOLATIONS:
+        listed = violations[: MAX_REPORTED_VIOLATIONS - 1]
+        field, _ = violations[len(listed)]
+        more = len(violations) - len(listed)
+        violations = [*listed, (field, f"and {more} more violations ({len(violations)} in all)")]
     if violations:
         raise InvalidArgumentError(violations)
