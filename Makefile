@@ -33,6 +33,15 @@ $(FASHION_MNIST):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist
 
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+
+browser:  ## headless Chromium for the console test
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); \
+	fi
+
 proto: setup  ## regenerate gen/python from protos/
 	PY=$(PY) tools/generate_protos.sh
 
@@ -42,10 +51,10 @@ models: setup  ## export the ONNX models into model_repository/ (MODELS=..., VGG
 demo: models data  ## the main job: gateway + embedded Triton, index Fashion-MNIST, search, contact sheets
 	$(PY) -m server.demo --repository $(REPOSITORY) --size $(DEMO_SIZE)
 
-serve: models  ## run the gateway on 127.0.0.1:50051 (embedded Triton; TRITON_URL=host:port for an external one)
-	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) $(if $(TRITON_URL),--triton-url $(TRITON_URL))
+serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
+	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) --http-port 8080 $(if $(TRITON_URL),--triton-url $(TRITON_URL))
 
-test: models data  ## unit + integration tests against a real embedded Triton and gateway
+test: models data browser  ## unit + integration tests against a real embedded Triton and gateway
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: models data  ## Triton overhead, gateway latency/throughput, index QPS → bench/*.md
@@ -64,4 +73,4 @@ lint: setup  ## ruff, and generated code in step with protos/
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data proto models demo serve test bench eval lint clean
+.PHONY: help setup data browser proto models demo serve test bench eval lint clean

@@ -28,6 +28,7 @@ from server.search import SearchService
 from server.servicer import ProductSearchServicer
 from server.text import Tokenizer
 from server.triton_runtime import EmbeddedTriton
+from server.web import WebConsole, start_console
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Gateway:
     health: health_aio.HealthServicer
     triton: EmbeddedTriton | None
     _monitor: asyncio.Task | None = field(default=None, repr=False)
+    console: WebConsole | None = None  # the web console, when config.http_port is set
 
     @property
     def address(self) -> str:
@@ -83,6 +85,8 @@ class Gateway:
 
     async def stop(self, grace_s: float | None = None) -> None:
         await self.set_serving(False)
+        if self.console is not None:
+            await self.console.stop()
         await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
         if self._monitor is not None:
             self._monitor.cancel()
@@ -133,9 +137,19 @@ async def create_server(config: Config) -> Gateway:
     port = server.add_insecure_port(f"{config.host}:{config.port}")
     await server.start()
     gateway = Gateway(config, server, port, service, embedder, health, triton)
+    if config.http_port is not None:
+        try:
+            gateway.console = await start_console(
+                service, config.host, config.http_port, config.shutdown_grace_s
+            )
+        except BaseException:
+            await gateway.stop(0)
+            raise
     await gateway.set_serving(True)
     gateway._monitor = asyncio.create_task(gateway.watch())
     _LOGGER.info("product search gateway listening on %s (Triton %s)", gateway.address, url)
+    if gateway.console is not None:
+        _LOGGER.info("web console on %s", gateway.console.url)
     return gateway
 
 

@@ -156,6 +156,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve = commands.add_parser("serve", help="run the gateway (embedded Triton by default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=50051)
+    serve.add_argument("--http-port", type=int, default=0, help="web console port on the same host; 0: off")
     serve.add_argument("--data-dir", type=Path, default=Path("data"))
     serve.add_argument("--model-repository", type=Path, default=Path("model_repository"))
     serve.add_argument("--triton-url", help="host:port of an external Triton (gRPC); default: embedded")
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         config = Config(
             host=args.host,
             port=args.port,
+            http_port=args.http_port or None,
             data_dir=args.data_dir,
             model_repository=args.model_repository,
             triton_url=args.triton_url,

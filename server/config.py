@@ -37,6 +37,7 @@ class Config:
     text_model: str = "text_encoder"
     host: str = "127.0.0.1"
     port: int = 50051  # 0: any free port
+    http_port: int | None = None  # the web console (same host); None: off; 0: any free port
     embed_timeout_s: float = 10.0
     upsert_batch: int = 32  # products embedded and committed together
     duplicate_threshold: float = 0.9

@@ -1,0 +1,242 @@
+"""The web console: a read-only JSON API and one static page, served over HTTP in the
+gateway's asyncio loop beside the gRPC port. Handlers translate HTTP ↔ domain and call the
+same `SearchService` as the gRPC servicer; errors map through server/errors.py's table.
+
+    GET  /                               the console (server/console/)
+    GET  /api/search?q=TEXT&top_k=N      keyword search
+    POST /api/search/image?top_k=N       image search; multipart/form-data, field `image`
+    GET  /api/similar?id=ID&top_k=N      products that look like product ID
+    GET  /api/thumbnail?id=ID            the product's thumbnail (JPEG)
+    GET  /api/stats                      product count, models, indexes
+
+Errors are JSON {code, message[, violations]}: INVALID_ARGUMENT → 400, NOT_FOUND → 404,
+FAILED_PRECONDITION → 409, UNAVAILABLE → 503, DEADLINE_EXCEEDED → 504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import grpc
+from aiohttp import BodyPartReader, web
+
+from server.domain import Hit, InvalidArgumentError, SearchOptions, SearchResult
+from server.errors import to_status
+from server.search import SearchService
+
+_LOGGER = logging.getLogger(__name__)
+
+CONSOLE_DIR = Path(__file__).resolve().parent / "console"
+SERVICE_KEY = web.AppKey("service", SearchService)
+_READ_CHUNK = 64 * 1024
+_MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers, other small fields
+
+HTTP_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+
+# -- domain → JSON ------------------------------------------------------------------------
+
+
+def thumbnail_url(product_id: str) -> str:
+    return f"/api/thumbnail?id={quote(product_id, safe='')}"
+
+
+def hit_to_json(rank: int, hit: Hit) -> dict:
+    product = hit.product
+    return {
+        "rank": rank,
+        "id": product.id,
+        "title": product.title,
+        "category": product.category,
+        "price": product.price,
+        "score": hit.score,
+        "signals": dict(sorted(hit.signals.items())),
+        "thumbnail": thumbnail_url(product.id),
+    }
+
+
+def result_to_json(result: SearchResult) -> dict:
+    return {
+        "hits": [hit_to_json(rank, hit) for rank, hit in enumerate(result.hits, 1)],
+        "embedding_ms": result.embedding_ms,
+        "index_ms": result.index_ms,
+    }
+
+
+def error_to_json(error: Exception) -> tuple[int, dict] | None:
+    """(HTTP status, body) for a known error, by its gRPC status; None for a bug."""
+    status = to_status(error)
+    if status is None:
+        return None
+    body: dict = {"code": status.code.name, "message": status.details}
+    if isinstance(error, InvalidArgumentError):
+        body["violations"] = [{"field": f, "description": d} for f, d in error.violations]
+    return HTTP_STATUS.get(status.code, 500), body
+
+
+# -- handlers -----------------------------------------------------------------------------
+
+
+def _options(request: web.Request) -> SearchOptions:
+    limits = request.app[SERVICE_KEY].config.limits
+    raw = request.query.get("top_k", "")
+    if not raw:
+        return SearchOptions(top_k=limits.default_top_k)
+    try:
+        return SearchOptions(top_k=int(raw))
+    except ValueError:
+        raise InvalidArgumentError([("top_k", f"must be an integer, got {raw[:20]!r}")]) from None
+
+
+def _product_id(request: web.Request) -> str:
+    product_id = request.query.get("id", "")
+    if not product_id:
+        raise InvalidArgumentError([("id", "must not be empty")])
+    return product_id
+
+
+async def search_text(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    result = await service.search_by_text(request.query.get("q", ""), _options(request))
+    return web.json_response(result_to_json(result))
+
+
+async def search_image(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    options = _options(request)
+    image = await _read_image_part(request, service.config.limits.image.max_bytes)
+    return web.json_response(result_to_json(await service.search_by_image(image, options)))
+
+
+async def _read_image_part(request: web.Request, max_bytes: int) -> bytes:
+    """The `image` part of a multipart upload, read in chunks up to the gateway's image
+    byte limit (the whole body is never buffered beyond it)."""
+    if not request.content_type.startswith("multipart/"):
+        raise InvalidArgumentError([("image", "send a multipart/form-data upload with an `image` field")])
+    too_big = [("image", f"is more than the limit of {max_bytes} bytes")]
+    if (request.content_length or 0) > max_bytes + _MULTIPART_OVERHEAD:
+        raise InvalidArgumentError(too_big)  # aiohttp reads and drops the rest (lingering close)
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.name != "image":
+            continue
+        data = bytearray()
+        while chunk := await part.read_chunk(_READ_CHUNK):
+            data += chunk
+            if len(data) > max_bytes:
+                raise InvalidArgumentError(too_big)
+        return bytes(data)
+    raise InvalidArgumentError([("image", "is required: a multipart field named `image`")])
+
+
+async def similar(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    result = await service.search_similar(_product_id(request), _options(request))
+    return web.json_response(result_to_json(result))
+
+
+async def thumbnail(request: web.Request) -> web.Response:
+    product = await request.app[SERVICE_KEY].get(_product_id(request))
+    return web.Response(
+        body=product.thumbnail,
+        content_type="image/jpeg",
+        headers={"Cache-Control": "max-age=60", "ETag": f'"{product.update_time!r}"'},
+    )
+
+
+async def stats(request: web.Request) -> web.Response:
+    count, models, indexes = await asyncio.to_thread(request.app[SERVICE_KEY].stats)
+    return web.json_response(
+        {
+            "product_count": count,
+            "models": [{"name": m.name, "version": m.version, "dimension": m.dimension} for m in models],
+            "indexes": [
+                {
+                    "space": i["space"]["name"],
+                    "model": i["space"]["model"],
+                    "count": i["count"],
+                    "m": i["params"]["M"],
+                    "ef_search": i["params"]["ef_search"],
+                }
+                for i in indexes
+            ],
+        }
+    )
+
+
+async def index_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(CONSOLE_DIR / "index.html")
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
+    """Domain errors → their HTTP status with a JSON body; bugs → 500, logged."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as error:
+        mapped = error_to_json(error)
+        if mapped is None:
+            _LOGGER.exception("%s %s failed", request.method, request.path)
+            return web.json_response({"code": "INTERNAL", "message": "internal error"}, status=500)
+        status, body = mapped
+        _LOGGER.info("%s %s → %d %s: %s", request.method, request.path, status, body["code"], body["message"])
+        return web.json_response(body, status=status)
+
+
+def create_app(service: SearchService) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json])
+    app[SERVICE_KEY] = service
+    app.router.add_get("/", index_page)
+    app.router.add_get("/api/search", search_text)
+    app.router.add_post("/api/search/image", search_image)
+    app.router.add_get("/api/similar", similar)
+    app.router.add_get("/api/thumbnail", thumbnail)
+    app.router.add_get("/api/stats", stats)
+    app.router.add_static("/static/", CONSOLE_DIR)
+    return app
+
+
+# -- lifecycle ----------------------------------------------------------------------------
+
+
+@dataclass
+class WebConsole:
+    """A running console; `stop()` closes its port."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_console(service: SearchService, host: str, port: int, grace_s: float = 5.0) -> WebConsole:
+    """Serve the console on host:port (0: a free port) in the running loop."""
+    host = host.strip("[]")
+    runner = web.AppRunner(create_app(service), shutdown_timeout=grace_s, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return WebConsole(runner, host, runner.addresses[0][1])
