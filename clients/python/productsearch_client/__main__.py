@@ -1,0 +1,5 @@
+import sys
+
+from productsearch_client._cli import main
+
+sys.exit(main())

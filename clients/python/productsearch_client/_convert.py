@@ -1,0 +1,145 @@
+"""Dataclasses ↔ protobuf messages, shared by the blocking and the asyncio client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import grpc
+
+from productsearch_client._proto import product_search_pb2 as pb
+from productsearch_client._types import (
+    DeleteSummary,
+    Filter,
+    Hit,
+    ImageSource,
+    IndexInfo,
+    ModelInfo,
+    Product,
+    ProductStatus,
+    Projection,
+    Stats,
+    UpsertSummary,
+)
+
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def status_code(value: int) -> grpc.StatusCode:
+    """The grpc.StatusCode of a google.rpc.Code number (UNKNOWN for numbers gRPC lacks)."""
+    return _STATUS_CODES.get(value, grpc.StatusCode.UNKNOWN)
+
+
+def image_bytes(image: ImageSource) -> bytes:
+    """Bytes as they are; a str or path-like is a file to read."""
+    if isinstance(image, bytes | bytearray | memoryview):
+        return bytes(image)
+    return Path(image).read_bytes()
+
+
+def product_to_proto(product: Product) -> pb.Product:
+    return pb.Product(
+        id=product.id,
+        title=product.title,
+        category=product.category,
+        price=product.price,
+        attributes=dict(product.attributes),
+        image=product.image,
+        image_uri=product.image_uri,
+    )
+
+
+def product_from_proto(message: pb.Product) -> Product:
+    return Product(
+        id=message.id,
+        title=message.title,
+        category=message.category,
+        price=message.price if message.HasField("price") else None,
+        attributes=dict(message.attributes),
+        image_uri=message.image_uri,
+        thumbnail=message.thumbnail,
+        update_time=message.update_time,
+    )
+
+
+class UpsertRequests:
+    """The request stream of an upsert. gRPC turns an exception raised while iterating the
+    caller's products into a bare UNKNOWN status; this keeps it so the client can re-raise it."""
+
+    def __init__(self, products: Iterable[Product]) -> None:
+        self._products = products
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[pb.UpsertProductsRequest]:
+        try:
+            for product in self._products:
+                yield pb.UpsertProductsRequest(product=product_to_proto(product))
+        except Exception as error:
+            self.error = error
+            raise
+
+
+def upsert_summary(response: pb.UpsertProductsResponse) -> UpsertSummary:
+    return UpsertSummary(
+        upserted=response.upserted,
+        failed=response.failed,
+        statuses=tuple(ProductStatus(s.id, status_code(s.code), s.message) for s in response.statuses),
+    )
+
+
+def search_options(
+    top_k: int, filter: Filter | None, min_score: float, include_thumbnails: bool
+) -> pb.SearchOptions:
+    options = pb.SearchOptions(top_k=top_k, min_score=min_score, include_thumbnails=include_thumbnails)
+    if filter is not None:
+        options.filter.CopyFrom(filter_to_proto(filter))
+    return options
+
+
+def filter_to_proto(condition: Filter) -> pb.Filter:
+    return pb.Filter(
+        categories=list(condition.categories),
+        min_price=condition.min_price,
+        max_price=condition.max_price,
+        attributes=dict(condition.attributes),
+    )
+
+
+def hits(response: pb.SearchResponse) -> list[Hit]:
+    return [
+        Hit(
+            product_id=hit.product.id,
+            score=hit.score,
+            title=hit.product.title,
+            category=hit.product.category,
+            signals={s.signal: s.score for s in hit.signals},
+            price=hit.product.price if hit.product.HasField("price") else None,
+            attributes=dict(hit.product.attributes),
+            image_uri=hit.product.image_uri,
+            thumbnail=hit.product.thumbnail,
+        )
+        for hit in response.hits
+    ]
+
+
+def delete_summary(response: pb.DeleteProductsResponse) -> DeleteSummary:
+    return DeleteSummary(deleted=response.deleted, not_found=tuple(response.not_found))
+
+
+def delete_ids(ids: str | Iterable[str]) -> list[str]:
+    return [ids] if isinstance(ids, str) else list(ids)
+
+
+def stats(response: pb.GetStatsResponse) -> Stats:
+    return Stats(
+        product_count=response.product_count,
+        models=tuple(ModelInfo(m.name, m.version, m.dimension) for m in response.models),
+        indexes=tuple(
+            IndexInfo(i.space, i.model, i.count, i.capacity, i.m, i.ef_construction, i.ef_search)
+            for i in response.indexes
+        ),
+    )
+
+
+def projection(response: pb.TrainProjectionResponse) -> Projection:
+    return Projection(response.version, response.pairs, response.method, response.seconds)
