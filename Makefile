@@ -65,6 +65,9 @@ bench: models data  ## Triton overhead, gateway latency/throughput, index QPS â†
 eval: models data  ## Fashion-MNIST evaluation through the gateway â†’ evaluation/REPORT.md + contact sheets
 	$(PY) -m evaluation.harness --repository $(REPOSITORY)
 
+clients: setup  ## build every client: Python, Go, Node, C++
+	for lang in python go node cpp; do clients/$$lang/build.sh; done
+
 lint: setup  ## ruff, and generated code in step with protos/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -73,4 +76,4 @@ lint: setup  ## ruff, and generated code in step with protos/
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data browser proto models demo serve test bench eval lint clean
+.PHONY: help setup data browser proto models demo serve test bench eval clients lint clean
