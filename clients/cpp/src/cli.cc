@@ -122,6 +122,7 @@ Arguments Parse(const std::vector<std::string>& args) {
       return parsed;
     } else if (parsed.command != "upsert" && IsOption(arg, "--top-k")) {
       parsed.top_k = ParseInt("--top-k", OptionValue(args, i, "--top-k"));
+      if (parsed.top_k < 1) throw UsageError{"--top-k: expected at least 1, got " + std::to_string(parsed.top_k)};
     } else {
       throw UsageError{"unknown option " + arg + " for " + parsed.command};
     }

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -23,11 +26,31 @@ std::string Lower(std::string text) {
   return text;
 }
 
-std::string Trim(const std::string& text) {
-  constexpr const char* kSpace = " \t\n\r\f\v";
-  const auto first = text.find_first_not_of(kSpace);
-  if (first == std::string::npos) return {};
-  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
+// The UTF-8 encodings of the characters Python's str.strip() removes, so that every client
+// reads the same title from a <stem>.txt file.
+const std::array<std::string_view, 29> kWhitespace = {
+    " ",    "\t",   "\n",   "\v",   "\f",   "\r",   "\x1c",   "\x1d",   "\x1e",   "\x1f",
+    "\u0085", "\u00a0", "\u1680", "\u2000", "\u2001", "\u2002", "\u2003", "\u2004", "\u2005", "\u2006",
+    "\u2007", "\u2008", "\u2009", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000",
+};
+
+std::string Trim(std::string_view text) {
+  auto strip_one = [&text](bool front) {
+    for (const auto space : kWhitespace) {
+      if (text.size() < space.size()) continue;
+      const auto part = front ? text.substr(0, space.size()) : text.substr(text.size() - space.size());
+      if (part == space) {
+        front ? text.remove_prefix(space.size()) : text.remove_suffix(space.size());
+        return true;
+      }
+    }
+    return false;
+  };
+  while (strip_one(true)) {
+  }
+  while (strip_one(false)) {
+  }
+  return std::string(text);
 }
 
 bool IsImageFile(const fs::directory_entry& entry) {
@@ -125,7 +148,7 @@ std::vector<fs::path> ImageFiles(const fs::path& folder) {
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot read " + path.string());
+  if (!file) throw std::runtime_error("cannot read " + path.string() + ": " + std::strerror(errno));
   std::ostringstream bytes;
   bytes << file.rdbuf();
   if (file.bad()) throw std::runtime_error("cannot read " + path.string());
@@ -201,7 +224,7 @@ UpsertSummary ProductSearchClient::UpsertFolder(const fs::path& folder) {
     product.image = ReadFile(file);
     const fs::path title = folder / (product.id + ".txt");
     std::error_code error;
-    if (fs::exists(title, error)) product.title = Trim(ReadFile(title));
+    if (fs::is_regular_file(title, error)) product.title = Trim(ReadFile(title));
     return product;
   });
 }
