@@ -19,7 +19,13 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
 fi
 
-if [[ ! -f "$build/CMakeCache.txt" ]]; then
+# A build folder configured for another checkout (moved or copied) cannot be reused.
+if [[ -f "$build/CMakeCache.txt" ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$here" "$build/CMakeCache.txt"; then
+  rm -rf "$build"
+fi
+# Configure once (a failed configure leaves no Makefile); later builds re-run CMake by themselves
+# when CMakeLists.txt changes.
+if [[ ! -f "$build/Makefile" ]]; then
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release
 fi
 # At most two jobs: the build machines are small and shared.
