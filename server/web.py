@@ -149,9 +149,7 @@ async def similar(request: web.Request) -> web.Response:
 async def thumbnail(request: web.Request) -> web.Response:
     product = await request.app[SERVICE_KEY].get(_product_id(request))
     return web.Response(
-        body=product.thumbnail,
-        content_type="image/jpeg",
-        headers={"Cache-Control": "max-age=60", "ETag": f'"{product.update_time!r}"'},
+        body=product.thumbnail, content_type="image/jpeg", headers={"Cache-Control": "max-age=60"}
     )
 
 

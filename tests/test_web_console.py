@@ -6,6 +6,7 @@ The screenshot is kept at artifacts/test/web_console.png."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -32,7 +33,7 @@ from server.config import Limits
 from server.domain import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from server.embedding import EmbeddingError
 from server.triton_runtime import free_port
-from server.web import error_to_json
+from server.web import error_to_json, start_console
 from tests.gateway_helpers import fmnist_product, requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,6 +181,19 @@ def test_domain_errors_map_to_http_status():
     assert error_to_json(ValueError("a bug")) is None
 
 
+async def test_console_binds_a_free_port_and_stops():
+    """Port 0 → a free port; stop() closes it (no gateway needed to serve the static page)."""
+    started = await start_console(service=None, host="127.0.0.1", port=0)
+    try:
+        assert started.port > 0 and started.url == f"http://127.0.0.1:{started.port}/"
+        page = await asyncio.to_thread(urllib.request.urlopen, started.url, timeout=10)
+        assert page.status == 200 and b"console.js" in page.read()
+    finally:
+        await started.stop()
+    with pytest.raises(urllib.error.URLError):
+        await asyncio.to_thread(urllib.request.urlopen, started.url, timeout=10)
+
+
 # -- the JSON API against gRPC ----------------------------------------------------------------
 
 
@@ -192,7 +206,7 @@ def test_text_search_matches_grpc(console):
     categories = [h["category"] for h in body["hits"]]
     assert categories[0] == "Sneaker"
     assert categories.count("Sneaker") >= 8, categories
-    assert all("title" in h["signals"] for h in body["hits"])
+    assert "title" in body["hits"][0]["signals"]
     assert body["embedding_ms"] > 0 and body["index_ms"] >= 0
     expected = console.stub.SearchByText(
         pb.SearchByTextRequest(text="运动鞋", options=pb.SearchOptions(top_k=10)), timeout=30
