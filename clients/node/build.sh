@@ -17,9 +17,9 @@ if [ "$major" -lt 18 ]; then
     exit 1
 fi
 
-# npm ci only when node_modules was not installed from this exact lock file.
+# npm ci only when node_modules was not installed from these exact package files.
 stamp=node_modules/.ci-stamp
-lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+lock_sum="$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
     npm ci --no-audit --no-fund --loglevel=error
     echo "$lock_sum" > "$stamp"
