@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from productsearch_client._types import (
     Product,
     Projection,
     Stats,
+    StrPath,
     UpsertSummary,
     folder_products,
 )
@@ -43,7 +43,9 @@ def auth_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {api_key}"),) if api_key else ()
 
 
-def channel_credentials(tls: bool, credentials: grpc.ChannelCredentials | None):
+def channel_credentials(
+    tls: bool, credentials: grpc.ChannelCredentials | None
+) -> grpc.ChannelCredentials | None:
     """The given credentials, TLS with the system's roots when `tls`, else None (plaintext)."""
     return credentials if credentials is not None or not tls else grpc.ssl_channel_credentials()
 
@@ -109,7 +111,7 @@ class Client:
             raise
         return _convert.upsert_summary(response)
 
-    def upsert_folder(self, folder: str | os.PathLike, *, deadline_s: float | None = None) -> UpsertSummary:
+    def upsert_folder(self, folder: StrPath, *, deadline_s: float | None = None) -> UpsertSummary:
         """Upserts every .jpg/.jpeg/.png/.webp file in `folder` (not recursive, by name): id =
         file name without extension, title = the trimmed content of `<id>.txt` if present."""
         return self.upsert(folder_products(folder), deadline_s=deadline_s)

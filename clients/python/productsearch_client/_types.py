@@ -6,13 +6,16 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 # The image files `Client.upsert_folder` and the CLI's `upsert` pick up (case-insensitive).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
-ImageSource = bytes | bytearray | memoryview | str | os.PathLike
+StrPath = str | os.PathLike[str]
+"""A file or folder path."""
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike[str]
 """An image as bytes (JPEG, PNG or WebP) or the path of such a file."""
 
 
@@ -33,14 +36,14 @@ class Product:
     update_time: float = 0.0
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, *, id: str | None = None, **fields) -> Product:
+    def from_file(cls, path: StrPath, *, id: str | None = None, **fields: Any) -> Product:
         """A product whose image is the file at `path`; `id` defaults to the file name
         without its extension."""
         path = Path(path)
         return cls(id=path.stem if id is None else id, image=path.read_bytes(), **fields)
 
 
-def folder_products(folder: str | os.PathLike) -> Iterator[Product]:
+def folder_products(folder: StrPath) -> Iterator[Product]:
     """The CLI contract's folder: every .jpg/.jpeg/.png/.webp file directly in `folder`, sorted
     by name, as a product with id = file name without extension and title = the trimmed content
     of `<stem>.txt` next to it (empty when there is none). Images are read lazily, as the

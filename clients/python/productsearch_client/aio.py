@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from productsearch_client._types import (
     Product,
     Projection,
     Stats,
+    StrPath,
     UpsertSummary,
     folder_products,
 )
@@ -51,7 +51,7 @@ class AsyncClient:
         self.deadline_s = deadline_s
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -80,9 +80,7 @@ class AsyncClient:
             raise
         return _convert.upsert_summary(response)
 
-    async def upsert_folder(
-        self, folder: str | os.PathLike, *, deadline_s: float | None = None
-    ) -> UpsertSummary:
+    async def upsert_folder(self, folder: StrPath, *, deadline_s: float | None = None) -> UpsertSummary:
         """See `Client.upsert_folder`."""
         return await self.upsert(folder_products(folder), deadline_s=deadline_s)
 
