@@ -65,6 +65,9 @@ bench: models data  ## Triton overhead, gateway latency/throughput, index QPS �
 eval: models data  ## Fashion-MNIST evaluation through the gateway → evaluation/REPORT.md + contact sheets
 	$(PY) -m evaluation.harness --repository $(REPOSITORY)
 
+load: models data  ## load test: Go generator (bench/loadgen, built offline) vs a real gateway → bench/LOAD_RESULTS.md
+	$(PY) -m bench.load_bench --repository $(REPOSITORY) --output bench/LOAD_RESULTS.md
+
 clients: setup  ## build every client: Python, Go, Node, C++
 	for lang in python go node cpp; do clients/$$lang/build.sh; done
 
@@ -76,4 +79,4 @@ lint: setup  ## ruff, and generated code in step with protos/
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data browser proto models demo serve test bench eval clients lint clean
+.PHONY: help setup data browser proto models demo serve test bench eval load clients lint clean
