@@ -4,13 +4,15 @@ EXIF orientation, and every mode Pillow knows (CMYK, palette, alpha, 16-bit) mad
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
 
-ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+# MPO is a JPEG followed by more frames (phone cameras write it); its first frame is decoded.
+ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 
 
 class ImageError(ValueError):
@@ -22,6 +24,10 @@ class ImageLimits:
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000  # width x height as declared in the header
     min_side: int = 8
+    # Each scan of a progressive JPEG is a pass over every coefficient: libjpeg writes 10,
+    # encoders that optimise scans about 20; thousands of 60-byte scans would hold a core for
+    # minutes (libjpeg-turbo's `-maxscans` guards against the same).
+    max_jpeg_scans: int = 64
 
 
 DEFAULT_LIMITS = ImageLimits()
@@ -47,7 +53,14 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarra
                 )
             if min(width, height) < limits.min_side:
                 raise ImageError(f"image is {width}x{height}; each side must be at least {limits.min_side}")
+            if (
+                image.format in ("JPEG", "MPO")
+                and jpeg_scans(data, limits.max_jpeg_scans) > limits.max_jpeg_scans
+            ):
+                raise ImageError(f"JPEG has more than {limits.max_jpeg_scans} scans")
             image.load()
+            if image.format == "PNG" and "transparency" in image.info:
+                image.info["transparency"] = png_key_as_decoded(image, bit_depth=data[24])
             image = ImageOps.exif_transpose(image)
             return np.asarray(to_rgb(image))
     except ImageError:
@@ -56,12 +69,47 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarra
         raise ImageError(f"cannot decode image: {error}") from error
 
 
+# A JPEG marker: 0xFF then anything but 0x00 (a stuffed 0xFF in entropy-coded data), 0xFF
+# (fill) or RST0-7 (restart markers inside entropy-coded data).
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xff\xd0-\xd7]")
+_SOI, _EOI, _SOS, _TEM = 0xD8, 0xD9, 0xDA, 0x01
+
+
+def jpeg_scans(data: bytes, stop_after: int) -> int:
+    """Scans (SOS segments) of the first image in JPEG `data`, counted up to `stop_after` + 1."""
+    scans, at = 0, 2
+    while scans <= stop_after and (found := _JPEG_MARKER.search(data, at)):
+        start, marker = found.start(), data[found.start() + 1]
+        if marker == _EOI:  # MPO: the other frames follow
+            break
+        scans += marker == _SOS
+        length = 0 if marker in (_SOI, _TEM) else int.from_bytes(data[start + 2 : start + 4], "big")
+        at = start + 2 + length  # past the segment; a scan's entropy-coded data is searched through
+    return scans
+
+
+def png_key_as_decoded(image: Image.Image, bit_depth: int):
+    """A PNG's see-through colour (tRNS) at the 8 bits Pillow decodes the pixels to: Pillow
+    keeps the key at the file's bit depth for 2- and 4-bit grey and 16-bit colour."""
+    key = image.info["transparency"]
+    if image.mode == "L" and bit_depth in (2, 4):
+        return key * 255 // (2**bit_depth - 1)
+    if image.mode == "RGB" and bit_depth == 16:
+        return tuple(k >> 8 for k in key)  # Pillow keeps the high byte of each sample
+    return key
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode → RGB; transparency is composited over white, as shops show it."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
         scale = 255.0 / max(array.max(), 1.0) if image.mode == "I" else 255.0 / 65535.0
-        image = Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8))
+        grey = np.clip(array * scale, 0, 255).astype(np.uint8)
+        key = image.info.get("transparency")
+        if key is None:
+            image = Image.fromarray(grey)
+        else:  # the key is a 16-bit value: make the alpha before scaling
+            image = Image.fromarray(np.dstack([grey, np.where(array == key, 0, 255).astype(np.uint8)]), "LA")
     if image.mode == "P" or image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
