@@ -118,29 +118,35 @@ products = st.builds(
 )
 
 
-@fuzz_settings(300)
-@given(product=products, has_image=st.booleans())
-def test_product_violations_name_exactly_the_bad_fields(product, has_image):
-    expected = set()
-    for name, value, limit, required in [
-        ("id", product.id, LIMITS.max_id_chars, True),
-        ("title", product.title, LIMITS.max_text_chars, False),
-        ("category", product.category, LIMITS.max_category_chars, False),
-        ("image_uri", product.image_uri, 2048, False),
-    ]:
-        if not text_ok(value, limit, required):
-            expected.add(f"product.{name}")
+def bad_product_fields(product: Product, has_image: bool) -> set[str]:
+    """What the proto's comments say is wrong with the product."""
+    bad = {
+        f"product.{name}"
+        for name, value, limit, required in [
+            ("id", product.id, LIMITS.max_id_chars, True),
+            ("title", product.title, LIMITS.max_text_chars, False),
+            ("category", product.category, LIMITS.max_category_chars, False),
+            ("image_uri", product.image_uri, 2048, False),
+        ]
+        if not text_ok(value, limit, required)
+    }
     if not price_ok(product.price):
-        expected.add("product.price")
+        bad.add("product.price")
     if len(product.attributes) > LIMITS.max_attributes or not all(
         text_ok(k, LIMITS.max_attribute_key_chars, required=True)
         and text_ok(v, LIMITS.max_attribute_value_chars)
         for k, v in product.attributes.items()
     ):
-        expected.add("product.attributes")
+        bad.add("product.attributes")
     if not has_image:
-        expected.add("product.image")
-    assert fields(product_violations(product, has_image, LIMITS)) == expected
+        bad.add("product.image")
+    return bad
+
+
+@fuzz_settings(300)
+@given(product=products, has_image=st.booleans())
+def test_product_violations_name_exactly_the_bad_fields(product, has_image):
+    assert fields(product_violations(product, has_image, LIMITS)) == bad_product_fields(product, has_image)
 
 
 # -- search options and filters -------------------------------------------------------------------
@@ -182,14 +188,18 @@ def filter_ok(condition: Filter) -> bool:
     )
 
 
-@fuzz_settings(300)
-@given(options=search_options)
-def test_search_options_pass_or_fail_with_a_reply_grpc_can_carry(options):
-    valid = (
+def options_ok(options: SearchOptions) -> bool:
+    return (
         1 <= options.top_k <= LIMITS.max_top_k
         and -1.0 <= options.min_score <= 1.0
         and filter_ok(options.filter)
     )
+
+
+@fuzz_settings(300)
+@given(options=search_options)
+def test_search_options_pass_or_fail_with_a_reply_grpc_can_carry(options):
+    valid = options_ok(options)
     try:
         check_options(options, LIMITS)
     except InvalidArgumentError as error:
