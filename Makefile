@@ -57,6 +57,10 @@ serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.
 test: models data browser  ## unit + integration tests against a real embedded Triton and gateway
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+FUZZ_EXAMPLES ?= 5000
+fuzz: models data  ## deep fuzzing: FUZZ_EXAMPLES random examples per property (CI runs a fixed few in `make test`)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz_*.py -p no:cacheprovider --timeout 7200 $(PYTEST_ARGS)
+
 bench: models data  ## Triton overhead, gateway latency/throughput, index QPS → bench/*.md
 	$(PY) -m bench.triton_overhead --repository $(REPOSITORY) --output bench/RESULTS.md
 	$(PY) -m bench.gateway_bench --repository $(REPOSITORY) --output bench/GATEWAY_RESULTS.md
@@ -79,4 +83,4 @@ lint: setup  ## ruff, and generated code in step with protos/
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data browser proto models demo serve test bench eval load clients lint clean
+.PHONY: help setup data browser proto models demo serve test fuzz bench eval load clients lint clean
