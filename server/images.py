@@ -9,10 +9,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-# MPO is a JPEG followed by more frames (phone cameras write it); its first frame is decoded.
-ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
+# Pillow's JPEG parser also opens MPO, a JPEG followed by more frames (phone cameras write
+# it): its first frame is decoded.
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 
 
 class ImageError(ValueError):
@@ -43,9 +44,14 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarra
         with warnings.catch_warnings():
             # Pillow warns, then raises, on decompression bombs; we check pixels ourselves.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in ALLOWED_FORMATS:
-                raise ImageError(f"image format {image.format} is not one of {sorted(ALLOWED_FORMATS)}")
+            # Only the accepted formats' parsers see the bytes: others (DDS, TIFF, ...) raise
+            # exceptions Pillow does not catch, on damaged input.
+            try:
+                image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            except UnidentifiedImageError as error:
+                raise ImageError(
+                    "cannot decode image: unknown format (JPEG, PNG and WebP are accepted)"
+                ) from error
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise ImageError(

@@ -76,6 +76,16 @@ KINDS = [
     ("WEBP", "RGB"),
     ("WEBP", "RGBA"),
     ("GIF", "P"),
+    # Formats Pillow reads that the service refuses.
+    ("TIFF", "RGB"),
+    ("BMP", "RGB"),
+    ("ICO", "RGBA"),
+    ("TGA", "RGB"),
+    ("PPM", "RGB"),
+    ("PCX", "RGB"),
+    ("SGI", "RGB"),
+    ("DDS", "RGBA"),
+    ("QOI", "RGBA"),
 ]
 
 
@@ -321,6 +331,7 @@ def test_damaged_images_decode_or_are_refused(image, damage):
     decode_or_error(data)
 
 
+# Signatures of the accepted formats, and of formats Pillow also knows (which must be refused).
 MAGIC = [
     b"",
     b"\xff\xd8\xff",
@@ -328,7 +339,36 @@ MAGIC = [
     PNG_SIGNATURE,
     b"RIFF\x00\x00\x00\x00WEBPVP8 ",
 ]
-MAGIC += [b"RIFF\xff\xff\xff\x7fWEBPVP8L", b"RIFF\x00\x01\x00\x00WEBPVP8X", b"GIF89a", b"BM", b"II*\x00"]
+MAGIC += [
+    b"RIFF\xff\xff\xff\x7fWEBPVP8L",
+    b"RIFF\x00\x01\x00\x00WEBPVP8X",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+]
+MAGIC += [
+    b"8BPS\x00\x01",
+    b"\x00\x00\x01\x00\x01\x00",
+    b"DDS |\x00\x00\x00",
+    b"P6\n",
+    b"P7\n",
+    b"qoif",
+    b"icns",
+]
+MAGIC += [
+    b"SIMPLE  =                    T",
+    b"\x0a\x05\x01\x08",
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n",
+    b"%!PS-Adobe-3.0",
+]
+MAGIC += [
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    b"FORM\x00\x00\x00\x00ILBM",
+    b"\x59\xa6\x6a\x95",
+    b"#define ",
+    b"/* XPM */",
+]
 
 
 @fuzz_settings(300)
