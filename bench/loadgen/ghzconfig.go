@@ -218,7 +218,7 @@ func ghzDoer(cfg *ghzConfig, m method) (func(worker int, conn *grpc.ClientConn) 
 		callName = callHealth
 	}
 	return func(_ int, conn *grpc.ClientConn) doer {
-		return func(ctx context.Context, n int64) (string, int, error) {
+		return func(ctx context.Context, n int64) (string, rejections, error) {
 			if len(cfg.Metadata) > 0 {
 				md := metadata.MD{}
 				for k, v := range cfg.Metadata {
@@ -234,33 +234,33 @@ func ghzDoer(cfg *ghzConfig, m method) (func(worker int, conn *grpc.ClientConn) 
 			if !m.clientStream {
 				request, err := newRequest(int(n % int64(len(messages))))
 				if err != nil {
-					return callName, 0, err
+					return callName, nil, err
 				}
-				return callName, 0, conn.Invoke(ctx, m.path, request, response)
+				return callName, nil, conn.Invoke(ctx, m.path, request, response)
 			}
 			stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true}, m.path)
 			if err != nil {
-				return callName, 0, err
+				return callName, nil, err
 			}
 			for i := range messages {
 				request, err := newRequest(i)
 				if err != nil {
-					return callName, 0, err
+					return callName, nil, err
 				}
 				if err := stream.SendMsg(request); err != nil {
 					break // RecvMsg has the status
 				}
 			}
 			if err := stream.CloseSend(); err != nil {
-				return callName, 0, err
+				return callName, nil, err
 			}
 			if err := stream.RecvMsg(response); err != nil {
-				return callName, 0, err
+				return callName, nil, err
 			}
 			if summary, ok := response.(*pb.UpsertProductsResponse); ok {
-				return callName, int(summary.Failed), nil
+				return callName, rejectionsOf(summary), nil
 			}
-			return callName, 0, nil
+			return callName, nil, nil
 		}
 	}, nil
 }

@@ -5,6 +5,7 @@ module github.com/productsearch/productsearch/bench/loadgen
 go 1.19
 
 require (
+	github.com/golang/protobuf v1.5.2
 	github.com/productsearch/productsearch/clients/go v0.0.0
 	google.golang.org/grpc v1.33.3
 	google.golang.org/protobuf v1.28.1

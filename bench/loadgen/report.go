@@ -32,6 +32,7 @@ type report struct {
 	Calls        []callSummary  `json:"calls"`
 	Upserted     int            `json:"upsertedProducts"`
 	Rejected     int            `json:"rejectedProducts"`
+	Rejections   map[string]int `json:"productStatusDistribution"`
 	ProductsRate float64        `json:"upsertedProductsPerSecond"`
 }
 
@@ -76,7 +77,7 @@ type callSummary struct {
 func summarise(results []result, elapsed time.Duration, batch int) report {
 	r := report{
 		Count: len(results), Total: elapsed,
-		StatusCodes: map[string]int{}, Errors: map[string]int{},
+		StatusCodes: map[string]int{}, Errors: map[string]int{}, Rejections: map[string]int{},
 	}
 	if elapsed > 0 {
 		r.RPS = float64(len(results)) / elapsed.Seconds()
@@ -91,8 +92,11 @@ func summarise(results []result, elapsed time.Duration, batch int) report {
 		if res.code != "OK" {
 			r.Errors[fmt.Sprintf("%s: %s", res.code, res.err)]++
 		} else if res.call == callUpsert {
-			r.Upserted += batch - res.rejected
-			r.Rejected += res.rejected
+			r.Upserted += batch - res.rejected.total()
+			r.Rejected += res.rejected.total()
+			for why, n := range res.rejected {
+				r.Rejections[why] += n
+			}
 		}
 		byCall[res.call] = append(byCall[res.call], res)
 	}
@@ -217,6 +221,12 @@ func (r report) writeSummary(w io.Writer) {
 	fmt.Fprintf(w, "\nStatus code distribution:\n")
 	for _, code := range sortedKeys(r.StatusCodes) {
 		fmt.Fprintf(w, "  [%s]\t%d responses\n", code, r.StatusCodes[code])
+	}
+	if len(r.Rejections) > 0 {
+		fmt.Fprintf(w, "\nProduct status distribution (products not stored by OK UpsertProducts calls):\n")
+		for _, why := range sortedKeys(r.Rejections) {
+			fmt.Fprintf(w, "  [%d]\t%s\n", r.Rejections[why], why)
+		}
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "\nError distribution:\n")

@@ -14,7 +14,7 @@ func TestSummariseCountsPercentilesAndCodes(t *testing.T) {
 		results = append(results, result{call: callText, latency: ms(i), code: "OK"})
 	}
 	results[99].code, results[99].err = "Unavailable", "down"
-	results = append(results, result{call: callUpsert, latency: ms(50), code: "OK", rejected: 1})
+	results = append(results, result{call: callUpsert, latency: ms(50), code: "OK", rejected: rejections{"Unavailable: slow": 1}})
 
 	r := summarise(results, 2*time.Second, 8)
 	if r.Count != 101 || r.RPS != 50.5 || r.Fastest != ms(1) || r.Slowest != ms(100) {
@@ -30,7 +30,7 @@ func TestSummariseCountsPercentilesAndCodes(t *testing.T) {
 	if r.StatusCodes["OK"] != 100 || r.StatusCodes["Unavailable"] != 1 || r.Errors["Unavailable: down"] != 1 {
 		t.Errorf("codes %v errors %v", r.StatusCodes, r.Errors)
 	}
-	if r.Upserted != 7 || r.Rejected != 1 {
+	if r.Upserted != 7 || r.Rejected != 1 || r.Rejections["Unavailable: slow"] != 1 {
 		t.Errorf("upserted %d rejected %d", r.Upserted, r.Rejected)
 	}
 	if len(r.Calls) != 2 || r.Calls[0].Call != callText || r.Calls[0].Errors != 1 || r.Calls[0].P50 != ms(50) {

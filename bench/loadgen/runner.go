@@ -6,7 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	pb "github.com/productsearch/productsearch/clients/go/gen/productsearch/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -23,14 +25,39 @@ type load struct {
 type result struct {
 	call     string
 	latency  time.Duration
-	code     string // status code name, as ghz prints it ("OK", "Unavailable", ...)
-	err      string // error message when not OK
-	rejected int    // UpsertProducts: products the server rejected in an OK call
+	code     string     // status code name, as ghz prints it ("OK", "Unavailable", ...)
+	err      string     // error message when not OK
+	rejected rejections // UpsertProducts: products the server did not store in an OK call
 }
 
 // doer makes the n-th call of a run (n counts from 0 over all workers) and names it; for
-// UpsertProducts it also returns how many products the server rejected in an OK call.
-type doer func(ctx context.Context, n int64) (call string, rejected int, err error)
+// UpsertProducts it also returns the products the server did not store in an OK call.
+type doer func(ctx context.Context, n int64) (call string, rejected rejections, err error)
+
+// rejections counts products an OK UpsertProducts call did not store, by "Code: message".
+type rejections map[string]int
+
+func (r rejections) total() int {
+	n := 0
+	for _, count := range r {
+		n += count
+	}
+	return n
+}
+
+// rejectionsOf reads the per-product statuses of an UpsertProducts answer.
+func rejectionsOf(response *pb.UpsertProductsResponse) rejections {
+	var out rejections
+	for _, s := range response.Statuses {
+		if code := codes.Code(s.Code); code != codes.OK {
+			if out == nil {
+				out = rejections{}
+			}
+			out[code.String()+": "+s.Message]++
+		}
+	}
+	return out
+}
 
 // drive runs the workers over the connections (worker i uses connection i mod len) and
 // returns every call's result and the wall time from the first call to the last answer.

@@ -82,14 +82,14 @@ func (c *caller) pick() string {
 }
 
 // next makes the next call of the mix; it is a doer.
-func (c *caller) next(ctx context.Context, _ int64) (string, int, error) {
+func (c *caller) next(ctx context.Context, _ int64) (string, rejections, error) {
 	call := c.pick()
 	rejected, err := c.do(ctx, call)
 	return call, rejected, err
 }
 
 // do makes one call; for UpsertProducts it also returns the products the server rejected.
-func (c *caller) do(ctx context.Context, call string) (rejected int, err error) {
+func (c *caller) do(ctx context.Context, call string) (rejected rejections, err error) {
 	p := c.payload
 	options := &pb.SearchOptions{TopK: p.topK}
 	switch call {
@@ -108,15 +108,15 @@ func (c *caller) do(ctx context.Context, call string) (rejected int, err error) 
 	default:
 		err = fmt.Errorf("unknown call %q", call)
 	}
-	return 0, err
+	return nil, err
 }
 
 // upsert streams one batch of Fashion-MNIST products with Chinese or English titles.
-func (c *caller) upsert(ctx context.Context) (int, error) {
+func (c *caller) upsert(ctx context.Context) (rejections, error) {
 	p := c.payload
 	stream, err := c.search.UpsertProducts(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for i := 0; i < p.batch; i++ {
 		n := atomic.AddUint64(&p.writeNumber, 1) - 1
@@ -141,7 +141,7 @@ func (c *caller) upsert(ctx context.Context) (int, error) {
 	}
 	response, err := stream.CloseAndRecv()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return int(response.Failed), nil
+	return rejectionsOf(response), nil
 }
