@@ -3,9 +3,10 @@
 Catalog = a stratified subset of the train split, indexed **without titles**; queries =
 the test split. Measures image → image precision@10 and mAP@10 by category, near-duplicate
 detection (recall and precision of FindDuplicates on transformed copies mixed with distinct
-products) and the latency of each query kind; writes a Markdown report and contact sheets.
-Keyword → image over untitled products (through TrainProjection on a disjoint titled split)
-is not measured here yet.
+products), keyword → image precision@10 in Chinese and English over the untitled catalog
+(the projection trained with TrainProjection on a disjoint split with English titles only,
+deleted again before the queries) and the latency of each query kind; writes a Markdown
+report and contact sheets.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from PIL import Image, ImageEnhance
 from bench.machine import describe_machine
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server import fashion_mnist
+from server import fashion_mnist, projection
 from server.app import create_server
 from server.cli import chunks, write_contact_sheet
 from server.config import Config
@@ -45,6 +46,8 @@ class Results:
         default_factory=list
     )  # (kind, score, is original)
     negative_scores: list[float] = field(default_factory=list)  # best score of a product not in the catalog
+    keyword_precision: dict[str, list[float]] = field(default_factory=dict)  # language → P@10 per category
+    projection: pb.TrainProjectionResponse | None = None
     sheets: list[Path] = field(default_factory=list)
 
 
@@ -91,14 +94,15 @@ async def run(args: argparse.Namespace) -> Results:
     rng = np.random.default_rng(2)
     results = Results()
     with tempfile.TemporaryDirectory(prefix="evaluation-") as data_dir:
-        gateway = await create_server(
-            Config(data_dir=Path(data_dir), model_repository=args.repository, port=0)
-        )
+        # The projection's versions go to a private repository, not into args.repository.
+        repository = projection.private_repository(args.repository, Path(data_dir) / "models")
+        gateway = await create_server(Config(data_dir=Path(data_dir), model_repository=repository, port=0))
         try:
             async with grpc.aio.insecure_channel(gateway.address) as channel:
                 stub = pb_grpc.ProductSearchStub(channel)
                 await index(stub, train, catalog)
                 await image_queries(stub, test, queries, results, args.sheets)
+                await keyword_queries(stub, train, catalog, args.titled, results, args.sheets)
                 await duplicate_queries(stub, train, test, catalog, queries, args.duplicates, rng, results)
         finally:
             await gateway.stop()
@@ -135,6 +139,49 @@ async def image_queries(stub, test, queries, results: Results, sheets: Path | No
             title = f"query: test image {index} ({CATEGORIES[category]})"
             sheet_for[category] = write_contact_sheet(response, sheets / f"image-{category}.png", title)
     results.sheets.extend(sheet_for[c] for c in sorted(sheet_for))
+
+
+def titled_split(train: fashion_mnist.Split, catalog: np.ndarray, size: int) -> np.ndarray:
+    """`size` train images outside the catalog, stratified by category (seed 4)."""
+    rng = np.random.default_rng(4)
+    outside = np.setdiff1d(np.arange(len(train)), catalog)
+    per_category = size // len(CATEGORIES)
+    return np.concatenate(
+        [rng.choice(outside[train.labels[outside] == c], per_category, replace=False) for c in range(10)]
+    )
+
+
+async def keyword_queries(stub, train, catalog, titled: int, results: Results, sheets: Path | None) -> None:
+    """Train the projection on English-titled products outside the catalog, delete them, then
+    ask for every category name in Chinese and English: the untitled catalog can only answer
+    through the projection."""
+    rng = np.random.default_rng(5)
+    split = titled_split(train, catalog, titled)
+    products = [
+        pb.Product(
+            id=f"titled-{i:05d}",
+            title=fashion_mnist.english_title(int(train.labels[i]), rng),
+            category=CATEGORIES[train.labels[i]],
+            image=encode_png(train.rgb(i)),
+        )
+        for i in split
+    ]
+    for chunk in chunks(iter(products), 256):
+        response = await stub.UpsertProducts(iter([pb.UpsertProductsRequest(product=p) for p in chunk]))
+        assert response.failed == 0, response.statuses[:3]
+    results.projection = await stub.TrainProjection(pb.TrainProjectionRequest())
+    for chunk in chunks(iter(products), 1000):
+        await stub.DeleteProducts(pb.DeleteProductsRequest(ids=[p.id for p in chunk]))
+    for language, names in (("zh", fashion_mnist.CATEGORIES_ZH), ("en", CATEGORIES)):
+        for category, name in enumerate(names):
+            options = pb.SearchOptions(top_k=10, include_thumbnails=sheets is not None)
+            request = pb.SearchByTextRequest(text=name, options=options)
+            response = await timed(results, "SearchByText", stub.SearchByText(request))
+            relevant = [hit.product.category == CATEGORIES[category] for hit in response.hits]
+            results.keyword_precision.setdefault(language, []).append(float(np.sum(relevant[:10]) / 10))
+            if sheets is not None:
+                path = sheets / f"keyword-{language}-{category}.png"
+                results.sheets.append(write_contact_sheet(response, path, f"query: {name}"))
 
 
 async def duplicate_queries(stub, train, test, catalog, queries, count: int, rng, results: Results) -> None:
@@ -185,6 +232,41 @@ def by_kind_recall(results: Results, threshold: float, per_kind: int) -> str:
     return "| transformation | recall |\n|---|---:|\n" + "\n".join(cells)
 
 
+def keyword_section(results: Results, args: argparse.Namespace) -> str:
+    if results.projection is None:
+        return "Not measured in this run."
+    zh, en = results.keyword_precision["zh"], results.keyword_precision["en"]
+    rows = "\n".join(
+        f"| {name} | {fashion_mnist.CATEGORIES_ZH[c]} | {zh[c]:.1f} | {en[c]:.1f} |"
+        for c, name in enumerate(CATEGORIES)
+    )
+    trained = results.projection
+    verdict = "met" if np.mean(zh) >= 0.80 else f"missed by {0.80 - np.mean(zh):.2f}"
+    return f"""The projection (`TrainProjection`, method {trained.method}, version {trained.version}) was
+fitted on {trained.pairs} train-split products outside the catalog ({args.titled // 10} per category,
+seed 4) with English listing titles only (`server/fashion_mnist.py` `english_title`: an
+optional audience and material before one of six usual names of the category, e.g.
+"women's leather ankle boots") in {trained.seconds:.1f} s; those products were then deleted, so
+every hit below comes through the projected query against the image index. One query per
+category and language; the Chinese words never appear in training.
+
+| category | Chinese query | P@10 zh | P@10 en |
+|---|---|---:|---:|
+{rows}
+| **all** | | **{np.mean(zh):.3f}** | **{np.mean(en):.3f}** |
+
+Target (Chinese, untitled) P@10 ≥ 0.80: {verdict}.
+
+What was tried (offline, the same Lite0 embeddings, 2,000 training pairs → 4,000 untitled
+products, mean of 3 title samplings): bare category names as titles ("Sneaker") cap Chinese
+at 0.51 (ridge) / 0.58 (InfoNCE) whatever the fit — 套头衫, 外套, 凉鞋 and T恤 sit nearer
+other English names in the text encoder; varied titles raise ridge to 0.71 and InfoNCE to
+0.81–0.86, but only when the contrastive fit stops early (50 epochs at τ = 0.05 fall back to
+0.57). The fit now holds out a tenth of the pairs and keeps the epoch with the lowest
+held-out loss (τ = 0.1). 凉鞋 (sandals) stays the weak query: the text encoder puts it as
+near "canvas shoes" as "sandals"."""
+
+
 def render(results: Results, args: argparse.Namespace, seconds: float) -> str:
     precision_rows = [
         f"| {CATEGORIES[c]} ({fashion_mnist.CATEGORIES_ZH[c]}) | {np.mean(results.precision[c]):.3f} | "
@@ -203,7 +285,7 @@ def render(results: Results, args: argparse.Namespace, seconds: float) -> str:
     ]
     command = (
         f"python -m evaluation.harness --catalog {args.catalog} --queries {args.queries}"
-        f" --duplicates {args.duplicates}"
+        f" --titled {args.titled} --duplicates {args.duplicates}"
     )
     verdict = (
         "met"
@@ -234,7 +316,7 @@ Target P@10 ≥ 0.80: {verdict}.
 
 ## Keyword → image (untitled products)
 
-Not measured yet: the harness does not yet train the projection on a disjoint titled split.
+{keyword_section(results, args)}
 
 ## Near-duplicates
 
@@ -271,6 +353,7 @@ def main() -> None:
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
     parser.add_argument("--catalog", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=1_000)
+    parser.add_argument("--titled", type=int, default=2_000, help="English-titled products to train on")
     parser.add_argument("--duplicates", type=int, default=200)
     parser.add_argument("--output", type=Path, default=Path("evaluation/REPORT.md"))
     parser.add_argument("--sheets", type=Path, default=Path("evaluation/sheets"))

@@ -24,6 +24,32 @@ CATEGORIES_EN = [
 ]
 CATEGORIES_ZH = ["T恤", "裤子", "套头衫", "连衣裙", "外套", "凉鞋", "衬衫", "运动鞋", "包", "短靴"]
 
+# English listing titles as a shop writes them (the dataset has only labels): an optional
+# audience and material before one of the category's usual names. Chosen once, before any
+# measurement, and never containing the Chinese query words.
+TITLE_NAMES = [
+    ["t-shirt", "tee", "tank top", "crop top", "graphic tee", "short sleeve t-shirt"],
+    ["trousers", "pants", "jeans", "slacks", "leggings", "chinos"],
+    ["pullover", "sweater", "jumper", "knit sweater", "sweatshirt", "hoodie"],
+    ["dress", "summer dress", "maxi dress", "evening dress", "sundress", "midi dress"],
+    ["coat", "jacket", "winter coat", "parka", "trench coat", "puffer jacket"],
+    ["sandals", "flip flops", "slides", "strappy sandals", "summer sandals", "heeled sandals"],
+    ["shirt", "button-down shirt", "blouse", "flannel shirt", "dress shirt", "long sleeve shirt"],
+    ["sneakers", "running shoes", "trainers", "sports shoes", "athletic shoes", "canvas shoes"],
+    ["bag", "handbag", "backpack", "tote bag", "purse", "shoulder bag"],
+    ["ankle boots", "boots", "chelsea boots", "leather boots", "booties", "suede ankle boots"],
+]
+TITLE_AUDIENCES = ["", "women's ", "men's ", "classic ", "casual ", "new "]
+TITLE_MATERIALS = ["", "", "", "cotton ", "leather ", "knit ", "denim ", "lightweight "]
+
+
+def english_title(label: int, rng: np.random.Generator) -> str:
+    """A listing title for a product of category `label`, e.g. "women's cotton sneakers"."""
+    audience = TITLE_AUDIENCES[rng.integers(len(TITLE_AUDIENCES))]
+    material = TITLE_MATERIALS[rng.integers(len(TITLE_MATERIALS))]
+    names = TITLE_NAMES[label]
+    return audience + material + names[rng.integers(len(names))]
+
 
 @dataclass(frozen=True)
 class Split:

@@ -38,33 +38,50 @@ def fit_contrastive(
     image: np.ndarray,
     start: np.ndarray,
     *,
-    epochs: int = 50,
-    temperature: float = 0.05,
+    temperature: float = 0.1,
     learning_rate: float = 1e-3,
     batch_size: int = 256,
+    max_epochs: int = 50,
+    patience: int = 2,
     seed: int = 0,
-) -> np.ndarray:
-    """InfoNCE from projected text to the (fixed) image embeddings of a batch. Pairs whose
-    texts are identical (many products share a title) all count as positives."""
+) -> tuple[np.ndarray, int]:
+    """InfoNCE from projected text to the (fixed) image embeddings of a batch; pairs whose
+    texts are identical (many products share a title) all count as positives. A tenth of the
+    pairs is held out and training stops when their loss stops falling: with few distinct
+    titles the fit overfits within a few epochs and forgets the text encoder's neighbourhoods
+    that carry other languages. Returns the weights of the best epoch and that epoch."""
     import torch
 
-    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     weights = torch.nn.Parameter(torch.from_numpy(np.asarray(start, dtype=np.float32).copy()))
     texts = torch.from_numpy(np.asarray(text, dtype=np.float32))
     images = torch.from_numpy(np.asarray(image, dtype=np.float32))
+    order = torch.randperm(len(texts), generator=generator)
+    held_out, training = order[: max(len(texts) // 10, 1)], order[max(len(texts) // 10, 1) :]
+
+    def loss_of(batch: torch.Tensor) -> torch.Tensor:
+        projected = torch.nn.functional.normalize(texts[batch] @ weights, dim=1)
+        log_probs = (projected @ images[batch].T / temperature).log_softmax(dim=1)
+        positives = (texts[batch] @ texts[batch].T > 0.9999).float()
+        return -((log_probs * positives).sum(1) / positives.sum(1)).mean()
+
     optimizer = torch.optim.Adam([weights], lr=learning_rate)
-    for _ in range(epochs):
-        order = torch.randperm(len(texts))
-        for begin in range(0, len(texts), batch_size):
-            batch = order[begin : begin + batch_size]
-            projected = torch.nn.functional.normalize(texts[batch] @ weights, dim=1)
-            log_probs = (projected @ images[batch].T / temperature).log_softmax(dim=1)
-            positives = (texts[batch] @ texts[batch].T > 0.9999).float()
-            loss = -((log_probs * positives).sum(1) / positives.sum(1)).mean()
+    with torch.no_grad():
+        best_loss, best_weights, best_epoch = loss_of(held_out).item(), weights.detach().clone(), 0
+    for epoch in range(1, max_epochs + 1):
+        shuffled = training[torch.randperm(len(training), generator=generator)]
+        for begin in range(0, len(shuffled), batch_size):
+            loss = loss_of(shuffled[begin : begin + batch_size])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return weights.detach().numpy()
+        with torch.no_grad():
+            held_out_loss = loss_of(held_out).item()
+        if held_out_loss < best_loss:
+            best_loss, best_weights, best_epoch = held_out_loss, weights.detach().clone(), epoch
+        elif epoch - best_epoch >= patience:
+            break
+    return best_weights.numpy(), best_epoch
 
 
 def project(text: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -132,3 +149,15 @@ instance_group [ {{ count: 1 kind: KIND_GPU }} ]
 dynamic_batching {{ max_queue_delay_microseconds: 500 }}
 parameters {{ key: "image_model" value: {{ string_value: "{image_model}" }} }}
 """
+
+
+def private_repository(source: Path, target: Path) -> Path:
+    """A model repository at `target` whose models are links to `source`'s, so retrains
+    write their `text_to_image` versions there and leave `source` as it is."""
+    target.mkdir(parents=True, exist_ok=True)
+    for model in Path(source).iterdir():
+        if model.is_dir() and model.name != MODEL_NAME:
+            (target / model.name).symlink_to(model.resolve())
+        elif model.is_file():
+            (target / model.name).write_bytes(model.read_bytes())
+    return target

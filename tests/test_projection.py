@@ -89,7 +89,7 @@ def fashion_pairs(model_repository, tokenizer):
         )
 
     titles, fit_images = texts(fashion_mnist.CATEGORIES_EN[label] for label in train.labels[fit]), images(fit)
-    weights = projection.fit_contrastive(titles, fit_images, projection.fit_ridge(titles, fit_images))
+    weights, _ = projection.fit_contrastive(titles, fit_images, projection.fit_ridge(titles, fit_images))
     return weights, images(catalog), train.labels[catalog], texts
 
 
