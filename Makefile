@@ -54,7 +54,7 @@ demo: models data  ## the main job: gateway + embedded Triton, index Fashion-MNI
 serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
 	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) --http-port 8080 $(if $(TRITON_URL),--triton-url $(TRITON_URL))
 
-test: models data browser  ## unit + integration tests against a real embedded Triton and gateway
+test: models data browser clients  ## unit + integration tests against a real embedded Triton and gateway
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 5000
@@ -74,6 +74,9 @@ load: models data  ## load test: Go generator (bench/loadgen, built offline) vs 
 
 clients: setup  ## build every client: Python, Go, Node, C++
 	for lang in python go node cpp; do clients/$$lang/build.sh; done
+	@# The committed stubs must be what protos/ generates (C++ generates at build time).
+	git diff --exit-code -- clients/python/productsearch_client/_proto clients/go/gen clients/node/gen
+	test -z "$$(git status --porcelain -- clients/python/productsearch_client/_proto clients/go/gen clients/node/gen)"
 
 lint: setup  ## ruff, and generated code in step with protos/
 	$(VENV)/bin/ruff check .

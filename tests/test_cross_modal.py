@@ -4,14 +4,13 @@ finds products that have no title; retrains are served as new Triton versions.""
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import grpc
 import pytest
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server import fashion_mnist
+from server import fashion_mnist, projection
 from server.app import create_server
 from server.config import Config
 from tests.gateway_helpers import fmnist_product, precision_at_k, requests
@@ -25,11 +24,7 @@ async def gateway(tmp_path_factory, model_repository):
     """A gateway with its own embedded Triton over a private copy of the model repository
     (retrains write new versions into it)."""
     root = tmp_path_factory.mktemp("cross-modal")
-    repository = root / "models"
-    repository.mkdir()
-    for model in ("efficientnet_lite0", "text_encoder"):
-        (repository / model).symlink_to(model_repository / model)
-    shutil.copy(model_repository / "manifest.json", repository / "manifest.json")
+    repository = projection.private_repository(model_repository, root / "models")
     gateway = await create_server(Config(data_dir=root / "data", model_repository=repository, port=0))
     yield gateway
     await gateway.stop()
