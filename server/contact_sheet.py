@@ -6,10 +6,16 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 CELL = 160
 CAPTION = 34
+# Pillow's built-in font has no Chinese; Debian's WenQuanYi (installed by `make browser`) has.
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(CJK_FONT), size) if CJK_FONT.exists() else ImageFont.load_default()
 
 
 def contact_sheet(tiles: Sequence[tuple[bytes, str]], path: Path, title: str = "", columns: int = 5) -> Path:
@@ -19,7 +25,7 @@ def contact_sheet(tiles: Sequence[tuple[bytes, str]], path: Path, title: str = "
     sheet = Image.new("RGB", (columns * CELL, header + rows * (CELL + CAPTION)), "white")
     draw = ImageDraw.Draw(sheet)
     if title:
-        draw.text((6, 6), title, fill="black")
+        draw.text((6, 4), title, fill="black", font=_font(14))
     for i, (data, caption) in enumerate(tiles):
         x, y = (i % columns) * CELL, header + (i // columns) * (CELL + CAPTION)
         if data:

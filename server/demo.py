@@ -1,8 +1,10 @@
 """`make demo`: the whole service on this machine, end to end.
 
 Starts the embedded Triton and the gateway, indexes a Fashion-MNIST catalog through the
-gRPC API, runs an image query and the keywords 运动鞋, 连衣裙 and bag, prints the ranked
-hits, writes contact sheets, and shuts everything down.
+gRPC API — half of it with English listing titles, half without any title, like photos
+uploaded by users — trains the text → image projection from the titled half, runs an image
+query and the keywords 运动鞋, 连衣裙 and bag, prints the ranked hits with the signals that
+matched, writes contact sheets, and shuts everything down.
 """
 
 from __future__ import annotations
@@ -14,16 +16,32 @@ import tempfile
 from pathlib import Path
 
 import grpc
+import numpy as np
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server import fashion_mnist
+from server import fashion_mnist, projection
 from server.app import create_server
-from server.cli import chunks, print_hits, products_from_fashion_mnist, write_contact_sheet
+from server.cli import chunks, print_hits, write_contact_sheet
 from server.config import Config
 from server.images import encode_png
 
 KEYWORDS = ["运动鞋", "连衣裙", "bag"]
+
+
+def catalog(size: int):
+    """`size` train-split products over the 10 categories; every second one has no title."""
+    train = fashion_mnist.load("train")
+    rng = np.random.default_rng(0)
+    for position, index in enumerate(fashion_mnist.stratified(train, size // 10)[:size]):
+        label = int(train.labels[index])
+        titled = position % 2 == 0
+        yield pb.Product(
+            id=f"{'titled' if titled else 'untitled'}-{index:05d}",
+            title=fashion_mnist.english_title(label, rng) if titled else "",
+            category=fashion_mnist.CATEGORIES_EN[label],
+            image=encode_png(train.rgb(index)),
+        )
 
 
 async def run(config: Config, size: int, output: Path) -> None:
@@ -34,11 +52,16 @@ async def run(config: Config, size: int, output: Path) -> None:
         async with grpc.aio.insecure_channel(gateway.address) as channel:
             stub = pb_grpc.ProductSearchStub(channel)
             with tqdm(total=size, unit="product", desc="indexing Fashion-MNIST") as bar:
-                for chunk in chunks(products_from_fashion_mnist("train", size, titles=True), 256):
+                for chunk in chunks(catalog(size), 256):
                     response = await stub.UpsertProducts(
                         iter([pb.UpsertProductsRequest(product=p) for p in chunk])
                     )
                     bar.update(response.upserted)
+            trained = await stub.TrainProjection(pb.TrainProjectionRequest(), timeout=600)
+            print(
+                f"text → image projection version {trained.version}: {trained.method} on "
+                f"{trained.pairs} (title, image) pairs in {trained.seconds:.1f} s"
+            )
             test = fashion_mnist.load("test")
             query_image = encode_png(test.rgb(0))  # an ankle boot the catalog has never seen
             queries = [
@@ -57,6 +80,8 @@ async def run(config: Config, size: int, output: Path) -> None:
                 response = await call(request, timeout=30)
                 print(f"\n== {title}")
                 print_hits(response)
+                untitled = sum(not hit.product.title for hit in response.hits)
+                print(f"{untitled} of {len(response.hits)} hits have no title")
                 print(f"contact sheet: {write_contact_sheet(response, output / f'{name}.png', title)}")
     finally:
         await gateway.stop()
@@ -72,7 +97,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="productsearch-demo-") as data_dir:
-        config = Config(data_dir=Path(data_dir), model_repository=args.repository, port=0)
+        # The projection trained here stays in the temporary folder with the catalog.
+        repository = projection.private_repository(args.repository, Path(data_dir) / "models")
+        config = Config(data_dir=Path(data_dir), model_repository=repository, port=0)
         asyncio.run(run(config, args.size, args.output))
 
 
