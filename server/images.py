@@ -29,6 +29,10 @@ class ImageLimits:
     # encoders that optimise scans about 20; thousands of 60-byte scans would hold a core for
     # minutes (libjpeg-turbo's `-maxscans` guards against the same).
     max_jpeg_scans: int = 64
+    # Pillow reads JPEG segments and PNG chunks one at a time in Python (~10 µs each): 20 MB of
+    # empty ones would hold a core for 15-25 s. Files have tens; PNGs whose pixels come in
+    # 8 KB chunks a few thousand.
+    max_segments: int = 10_000
 
 
 DEFAULT_LIMITS = ImageLimits()
@@ -40,6 +44,7 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarra
         raise ImageError("image is empty")
     if len(data) > limits.max_bytes:
         raise ImageError(f"image is {len(data)} bytes, more than the limit of {limits.max_bytes}")
+    check_structure(data, limits)
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, on decompression bombs; we check pixels ourselves.
@@ -59,11 +64,6 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarra
                 )
             if min(width, height) < limits.min_side:
                 raise ImageError(f"image is {width}x{height}; each side must be at least {limits.min_side}")
-            if (
-                image.format in ("JPEG", "MPO")
-                and jpeg_scans(data, limits.max_jpeg_scans) > limits.max_jpeg_scans
-            ):
-                raise ImageError(f"JPEG has more than {limits.max_jpeg_scans} scans")
             image.load()
             if image.format == "PNG" and "transparency" in image.info:
                 image.info["transparency"] = png_key_as_decoded(image, bit_depth=data[24])
@@ -75,23 +75,53 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarra
         raise ImageError(f"cannot decode image: {error}") from error
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A JPEG marker: 0xFF then anything but 0x00 (a stuffed 0xFF in entropy-coded data), 0xFF
 # (fill) or RST0-7 (restart markers inside entropy-coded data).
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xff\xd0-\xd7]")
 _SOI, _EOI, _SOS, _TEM = 0xD8, 0xD9, 0xDA, 0x01
 
 
-def jpeg_scans(data: bytes, stop_after: int) -> int:
-    """Scans (SOS segments) of the first image in JPEG `data`, counted up to `stop_after` + 1."""
-    scans, at = 0, 2
-    while scans <= stop_after and (found := _JPEG_MARKER.search(data, at)):
+def check_structure(data: bytes, limits: ImageLimits) -> None:
+    """Refuse a JPEG or PNG whose structure alone would take long to decode, before Pillow
+    parses it: too many segments (or chunks), or too many progressive scans."""
+    if data.startswith(b"\xff\xd8"):
+        segments, scans = jpeg_structure(data, limits.max_segments)
+        if scans > limits.max_jpeg_scans:
+            raise ImageError(f"JPEG has more than {limits.max_jpeg_scans} scans")
+    elif data.startswith(PNG_SIGNATURE):
+        segments = png_chunks(data, limits.max_segments)
+    else:
+        return
+    if segments > limits.max_segments:
+        raise ImageError(f"image has more than {limits.max_segments} segments")
+
+
+def jpeg_structure(data: bytes, stop_after: int) -> tuple[int, int]:
+    """(segments, scans) of the first image in JPEG `data`, counted up to `stop_after` + 1
+    segments. A scan's entropy-coded data is searched through, in C."""
+    segments = scans = 0
+    at = 2
+    while segments <= stop_after and (found := _JPEG_MARKER.search(data, at)):
         start, marker = found.start(), data[found.start() + 1]
         if marker == _EOI:  # MPO: the other frames follow
             break
+        segments += 1
         scans += marker == _SOS
         length = 0 if marker in (_SOI, _TEM) else int.from_bytes(data[start + 2 : start + 4], "big")
-        at = start + 2 + length  # past the segment; a scan's entropy-coded data is searched through
-    return scans
+        at = start + 2 + length
+    return segments, scans
+
+
+def png_chunks(data: bytes, stop_after: int) -> int:
+    """Chunks of PNG `data`, counted up to `stop_after` + 1."""
+    chunks, at = 0, len(PNG_SIGNATURE)
+    while chunks <= stop_after and at + 8 <= len(data):
+        chunks += 1
+        if data[at + 4 : at + 8] == b"IEND":
+            break
+        at += 12 + int.from_bytes(data[at : at + 4], "big")
+    return chunks
 
 
 def png_key_as_decoded(image: Image.Image, bit_depth: int):
