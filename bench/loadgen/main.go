@@ -48,6 +48,7 @@ type config struct {
 	dataset     string
 	seed        int64
 	ghzConfig   string
+	apiKey      string
 	set         map[string]bool // flags given on the command line
 }
 
@@ -89,6 +90,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.similarIDs, "similar-ids", 500, "catalog ids (from ListProducts) used by SearchSimilar")
 	fs.StringVar(&cfg.dataset, "fashion-mnist", "/usr/share/datasets/fashion-mnist", "Debian dataset-fashion-mnist folder")
 	fs.Int64Var(&cfg.seed, "seed", 1, "random seed of the call mix and payload choice")
+	fs.StringVar(&cfg.apiKey, "api-key", os.Getenv("PRODUCTSEARCH_API_KEY"), "sent as \"authorization: Bearer KEY\" on every call (default $PRODUCTSEARCH_API_KEY)")
 	fs.StringVar(&cfg.ghzConfig, "ghz-config", "", "replay a ghz JSON config (call, data, metadata, load); flags given here override it")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -138,7 +140,11 @@ func run(cfg config) error {
 	for i := range conns {
 		// WithBlock: fail here, not in every call, when the target is down.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		conn, err := grpc.DialContext(ctx, target, grpc.WithInsecure(), grpc.WithBlock())
+		dialOptions := []grpc.DialOption{grpc.WithInsecure(), grpc.WithBlock()}
+		if cfg.apiKey != "" {
+			dialOptions = append(dialOptions, grpc.WithPerRPCCredentials(bearer(cfg.apiKey)))
+		}
+		conn, err := grpc.DialContext(ctx, target, dialOptions...)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("connect to %s: %w", target, err)
@@ -271,6 +277,15 @@ func preparePayloads(cfg config, mix []weighted, conn *grpc.ClientConn) (*payloa
 	}
 	return p, nil
 }
+
+// bearer sends an API key with every call, over plaintext too (loopback benchmarks).
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
 
 // serveHealth starts grpc-go's own health service on a loopback port, in this process.
 func serveHealth() (address string, stop func(), err error) {
