@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from dataclasses import dataclass, field
 
 import grpc
@@ -21,6 +22,8 @@ from grpc_reflection.v1alpha import reflection
 from exporters.text_encoder import sentencepiece_model
 from productsearch.v1 import product_search_pb2, product_search_pb2_grpc
 from server import projection
+from server.access import AccessInterceptor, KeyRing, is_loopback
+from server.admission import AdmissionInterceptor
 from server.config import Config
 from server.embedding import EmbeddingClient
 from server.errors import ErrorInterceptor
@@ -98,8 +101,51 @@ class Gateway:
             await asyncio.to_thread(self.triton.stop)
 
 
+class InsecureExposureError(ValueError):
+    """A non-loopback bind without TLS or API keys, and `insecure` not set."""
+
+
+def check_exposure(config: Config) -> None:
+    """Secure by default: beyond loopback, both TLS and API keys unless told otherwise."""
+    missing = [
+        what
+        for what, present in (("TLS (--tls-cert, --tls-key)", config.tls_cert), ("API keys", config.api_keys))
+        if not present
+    ]
+    if missing and not is_loopback(config.host) and not config.insecure:
+        raise InsecureExposureError(
+            f"refusing to serve on {config.host} without {' and '.join(missing)}; "
+            "give them, bind to 127.0.0.1, or pass --insecure to accept the risk"
+        )
+
+
+def server_credentials(config: Config) -> grpc.ServerCredentials | None:
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    client_ca = config.tls_client_ca.read_bytes() if config.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+def console_ssl(config: Config) -> ssl.SSLContext | None:
+    """The console speaks HTTPS with the gRPC port's certificate (and client CA) when set."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    if config.tls_client_ca is not None:
+        context.load_verify_locations(config.tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 async def create_server(config: Config) -> Gateway:
     """Start everything and return once the gateway accepts RPCs (port 0 → a free port)."""
+    check_exposure(config)
+    credentials = server_credentials(config)  # read before starting anything: fail fast
     triton = None
     url = config.triton_url
     if url is None:
@@ -124,9 +170,17 @@ async def create_server(config: Config) -> Gateway:
         raise
     service.triton = triton
     size = config.limits.max_message_bytes
+    # Outermost first: refuse unknown callers, then admit, then map errors of the handler.
+    interceptors = [AdmissionInterceptor(config.limits.admission), ErrorInterceptor()]
+    if config.api_keys:
+        interceptors.insert(0, AccessInterceptor(KeyRing(config.api_keys)))
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
-        options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", size),
+            ("grpc.max_send_message_length", size),
+            ("grpc.max_concurrent_streams", config.limits.max_concurrent_streams),
+        ],
     )
     product_search_pb2_grpc.add_ProductSearchServicer_to_server(ProductSearchServicer(service), server)
     health = health_aio.HealthServicer()
@@ -134,13 +188,15 @@ async def create_server(config: Config) -> Gateway:
     reflection.enable_server_reflection(
         [SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    address = f"{config.host}:{config.port}"
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     await server.start()
     gateway = Gateway(config, server, port, service, embedder, health, triton)
     if config.http_port is not None:
         try:
+            keys = KeyRing(config.api_keys) if config.api_keys else None
             gateway.console = await start_console(
-                service, config.host, config.http_port, config.shutdown_grace_s
+                service, config.host, config.http_port, config.shutdown_grace_s, keys, console_ssl(config)
             )
         except BaseException:
             await gateway.stop(0)

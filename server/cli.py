@@ -5,6 +5,9 @@ productsearch index --fashion-mnist --limit 2000 | --folder DIR | --csv FILE
 productsearch search --text 运动鞋 | --image PATH | --similar ID  [--contact-sheet hits.png]
 productsearch stats
 productsearch delete ID [ID ...]
+productsearch new-key --name NAME --role search|write|admin
+
+Client commands read the API key from --api-key or $PRODUCTSEARCH_API_KEY.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import asyncio
 import csv
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,6 +168,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--ef-search", type=int, default=64, help="HNSW search breadth (saved with snapshots)")
     serve.add_argument("--hnsw-m", type=int, default=16, help="HNSW graph degree, for new indexes")
     serve.add_argument("--ef-construction", type=int, default=200, help="HNSW build breadth, for new indexes")
+    access = serve.add_argument_group("access (see README: Security)")
+    access.add_argument("--api-keys", type=Path, help="key file ('<name> <role> sha256:<hex>' lines)")
+    access.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS")
+    access.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    access.add_argument("--tls-client-ca", type=Path, help="PEM CA: require client certificates (mTLS)")
+    access.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback host without TLS and API keys"
+    )
+    limits = serve.add_argument_group("admission")
+    limits.add_argument("--max-in-flight", type=int, default=64, help="calls running at once")
+    limits.add_argument("--max-queued", type=int, default=128, help="calls waiting, then RESOURCE_EXHAUSTED")
+    limits.add_argument("--default-deadline", type=float, default=30.0, help="seconds, for calls without one")
+
+    new_key = commands.add_parser("new-key", help="make an API key and the key-file line that grants it")
+    new_key.add_argument("--name", required=True)
+    new_key.add_argument("--role", required=True, choices=["search", "write", "admin"])
 
     for name, text in (
         ("index", "add products"),
@@ -175,6 +195,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         command = commands.add_parser(name, help=text)
         command.add_argument("--server", default="127.0.0.1:50051")
         command.add_argument("--timeout", type=float, default=30.0)
+        command.add_argument("--api-key", default=os.environ.get("PRODUCTSEARCH_API_KEY"))
+        command.add_argument("--tls-ca", type=Path, help="PEM CA that signed the server's certificate")
+        command.add_argument("--tls-client-cert", type=Path, help="PEM client certificate (mTLS)")
+        command.add_argument("--tls-client-key", type=Path)
         if name == "index":
             source = command.add_mutually_exclusive_group(required=True)
             source.add_argument("--folder", type=Path)
@@ -203,9 +227,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "serve":
-        from server.app import serve
+    if args.command == "new-key":
+        from server.access import new_key
 
+        key, line = new_key(args.name, args.role)
+        print(f"key (give it to the caller; it is not stored): {key}")
+        print(f"key-file line (for --api-keys or $PRODUCTSEARCH_API_KEYS): {line}")
+        return 0
+    if args.command == "serve":
+        from server.access import KeyFileError, load_keys
+        from server.admission import AdmissionLimits
+        from server.app import InsecureExposureError, serve
+        from server.config import Limits
+
+        try:
+            keys = load_keys(args.api_keys)
+        except (KeyFileError, OSError) as error:
+            print(f"error: API keys: {error}", file=sys.stderr)
+            return 2
+        admission = AdmissionLimits(
+            max_in_flight=args.max_in_flight,
+            max_queued=args.max_queued,
+            default_deadline_s=args.default_deadline,
+        )
         config = Config(
             host=args.host,
             port=args.port,
@@ -217,19 +261,49 @@ def main(argv: list[str] | None = None) -> int:
             hnsw_ef_search=args.ef_search,
             hnsw_m=args.hnsw_m,
             hnsw_ef_construction=args.ef_construction,
+            api_keys=keys,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca,
+            insecure=args.insecure,
+            limits=Limits(admission=admission),
         )
-        asyncio.run(serve(config))
+        try:
+            asyncio.run(serve(config))
+        except InsecureExposureError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         return 0
-    with grpc.insecure_channel(
-        args.server,
-        options=[("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)],
-    ) as channel:
-        stub = pb_grpc.ProductSearchStub(channel)
+    with client_channel(args) as channel:
+        stub = ApiKeyStub(pb_grpc.ProductSearchStub(channel), args.api_key)
         try:
             return run_client_command(stub, args)
         except grpc.RpcError as error:
             print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
             return 1
+
+
+def client_channel(args: argparse.Namespace) -> grpc.Channel:
+    options = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+    if args.tls_ca is None:
+        return grpc.insecure_channel(args.server, options=options)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=args.tls_ca.read_bytes(),
+        private_key=args.tls_client_key.read_bytes() if args.tls_client_key else None,
+        certificate_chain=args.tls_client_cert.read_bytes() if args.tls_client_cert else None,
+    )
+    return grpc.secure_channel(args.server, credentials, options=options)
+
+
+class ApiKeyStub:
+    """The stub, with `authorization: Bearer <key>` added to every call when a key is given."""
+
+    def __init__(self, stub: pb_grpc.ProductSearchStub, key: str | None) -> None:
+        self._stub, self._metadata = stub, (("authorization", f"Bearer {key}"),) if key else ()
+
+    def __getattr__(self, name: str):
+        method = getattr(self._stub, name)
+        return lambda request, **kwargs: method(request, metadata=self._metadata, **kwargs)
 
 
 def run_client_command(stub: pb_grpc.ProductSearchStub, args: argparse.Namespace) -> int:

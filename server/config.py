@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.access import ApiKey
+from server.admission import AdmissionLimits
 from server.images import ImageLimits
 
 
@@ -24,7 +26,9 @@ class Limits:
     max_page_size: int = 1000
     default_page_size: int = 100
     max_message_bytes: int = 32 * 1024 * 1024
+    max_concurrent_streams: int = 100  # per HTTP/2 connection
     image: ImageLimits = field(default_factory=ImageLimits)
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Config:
     http_port: int | None = None  # the web console (same host); None: off; 0: any free port
     embed_timeout_s: float = 10.0
     upsert_batch: int = 32  # products embedded and committed together
-    duplicate_threshold: float = 0.9
+    duplicate_threshold: float = 0.997  # copy score (server/copy_detection.py), calibrated
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 64
@@ -48,6 +52,12 @@ class Config:
     health_interval_s: float = 1.0
     shutdown_grace_s: float = 5.0
     limits: Limits = field(default_factory=Limits)
+    # Access: no keys means no checks (refused beyond loopback unless `insecure`).
+    api_keys: tuple[ApiKey, ...] = ()
+    tls_cert: Path | None = None  # PEM certificate chain; with tls_key, the port speaks TLS
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # PEM CA bundle: clients must present a certificate it signed
+    insecure: bool = False  # allow plaintext or keyless access on a non-loopback host
 
     @property
     def catalog_path(self) -> Path:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from urllib.parse import quote
 import grpc
 from aiohttp import BodyPartReader, web
 
+from server.access import KeyRing, Role
 from server.domain import Hit, InvalidArgumentError, SearchOptions, SearchResult
 from server.errors import to_status
 from server.search import SearchService
@@ -194,8 +196,29 @@ async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
         return web.json_response(body, status=status)
 
 
-def create_app(service: SearchService) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json])
+KEY_COOKIE = "productsearch_key"  # set by the page's key box; <img> requests cannot send headers
+
+
+def requires_key(keys: KeyRing):
+    """With API keys configured, /api/ needs a `search` key: a Bearer header or the cookie."""
+
+    @web.middleware
+    async def check(request: web.Request, handler) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            cookie = request.cookies.get(KEY_COOKIE)
+            authorization = request.headers.get("Authorization") or (f"Bearer {cookie}" if cookie else None)
+            refusal = keys.check(authorization, Role.SEARCH)
+            if refusal is not None:
+                code, message = refusal
+                status = 401 if code == grpc.StatusCode.UNAUTHENTICATED else 403
+                return web.json_response({"code": code.name, "message": message}, status=status)
+        return await handler(request)
+
+    return check
+
+
+def create_app(service: SearchService, keys: KeyRing | None = None) -> web.Application:
+    app = web.Application(middlewares=[requires_key(keys), errors_as_json] if keys else [errors_as_json])
     app[SERVICE_KEY] = service
     app.router.add_get("/", index_page)
     app.router.add_get("/api/search", search_text)
@@ -218,23 +241,33 @@ class WebConsole:
     host: str
     port: int
 
+    https: bool = False
+
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"{'https' if self.https else 'http'}://{host}:{self.port}/"
 
     async def stop(self) -> None:
         await self.runner.cleanup()
 
 
-async def start_console(service: SearchService, host: str, port: int, grace_s: float = 5.0) -> WebConsole:
-    """Serve the console on host:port (0: a free port) in the running loop."""
+async def start_console(
+    service: SearchService,
+    host: str,
+    port: int,
+    grace_s: float = 5.0,
+    keys: KeyRing | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> WebConsole:
+    """Serve the console on host:port (0: a free port) in the running loop; HTTPS with
+    `ssl_context`."""
     host = host.strip("[]")
-    runner = web.AppRunner(create_app(service), shutdown_timeout=grace_s, access_log=None)
+    runner = web.AppRunner(create_app(service, keys), shutdown_timeout=grace_s, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except BaseException:
         await runner.cleanup()
         raise
-    return WebConsole(runner, host, runner.addresses[0][1])
+    return WebConsole(runner, host, runner.addresses[0][1], https=ssl_context is not None)

@@ -230,7 +230,19 @@ function searchImage(file) {
   if (file) run({ kind: "image", file });
 }
 
+// With API keys on, the JSON API and thumbnails need a `search` key: kept in a cookie so
+// that <img> requests carry it too; it lives for this browser session only.
+function setKey(key) {
+  const value = encodeURIComponent(key.trim());
+  document.cookie = `productsearch_key=${value}; path=/; SameSite=Strict${value ? "" : "; max-age=0"}`;
+}
+
 function wire() {
+  $("api-key").addEventListener("change", (event) => {
+    setKey(event.target.value);
+    loadStats();
+    if (current) run(current, false);
+  });
   $("text-form").addEventListener("submit", (event) => {
     event.preventDefault();
     run({ kind: "text", q: $("q").value });
