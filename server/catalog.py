@@ -233,6 +233,15 @@ class Catalog:
         while rows := cursor.fetchmany(batch):
             yield [EmbeddingRow(k, s, m, v, np.frombuffer(b, "<f4")) for k, s, m, v, b in rows]
 
+    def keys_without(self, space: str) -> list[int]:
+        """Keys of products that have no embedding in `space` (stored before it existed)."""
+        rows = self._reader.execute(
+            "SELECT key FROM products WHERE key NOT IN (SELECT key FROM embeddings WHERE space = ?)"
+            " ORDER BY key",
+            (space,),
+        )
+        return [key for (key,) in rows]
+
     def stored_images(self, keys: Sequence[int]) -> dict[int, bytes]:
         result = {}
         for start in range(0, len(keys), 500):

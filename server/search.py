@@ -21,10 +21,12 @@ from exporters.common import read_manifest
 from server import projection
 from server.catalog import Catalog
 from server.config import Config
+from server.copy_detection import COPY_SPACE, CopyIndex, catalog_descriptors, copy_space, query_descriptors
 from server.dedup_index import DeduplicatingIndex
 from server.domain import (
     IMAGE_SPACE,
     TITLE_SPACE,
+    EmbeddingRow,
     FailedPreconditionError,
     Hit,
     InvalidArgumentError,
@@ -83,7 +85,9 @@ class SearchService:
             ef_search=config.hnsw_ef_search,
             exact_search_max=config.exact_search_max,
         )
-        self.indexes: dict[str, DeduplicatingIndex] = {}
+        # The copy descriptors' space: computed here, not by a model, so not in `spaces`.
+        self.copy_space = copy_space()
+        self.indexes: dict[str, DeduplicatingIndex | CopyIndex] = {}
         self.filters = FilterIndex()
         self._write_lock = asyncio.Lock()
         self._train_lock = asyncio.Lock()
@@ -103,7 +107,7 @@ class SearchService:
         service = cls(config, catalog, embedder, spaces)
         await service._discover_projection()
         await asyncio.to_thread(service.filters.add, catalog.iter_products())
-        for space in spaces.values():
+        for space in [*spaces.values(), service.copy_space]:
             index, stale = await asyncio.to_thread(service._open_index, space)
             service.indexes[space.name] = index
             if stale:
@@ -128,11 +132,12 @@ class SearchService:
                 self.config.image_model,
             )
 
-    def _open_index(self, space: IndexSpace) -> tuple[DeduplicatingIndex, list[int]]:
+    def _open_index(self, space: IndexSpace) -> tuple[DeduplicatingIndex | CopyIndex, list[int]]:
         directory = self.config.index_dir / space.name
         seq = self.catalog.seq()
+        kind = CopyIndex if space.name == COPY_SPACE else DeduplicatingIndex
         try:
-            index, snapshot_seq = DeduplicatingIndex.load(directory, space, self.params)
+            index, snapshot_seq = kind.load(directory, space, self.params)
             if snapshot_seq == seq:
                 _LOGGER.info("%s index: loaded snapshot of %d vectors", space.name, len(index))
                 index.set_ef(self.params.ef_search)  # the configured ef wins over the saved one
@@ -142,8 +147,10 @@ class SearchService:
             )
         except IndexLoadError as error:
             _LOGGER.info("%s index: %s: rebuilding from the catalog", space.name, error)
-        index = DeduplicatingIndex.create(space, self.params)
+        index = kind.create(space, self.params)
         stale: list[int] = []
+        if space.name == COPY_SPACE:  # products stored before copy detection existed
+            stale.extend(self.catalog.keys_without(COPY_SPACE))
         for rows in self.catalog.iter_embeddings(space.name):
             current = [r for r in rows if (r.model, r.model_version) == (space.model, space.model_version)]
             stale.extend(
@@ -156,15 +163,21 @@ class SearchService:
         return index, stale
 
     async def _reembed(self, space: IndexSpace, keys: list[int]) -> None:
-        """Embed again, with the current model, products an older model embedded."""
-        from server.domain import EmbeddingRow
-
+        """Embed again, with the current model, products an older model embedded (or, for
+        the copy space, describe products that have no or outdated descriptors)."""
         _LOGGER.info(
             "%s: re-embedding %d products with %s %s", space.name, len(keys), space.model, space.model_version
         )
         for start in range(0, len(keys), 256):
             chunk = keys[start : start + 256]
-            if space.name == IMAGE_SPACE:
+            if space.name == COPY_SPACE:
+                images = await asyncio.to_thread(self.catalog.stored_images, chunk)
+                chunk = list(images)
+                vectors = await asyncio.to_thread(
+                    lambda jpegs: self._copy_descriptors([decode_image(j) for j in jpegs]),
+                    [images[k] for k in chunk],
+                )
+            elif space.name == IMAGE_SPACE:
                 images = await asyncio.to_thread(self.catalog.stored_images, chunk)
                 chunk = list(images)
                 vectors = await self.embedder.embed_images(space.model, [images[k] for k in chunk])
@@ -230,10 +243,12 @@ class SearchService:
 
     async def _embed_and_commit(self, ready) -> list[tuple[int, ProductStatus]]:
         titled = [i for i, (_, product, _, _) in enumerate(ready) if product.title.strip()]
+        pixels = [pixels for _, _, pixels, _ in ready]
         try:
-            image_vectors, title_vectors = await asyncio.gather(
-                self.embedder.embed_images(self.config.image_model, [pixels for _, _, pixels, _ in ready]),
+            image_vectors, title_vectors, copy_vectors = await asyncio.gather(
+                self.embedder.embed_images(self.config.image_model, pixels),
                 self.embedder.embed_texts([ready[i][1].title for i in titled], self.config.text_model),
+                asyncio.to_thread(self._copy_descriptors, pixels),
             )
         except EmbeddingError as error:
             return [
@@ -243,17 +258,23 @@ class SearchService:
         title_of = dict(zip(titled, title_vectors, strict=True))
         writes = []
         for i, (_, product, _, jpeg) in enumerate(ready):
-            embeddings = {IMAGE_SPACE: image_vectors[i]}
+            embeddings = {IMAGE_SPACE: image_vectors[i], COPY_SPACE: copy_vectors[i]}
             if i in title_of:
                 embeddings[TITLE_SPACE] = title_of[i]
             writes.append(ProductWrite(product, jpeg, embeddings))
         versions = {name: (s.model, s.model_version) for name, s in self.spaces.items()}
+        versions[COPY_SPACE] = (self.copy_space.model, self.copy_space.model_version)
         async with self._write_lock:
             await asyncio.to_thread(self.catalog.upsert, writes, versions)
             await asyncio.to_thread(self._index_writes, writes)
         return [
             (position, ProductStatus(product.id, grpc.StatusCode.OK)) for position, product, _, _ in ready
         ]
+
+    @staticmethod
+    def _copy_descriptors(images: Sequence[np.ndarray]) -> np.ndarray:
+        """[N, HYPOTHESES * DIM]: each image's copy descriptors, flattened as stored."""
+        return np.stack([catalog_descriptors(pixels).ravel() for pixels in images])
 
     def _index_writes(self, writes: list[ProductWrite]) -> None:
         for space, index in self.indexes.items():
@@ -345,6 +366,9 @@ class SearchService:
         return await self._search(IMAGE_SPACE, query, options, exclude=product.key)
 
     async def find_duplicates(self, image: bytes, threshold: float, max_results: int) -> SearchResult:
+        """Products whose image `image` is a copy of (server/copy_detection.py): score =
+        copy score (best descriptor cosine over crops and a flip), signals "copy" and
+        "image" (the Lite0 cosine, for context)."""
         threshold = threshold or self.config.duplicate_threshold
         max_results = max_results or 100
         raise_if(
@@ -357,10 +381,40 @@ class SearchService:
                 else []
             )
         )
-        query, embedding_ms = await self._embed_query_image(image)
-        result = await self._search(IMAGE_SPACE, query, SearchOptions(top_k=max_results, min_score=threshold))
+        try:
+            pixels = await asyncio.to_thread(decode_image, image, self.config.limits.image)
+        except ImageError as error:
+            raise InvalidArgumentError([("image", str(error))]) from error
+
+        async def embed() -> tuple[np.ndarray, float]:
+            started = time.perf_counter()
+            (query,) = await self.embedder.embed_images(self.config.image_model, [pixels])
+            return query, (time.perf_counter() - started) * 1000
+
+        (query, embedding_ms), result = await asyncio.gather(
+            embed(), asyncio.to_thread(self._copies_blocking, pixels, threshold, max_results)
+        )
+        image_index = self.indexes[IMAGE_SPACE]
+        embedded = [hit for hit in result.hits if hit.product.key in image_index]
+        if embedded:
+            vectors = await asyncio.to_thread(image_index.get_vectors, [hit.product.key for hit in embedded])
+            for hit, cosine in zip(embedded, vectors @ query, strict=True):
+                hit.signals[IMAGE_SPACE] = float(cosine)
         result.embedding_ms = embedding_ms
         return result
+
+    def _copies_blocking(self, pixels: np.ndarray, threshold: float, max_results: int) -> SearchResult:
+        started = time.perf_counter()
+        queries = query_descriptors(pixels)
+        found = [
+            (key, score)
+            for key, score in self.indexes[COPY_SPACE].search(queries, max_results)
+            if score >= threshold
+        ]
+        index_ms = (time.perf_counter() - started) * 1000
+        products = self.catalog.get_many([key for key, _ in found])
+        hits = [Hit(products[key], score, {COPY_SPACE: score}) for key, score in found if key in products]
+        return SearchResult(hits, index_ms=index_ms)
 
     async def _embed_query_image(self, image: bytes) -> tuple[np.ndarray, float]:
         """The query's embedding and the milliseconds spent in the embedding call (decoding

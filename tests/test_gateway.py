@@ -140,15 +140,33 @@ async def test_search_similar_leaves_out_the_product(stub, catalog_products):
     assert precision_at_k(response.hits, target.category) >= 0.5
 
 
-async def test_find_duplicates_catches_altered_copies(stub, catalog_products):
+async def test_find_duplicates_catches_altered_copies(stub, catalog_products, test_split):
+    """At the default threshold, a JPEG-50, a mirrored and a cropped copy each find their
+    original (score = copy score, with the Lite0 cosine beside it); a product that is not in
+    the catalog finds nothing, though the catalog holds products of its kind."""
     original = catalog_products[7]
     picture = Image.open(io.BytesIO(original.image)).convert("RGB")
-    buffer = io.BytesIO()
-    picture.resize((56, 56)).save(buffer, format="JPEG", quality=60)
-    # A 28 px image doubled and saved as JPEG 60 keeps cosine ≈ 0.88-0.95 with Lite0.
-    response = await stub.FindDuplicates(pb.FindDuplicatesRequest(image=buffer.getvalue(), threshold=0.8))
-    assert response.hits[0].product.id == original.id
-    assert all(h.score >= 0.8 for h in response.hits)
+    w, h = picture.size
+    altered = {
+        "jpeg 50": picture,
+        "mirrored": picture.transpose(Image.FLIP_LEFT_RIGHT),
+        "cropped": picture.crop((2, 2, w - 2, h - 2)).resize((48, 48), Image.BILINEAR),
+    }
+    for kind, copy in altered.items():
+        buffer = io.BytesIO()
+        copy.save(buffer, format="JPEG", quality=50 if kind == "jpeg 50" else 90)
+        response = await stub.FindDuplicates(pb.FindDuplicatesRequest(image=buffer.getvalue()))
+        assert [h.product.id for h in response.hits] == [original.id], kind
+        (hit,) = response.hits
+        signals = {s.signal: s.score for s in hit.signals}
+        assert hit.score >= 0.997 and signals["copy"] == hit.score, kind
+        assert 0.5 < signals["image"] < hit.score, kind
+    for index in fashion_mnist.stratified(test_split, 1, seed=3):
+        distinct = encode_png(test_split.rgb(int(index)))
+        response = await stub.FindDuplicates(pb.FindDuplicatesRequest(image=distinct))
+        assert not response.hits, index
+        looser = await stub.FindDuplicates(pb.FindDuplicatesRequest(image=distinct, threshold=0.5))
+        assert looser.hits and all(0.5 <= h.score < 0.997 for h in looser.hits)
 
 
 async def test_get_and_list_products(stub, catalog_products):

@@ -82,7 +82,11 @@ async def test_products_survive_a_restart(tmp_path, triton, train, damage):
             assert sorted(await all_ids(stub)) == sorted(p.id for p in kept)
             await assert_each_finds_itself(stub, kept[:15])
             stats = await stub.GetStats(pb.GetStatsRequest())
-            assert {i.space: i.count for i in stats.indexes} == {"image": len(kept), "title": len(kept)}
+            assert {i.space: i.count for i in stats.indexes} == {
+                "image": len(kept),
+                "title": len(kept),
+                "copy": len(kept),
+            }
     finally:
         await gateway.stop()
 
@@ -128,6 +132,7 @@ async def test_concurrent_writers_and_searchers(tmp_path, triton, train):
             assert {i.space: i.count for i in stats.indexes} == {
                 "image": len(expected),
                 "title": len(expected),
+                "copy": len(expected),
             }
             await assert_each_finds_itself(stub, [p for batch in batches for p in batch[::6]] + shared[:1])
     finally:
@@ -151,3 +156,36 @@ async def test_switching_image_model_re_embeds_the_catalog(tmp_path, triton, tra
             await assert_each_finds_itself(stub, products[:8])
     finally:
         await gateway.stop()
+
+
+async def test_a_catalog_from_before_copy_detection_gets_descriptors(tmp_path, triton, train):
+    """Products stored without copy descriptors (an older gateway) are described at start,
+    from their stored images; a deleted product is no longer found as a copy."""
+    import shutil
+    import sqlite3
+
+    products = [fmnist_product(train, 400 + i, "old") for i in range(20)]
+    gateway = await create_server(config(tmp_path, triton))
+    async with grpc.aio.insecure_channel(gateway.address) as channel:
+        assert (await pb_grpc.ProductSearchStub(channel).UpsertProducts(requests(products))).upserted == 20
+    await gateway.stop()
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+        assert db.execute("DELETE FROM embeddings WHERE space = 'copy'").rowcount == 20
+    shutil.rmtree(tmp_path / "indexes" / "copy")
+
+    gateway = await create_server(config(tmp_path, triton))
+    try:
+        async with grpc.aio.insecure_channel(gateway.address) as channel:
+            stub = pb_grpc.ProductSearchStub(channel)
+            stats = await stub.GetStats(pb.GetStatsRequest())
+            assert {i.space: i.count for i in stats.indexes}["copy"] == 20
+            for product in products[:5]:
+                response = await stub.FindDuplicates(pb.FindDuplicatesRequest(image=product.image))
+                assert [h.product.id for h in response.hits] == [product.id]
+            await stub.DeleteProducts(pb.DeleteProductsRequest(ids=[products[0].id]))
+            response = await stub.FindDuplicates(pb.FindDuplicatesRequest(image=products[0].image))
+            assert not response.hits
+    finally:
+        await gateway.stop()
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM embeddings WHERE space = 'copy'").fetchone() == (19,)
