@@ -51,5 +51,5 @@ def test_harness_on_a_small_split(tmp_path, model_repository):
     overall = next(line for line in text.splitlines() if line.startswith("| **all**"))
     precision = float(overall.split("|")[2].strip(" *"))
     assert 0.3 < precision <= 1.0  # far above chance (0.1) even on 100 products
-    assert "| 0.90 |" in text and "SearchByImage" in text and "FindDuplicates" in text
+    assert "| 0.997 (default) |" in text and "SearchByImage" in text and "FindDuplicates" in text
     assert len(list((tmp_path / "sheets").glob("image-*.png"))) == 10
