@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -71,6 +72,15 @@ def model_version(config: Config, model: str) -> str:
     return entry["sha256"][:12] if entry else "served"
 
 
+def save_snapshot(index: DeduplicatingIndex | CopyIndex, directory: Path, seq: int) -> None:
+    """Save an index snapshot if the data directory lets us: a snapshot only spares the next
+    start a rebuild from the catalog, so a full or read-only disk must not stop the gateway."""
+    try:
+        index.save(directory, seq)
+    except (OSError, RuntimeError) as error:
+        _LOGGER.warning("index snapshot not saved to %s (%s): the next start rebuilds it", directory, error)
+
+
 class SearchService:
     def __init__(
         self, config: Config, catalog: Catalog, embedder: EmbeddingClient, spaces: dict[str, IndexSpace]
@@ -112,7 +122,7 @@ class SearchService:
             service.indexes[space.name] = index
             if stale:
                 await service._reembed(space, stale)
-                await asyncio.to_thread(index.save, config.index_dir / space.name, catalog.seq())
+                await asyncio.to_thread(save_snapshot, index, config.index_dir / space.name, catalog.seq())
         return service
 
     async def _discover_projection(self) -> None:
@@ -159,7 +169,7 @@ class SearchService:
             if current:
                 index.upsert(np.array([r.key for r in current]), np.stack([r.vector for r in current]))
         _LOGGER.info("%s index: rebuilt with %d vectors (%d to re-embed)", space.name, len(index), len(stale))
-        index.save(directory, seq)
+        save_snapshot(index, directory, seq)
         return index, stale
 
     async def _reembed(self, space: IndexSpace, keys: list[int]) -> None:
@@ -198,7 +208,7 @@ class SearchService:
         async with self._write_lock:
             seq = self.catalog.seq()
             for name, index in self.indexes.items():
-                await asyncio.to_thread(index.save, self.config.index_dir / name, seq)
+                await asyncio.to_thread(save_snapshot, index, self.config.index_dir / name, seq)
             self.catalog.close()
 
     # -- writes ---------------------------------------------------------------------------
@@ -469,11 +479,12 @@ class SearchService:
                     f"training needs at least {MIN_PROJECTION_PAIRS}"
                 )
             started = time.perf_counter()
-            weights = await asyncio.to_thread(self._fit_projection, titles, images, method)
+            weights, epochs = await asyncio.to_thread(self._fit_projection, titles, images, method)
             seconds = time.perf_counter() - started
             training = {
                 "method": method,
                 "pairs": len(titles),
+                "epochs": epochs,
                 "seconds": round(seconds, 2),
                 "image_model_version": self.spaces[IMAGE_SPACE].model_version,
             }
@@ -516,9 +527,12 @@ class SearchService:
         )
 
     @staticmethod
-    def _fit_projection(titles: np.ndarray, images: np.ndarray, method: str) -> np.ndarray:
+    def _fit_projection(titles: np.ndarray, images: np.ndarray, method: str) -> tuple[np.ndarray, int]:
+        """Weights and the contrastive epochs kept (0 for ridge)."""
         weights = projection.fit_ridge(titles, images)
-        return projection.fit_contrastive(titles, images, weights) if method == "contrastive" else weights
+        if method == "ridge":
+            return weights, 0
+        return projection.fit_contrastive(titles, images, weights)
 
     def stats(self) -> tuple[int, list[ModelSummary], list[dict]]:
         models = [ModelSummary(s.model, s.model_version, s.dim) for s in self.spaces.values()]
