@@ -148,7 +148,8 @@ class ProductSearchServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FindDuplicates(self, request, context):
-        """FindDuplicates returns products whose image is a near-copy of the given image.
+        """FindDuplicates returns products whose image is a near-copy of the given image (cropped
+        by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

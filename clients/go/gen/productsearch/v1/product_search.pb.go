@@ -999,8 +999,10 @@ type FindDuplicatesRequest struct {
 
 	// image to look for: JPEG, PNG or WebP.
 	Image []byte `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
-	// threshold is the cosine similarity above which a product counts as a copy: 0 to 1;
-	// 0 means the service default (0.9).
+	// threshold is the copy score at or above which a product counts as a copy: 0 to 1; 0
+	// means the service default (0.997). The copy score is the cosine similarity of 16x16
+	// grey, mean-subtracted thumbnails, the best over crops and a mirror image; distinct
+	// products of one kind can reach 0.99, so useful thresholds lie between 0.99 and 0.999.
 	Threshold float32 `protobuf:"fixed32,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	// max_results caps the answer: 1 to 1,000; 0 means 100.
 	MaxResults int32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
@@ -1190,7 +1192,8 @@ type SignalScore struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// signal names it: "image" (visual similarity) or "title" (text similarity of the title).
+	// signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
+	// in FindDuplicates, "copy" (the copy score; "image" is then given for context).
 	Signal string `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
 	// score is that signal's cosine similarity.
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`

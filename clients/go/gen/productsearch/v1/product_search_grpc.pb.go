@@ -32,7 +32,8 @@ type ProductSearchClient interface {
 	SearchByText(ctx context.Context, in *SearchByTextRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// SearchSimilar ranks products by visual similarity to a catalog product.
 	SearchSimilar(ctx context.Context, in *SearchSimilarRequest, opts ...grpc.CallOption) (*SearchResponse, error)
-	// FindDuplicates returns products whose image is a near-copy of the given image.
+	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
+	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
 	FindDuplicates(ctx context.Context, in *FindDuplicatesRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
@@ -184,7 +185,8 @@ type ProductSearchServer interface {
 	SearchByText(context.Context, *SearchByTextRequest) (*SearchResponse, error)
 	// SearchSimilar ranks products by visual similarity to a catalog product.
 	SearchSimilar(context.Context, *SearchSimilarRequest) (*SearchResponse, error)
-	// FindDuplicates returns products whose image is a near-copy of the given image.
+	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
+	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
 	FindDuplicates(context.Context, *FindDuplicatesRequest) (*SearchResponse, error)
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)

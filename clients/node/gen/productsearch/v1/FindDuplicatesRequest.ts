@@ -10,8 +10,10 @@ export interface FindDuplicatesRequest {
    */
   'image'?: (Buffer | Uint8Array | string);
   /**
-   * threshold is the cosine similarity above which a product counts as a copy: 0 to 1;
-   * 0 means the service default (0.9).
+   * threshold is the copy score at or above which a product counts as a copy: 0 to 1; 0
+   * means the service default (0.997). The copy score is the cosine similarity of 16x16
+   * grey, mean-subtracted thumbnails, the best over crops and a mirror image; distinct
+   * products of one kind can reach 0.99, so useful thresholds lie between 0.99 and 0.999.
    */
   'threshold'?: (number | string);
   /**
@@ -29,8 +31,10 @@ export interface FindDuplicatesRequest__Output {
    */
   'image': (Buffer);
   /**
-   * threshold is the cosine similarity above which a product counts as a copy: 0 to 1;
-   * 0 means the service default (0.9).
+   * threshold is the copy score at or above which a product counts as a copy: 0 to 1; 0
+   * means the service default (0.997). The copy score is the cosine similarity of 16x16
+   * grey, mean-subtracted thumbnails, the best over crops and a mirror image; distinct
+   * products of one kind can reach 0.99, so useful thresholds lie between 0.99 and 0.999.
    */
   'threshold': (number);
   /**

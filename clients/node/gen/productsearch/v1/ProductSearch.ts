@@ -43,14 +43,16 @@ export interface ProductSearchClient extends grpc.Client {
   deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * FindDuplicates returns products whose image is a near-copy of the given image.
+   * FindDuplicates returns products whose image is a near-copy of the given image (cropped
+   * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
    */
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * FindDuplicates returns products whose image is a near-copy of the given image.
+   * FindDuplicates returns products whose image is a near-copy of the given image (cropped
+   * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
    */
   findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
@@ -198,7 +200,8 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
   DeleteProducts: grpc.handleUnaryCall<_productsearch_v1_DeleteProductsRequest__Output, _productsearch_v1_DeleteProductsResponse>;
   
   /**
-   * FindDuplicates returns products whose image is a near-copy of the given image.
+   * FindDuplicates returns products whose image is a near-copy of the given image (cropped
+   * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
    */
   FindDuplicates: grpc.handleUnaryCall<_productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse>;
   

@@ -6,7 +6,8 @@
  */
 export interface SignalScore {
   /**
-   * signal names it: "image" (visual similarity) or "title" (text similarity of the title).
+   * signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
+   * in FindDuplicates, "copy" (the copy score; "image" is then given for context).
    */
   'signal'?: (string);
   /**
@@ -20,7 +21,8 @@ export interface SignalScore {
  */
 export interface SignalScore__Output {
   /**
-   * signal names it: "image" (visual similarity) or "title" (text similarity of the title).
+   * signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
+   * in FindDuplicates, "copy" (the copy score; "image" is then given for context).
    */
   'signal': (string);
   /**
