@@ -69,10 +69,12 @@ class Gateway:
         while True:
             if self.triton is not None and not self.triton.running():
                 _LOGGER.error("embedded Triton died: restarting it\n%s", self.triton.log_tail(10))
+                self.embedder.down = "the embedded Triton died; the gateway is restarting it, retry shortly"
                 await self.set_serving(False)
                 serving = False
                 try:
                     await asyncio.to_thread(self.triton.start)
+                    self.embedder.down = None
                 except Exception:
                     _LOGGER.exception("embedded Triton did not restart; trying again")
             ready = await self.embedder.ready(models)

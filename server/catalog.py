@@ -9,8 +9,11 @@ acknowledged product survives a crash of the process or the machine. Every write
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -52,6 +55,22 @@ class CatalogError(RuntimeError):
     """The store cannot be opened or written (read-only or full disk, corruption)."""
 
 
+class CatalogFullError(CatalogError):
+    """The data directory's file system is full: writes fail until space is freed."""
+
+
+def _write_probe(folder: Path) -> int | None:
+    """The errno of writing one byte to a new file in `folder` (None: it worked)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        return error.errno
+    return None
+
+
 def _product(row: tuple, thumbnail: bytes = b"") -> Product:
     key, id_, title, category, price, attributes, image_uri, update_time = row
     return Product(
@@ -79,7 +98,7 @@ class Catalog:
             self._writer = self._connect()
             self._writer.executescript(_SCHEMA)
         except sqlite3.Error as error:
-            raise CatalogError(f"cannot open the catalog {self.path}: {error}") from error
+            raise self._failure(f"cannot open the catalog {self.path}", error) from error
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -176,8 +195,22 @@ class Catalog:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
                 if isinstance(error, sqlite3.Error):
-                    raise CatalogError(f"catalog write failed: {error}") from error
+                    raise self._failure("catalog write failed", error) from error
                 raise
+
+    def _failure(self, what: str, error: sqlite3.Error) -> CatalogError:
+        """`error` as a CatalogError that names the data directory and, when SQLite or a
+        write probe there says so, why: full (CatalogFullError) or read-only."""
+        folder = self.path.parent
+        name = getattr(error, "sqlite_errorname", "") or "sqlite error"
+        probe = _write_probe(folder)
+        if name == "SQLITE_FULL" or probe in (errno.ENOSPC, errno.EDQUOT):
+            return CatalogFullError(f"{what}: data directory {folder} is full ({error}); free space there")
+        if name.startswith("SQLITE_READONLY") or probe in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return CatalogError(
+                f"{what}: data directory {folder} is read-only ({error}); make it writable, then restart"
+            )
+        return CatalogError(f"{what} in data directory {folder}: {error} ({name})")
 
     @staticmethod
     def _bump_seq(db: sqlite3.Connection) -> None:

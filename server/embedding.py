@@ -81,6 +81,9 @@ class EmbeddingClient:
         self.image_limits = image_limits
         self._client = triton_aio.InferenceServerClient(url, channel_args=_CHANNEL_ARGS)
         self._models: dict[str, ModelInfo] = {}
+        # Why Triton is known to be down (the gateway's watcher sets it while it restarts the
+        # embedded Triton): calls then fail at once with UNAVAILABLE instead of retrying.
+        self.down: str | None = None
 
     async def close(self) -> None:
         await self._client.close()
@@ -201,6 +204,8 @@ class EmbeddingClient:
         deadline = loop.time() + self.timeout_s
         delay = self.backoff_s
         while True:
+            if self.down is not None:
+                raise EmbeddingError(model, grpc.StatusCode.UNAVAILABLE, self.down)
             remaining = deadline - loop.time()
             try:
                 return await call(max(remaining, 0.001))

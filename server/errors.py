@@ -10,7 +10,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server.catalog import CatalogError
+from server.catalog import CatalogError, CatalogFullError
 from server.domain import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from server.embedding import EmbeddingError
 from server.images import ImageError
@@ -30,6 +30,8 @@ def to_status(error: Exception) -> grpc.Status | None:
         return _status(grpc.StatusCode.FAILED_PRECONDITION, str(error))
     if isinstance(error, EmbeddingError):
         return _status(error.code, str(error))
+    if isinstance(error, CatalogFullError):
+        return _status(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
     if isinstance(error, CatalogError):
         return _status(grpc.StatusCode.UNAVAILABLE, str(error))
     return None
