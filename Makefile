@@ -72,6 +72,10 @@ eval: models data  ## Fashion-MNIST evaluation through the gateway → evaluatio
 load: models data  ## load test: Go generator (bench/loadgen, built offline) vs a real gateway → bench/LOAD_RESULTS.md
 	$(PY) -m bench.load_bench --repository $(REPOSITORY) --output bench/LOAD_RESULTS.md
 
+SOAK_MINUTES ?= 10
+soak: models data  ## soak: SOAK_MINUTES of mixed load through a real gateway, RSS and errors per minute → reliability/SOAK.md
+	$(PY) -m reliability.soak --minutes $(SOAK_MINUTES) --repository $(REPOSITORY) --output reliability/SOAK.md
+
 clients: setup  ## build every client: Python, Go, Node, C++
 	for lang in python go node cpp; do clients/$$lang/build.sh; done
 	@# The committed stubs must be what protos/ generates (C++ generates at build time).
@@ -86,4 +90,4 @@ lint: setup  ## ruff, and generated code in step with protos/
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data browser proto models demo serve test fuzz bench eval load clients lint clean
+.PHONY: help setup data browser proto models demo serve test fuzz bench eval load soak clients lint clean
