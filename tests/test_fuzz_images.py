@@ -126,9 +126,11 @@ def source_image(mode: str, width: int, height: int, seed: int, flat: bool) -> I
 
 
 @st.composite
-def encoded_images(draw, max_side: int = 64, kinds: list[tuple[str, str]] = KINDS) -> Encoded:
+def encoded_images(
+    draw, max_side: int = 64, kinds: list[tuple[str, str]] = KINDS, min_side: int = 1
+) -> Encoded:
     fmt, mode = draw(st.sampled_from(kinds))
-    width, height = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    width, height = draw(st.integers(min_side, max_side)), draw(st.integers(min_side, max_side))
     source = source_image(mode, width, height, draw(st.integers(0, 2**32 - 1)), draw(st.booleans()))
     frames = draw(st.integers(1, 3)) if fmt in ("PNG", "WEBP", "GIF", "MPO") and mode != "I;16" else 1
     options: dict = {}
