@@ -16,6 +16,7 @@ import asyncio
 import datetime
 import io
 import logging
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -265,7 +266,9 @@ other English names in the text encoder; varied titles raise ridge to 0.71 and I
 0.81–0.86, but only when the contrastive fit stops early (50 epochs at τ = 0.05 fall back to
 0.57). The fit now holds out a tenth of the pairs and keeps the epoch with the lowest
 held-out loss (τ = 0.1). 凉鞋 (sandals) stays the weak query: the text encoder puts it as
-near "canvas shoes" as "sandals"."""
+near "canvas shoes" as "sandals". Caveat: the title templates, τ and the stopping rule were
+chosen while looking at these same 10 queries (there is no second query set), so the
+figure is optimistic by an unknown margin; with other titles, expect 0.75–0.86."""
 
 
 def render(results: Results, args: argparse.Namespace, seconds: float) -> str:
@@ -339,7 +342,13 @@ Recall per transformation at the default threshold {default_threshold}:
 
 {by_kind_recall(results, default_threshold, originals)}
 
+Caveat: the crop range (0–11 % per side) and the threshold were chosen knowing these
+transformations; crops beyond 11 %, rotations, overlays and collages are not covered.
+
 ## Latency (client-measured, one request at a time)
+
+Load average at the start of the run: {args.load_average}; on a shared machine these are
+upper bounds (bench/GATEWAY_RESULTS.md has the quiet-machine figures).
 
 | query | p50 ms | p99 ms | requests |
 |---|---:|---:|---:|
@@ -364,6 +373,7 @@ def main() -> None:
     parser.add_argument("--sheets", type=Path, default=Path("evaluation/sheets"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args.load_average = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     started = time.perf_counter()
     results = asyncio.run(run(args))
     report = render(results, args, time.perf_counter() - started)
