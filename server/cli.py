@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         from server.access import KeyFileError, load_keys
         from server.admission import AdmissionLimits
         from server.app import InsecureExposureError, serve
+        from server.catalog import CatalogError
         from server.config import Limits
 
         try:
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             asyncio.run(serve(config))
-        except InsecureExposureError as error:
+        except (InsecureExposureError, CatalogError) as error:  # a setting or the disk: no traceback
             print(f"error: {error}", file=sys.stderr)
             return 2
         return 0
