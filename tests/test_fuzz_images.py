@@ -410,7 +410,7 @@ def with_dimensions(data: bytes, fmt: str, width: int, height: int) -> bytes:
         body = b"IHDR" + struct.pack(">II", width, height) + data[24:29]
         return data[:12] + body + struct.pack(">I", zlib.crc32(body)) + data[33:]
     if fmt in ("JPEG", "MPO"):
-        at = max(data.find(marker) for marker in (b"\xff\xc0", b"\xff\xc1", b"\xff\xc2"))
+        at = next(start for start, marker, _ in jpeg_segments(data) if marker in (0xC0, 0xC1, 0xC2))
         return data[: at + 5] + struct.pack(">HH", height & 0xFFFF, width & 0xFFFF) + data[at + 9 :]
     if fmt == "GIF":
         return data[:6] + struct.pack("<HH", width & 0xFFFF, height & 0xFFFF) + data[10:]
