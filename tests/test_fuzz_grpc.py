@@ -25,6 +25,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server import fashion_mnist
 from server.child import spawn_gateway, wait_serving
+from server.config import Config
 from server.domain import Product, SearchOptions
 from server.images import DEFAULT_LIMITS
 from server.servicer import filter_from_proto
@@ -369,7 +370,7 @@ def test_find_duplicates(gateway, picture, threshold, max_results):
         gateway.stub.FindDuplicates,
         pb.FindDuplicatesRequest(image=picture.data, threshold=threshold, max_results=max_results),
     )
-    threshold, max_results = threshold or 0.9, max_results or 100
+    threshold, max_results = threshold or Config().duplicate_threshold, max_results or 100
     if not (0 < threshold <= 1 and 1 <= max_results <= LIMITS.max_top_k) or picture.expect == "bad":
         assert code == INVALID
     elif picture.expect == "ok":
