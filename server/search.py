@@ -42,7 +42,7 @@ from server.filters import FilterIndex
 from server.images import ImageError, decode_image, encode_jpeg
 from server.index import IndexLoadError, IndexParams, IndexSpace
 from server.triton_runtime import EmbeddedTriton
-from server.validation import check_options, check_query_text, product_violations, raise_if
+from server.validation import check_filter, check_options, check_query_text, product_violations, raise_if
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -319,16 +319,24 @@ class SearchService:
     async def get(self, product_id: str) -> Product:
         product = await asyncio.to_thread(self.catalog.get, product_id)
         if product is None:
-            raise NotFoundError(f"product {product_id!r} not found")
+            shown = (
+                product_id
+                if len(product_id) <= 140
+                else f"{product_id[:128]}… ({len(product_id)} characters)"
+            )
+            raise NotFoundError(f"product {shown!r} not found")  # bounded: the message goes in trailers
         return product
 
     async def list_page(self, page_size: int, page_token: str, condition) -> tuple[list[Product], str]:
         limits = self.config.limits
         size = page_size or limits.default_page_size
         raise_if(
-            [("page_size", f"must be between 0 and {limits.max_page_size}")]
-            if not 0 <= page_size <= limits.max_page_size
-            else []
+            (
+                [("page_size", f"must be between 0 and {limits.max_page_size}")]
+                if not 0 <= page_size <= limits.max_page_size
+                else []
+            )
+            + check_filter(condition, limits, prefix="filter")
         )
         allowed = self.filters.candidates(condition)
         allowed_set = None if allowed is None else set(allowed.tolist())
