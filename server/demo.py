@@ -39,6 +39,7 @@ def catalog(size: int):
         yield pb.Product(
             id=f"{'titled' if titled else 'untitled'}-{index:05d}",
             title=fashion_mnist.english_title(label, rng) if titled else "",
+            attributes={"listing": "titled" if titled else "untitled"},
             category=fashion_mnist.CATEGORIES_EN[label],
             image=encode_png(train.rgb(index)),
         )
@@ -67,10 +68,14 @@ async def run(config: Config, size: int, output: Path) -> None:
             queries = [
                 ("image: a test-split ankle boot", "image-query", pb.SearchByImageRequest(image=query_image))
             ]
-            queries += [
-                (f"keyword: {k}", f"keyword-{i}", pb.SearchByTextRequest(text=k))
-                for i, k in enumerate(KEYWORDS)
-            ]
+            untitled_only = pb.SearchOptions(filter=pb.Filter(attributes={"listing": "untitled"}))
+            for i, keyword in enumerate(KEYWORDS):
+                queries.append((f"keyword: {keyword}", f"keyword-{i}", pb.SearchByTextRequest(text=keyword)))
+                # Titles match keywords more closely than images do, so titled products lead the
+                # full ranking; this shows what the projection finds among the untitled ones.
+                request = pb.SearchByTextRequest(text=keyword, options=untitled_only)
+                label = f"keyword: {keyword}, untitled products only"
+                queries.append((label, f"keyword-{i}-untitled", request))
             for title, name, request in queries:
                 request.options.include_thumbnails = True
                 request.options.top_k = 10
