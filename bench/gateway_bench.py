@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class Run:
     rpc: str
     concurrency: int
     requests: int
-    errors: int
+    errors: Counter[str]  # status code name → count
     seconds: float
     latency_ms: np.ndarray
     overhead_ms: np.ndarray
@@ -61,11 +62,10 @@ async def index_catalog(stub, size: int) -> float:
 async def drive(stub, rpc: str, requests: list, concurrency: int, seconds: float) -> Run:
     call = getattr(stub, rpc)
     latencies, overheads, embeddings, indexes = [], [], [], []
-    errors = 0
+    errors: Counter[str] = Counter()
     stop_at = time.perf_counter() + seconds
 
     async def worker(offset: int) -> None:
-        nonlocal errors
         i = offset
         while time.perf_counter() < stop_at:
             request = requests[i % len(requests)]
@@ -73,8 +73,8 @@ async def drive(stub, rpc: str, requests: list, concurrency: int, seconds: float
             t0 = time.perf_counter()
             try:
                 response = await call(request, timeout=30)
-            except grpc.aio.AioRpcError:
-                errors += 1
+            except grpc.aio.AioRpcError as error:
+                errors[error.code().name] += 1
                 continue
             ms = (time.perf_counter() - t0) * 1000
             latencies.append(ms)
@@ -122,6 +122,10 @@ async def measure(address: str, size: int, seconds: float) -> tuple[float, list[
         return rate, runs
 
 
+def error_cells(errors: Counter[str]) -> str:
+    return ", ".join(f"{count} {code}" for code, count in errors.most_common()) or "0"
+
+
 def render(rate: float, runs: list[Run], args: argparse.Namespace) -> str:
     def pct(values: np.ndarray, q: float) -> str:
         return f"{np.percentile(values, q):.1f}" if len(values) else "-"
@@ -129,7 +133,7 @@ def render(rate: float, runs: list[Run], args: argparse.Namespace) -> str:
     rows = [
         f"| {r.rpc} | {r.concurrency} | {r.requests / r.seconds:.1f} | {pct(r.latency_ms, 50)} / "
         f"{pct(r.latency_ms, 99)} | {pct(r.embedding_ms, 50)} | {pct(r.index_ms, 50)} | "
-        f"{pct(r.overhead_ms, 50)} / {pct(r.overhead_ms, 99)} | {r.requests} | {r.errors} |"
+        f"{pct(r.overhead_ms, 50)} / {pct(r.overhead_ms, 99)} | {r.requests} | {error_cells(r.errors)} |"
         for r in runs
     ]
     return (

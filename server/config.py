@@ -26,7 +26,9 @@ class Limits:
     max_page_size: int = 1000
     default_page_size: int = 100
     max_message_bytes: int = 32 * 1024 * 1024
-    max_concurrent_streams: int = 100  # per HTTP/2 connection
+    # Per HTTP/2 connection; above admission's running + waiting calls, so that admission answers
+    # a spike with RESOURCE_EXHAUSTED before the transport refuses streams (UNAVAILABLE, no message).
+    max_concurrent_streams: int = 512
     image: ImageLimits = field(default_factory=ImageLimits)
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
 
