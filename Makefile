@@ -49,7 +49,7 @@ models: setup  ## export the ONNX models into model_repository/ (MODELS=..., VGG
 	$(PY) -m exporters --repository $(REPOSITORY) --models $(MODELS) --vgg16-weights $(VGG16_WEIGHTS)
 
 demo: models data  ## the main job: gateway + embedded Triton, index Fashion-MNIST, search, contact sheets
-	$(PY) -m server.demo --repository $(REPOSITORY) --size $(DEMO_SIZE)
+	$(PY) -m server.tools.demo --repository $(REPOSITORY) --size $(DEMO_SIZE)
 
 serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
 	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) --http-port 8080 $(if $(TRITON_URL),--triton-url $(TRITON_URL))

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.machine import describe_machine
-from server.index import IndexParams, IndexSpace, VectorIndex
+from server.index.hnsw import IndexParams, IndexSpace, VectorIndex
 
 _LOGGER = logging.getLogger(__name__)
 

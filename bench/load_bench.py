@@ -28,9 +28,9 @@ import grpc
 from bench.machine import describe_machine
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.child import spawn_gateway, wait_serving
-from server.cli import chunks, products_from_fashion_mnist
-from server.triton_runtime import free_port
+from server.tools.child import spawn_gateway, wait_serving
+from server.tools.cli import chunks, products_from_fashion_mnist
+from server.triton.runtime import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = ROOT / "bench" / "loadgen" / "bin" / "loadgen"

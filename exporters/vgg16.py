@@ -29,7 +29,7 @@ from exporters.common import (
     sample_images,
     sha256_file,
 )
-from server.images import resize_for_model
+from server.models.images import resize_for_model
 
 if TYPE_CHECKING:
     import onnx

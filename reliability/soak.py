@@ -29,9 +29,9 @@ from google.rpc import code_pb2
 from bench.machine import describe_machine
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server import fashion_mnist
-from server.child import spawn_gateway, wait_serving
-from server.triton_runtime import free_port
+from server.tools import fashion_mnist
+from server.tools.child import spawn_gateway, wait_serving
+from server.triton.runtime import free_port
 from tests.gateway_helpers import fmnist_product
 
 SAMPLE_EVERY_S = 10

@@ -19,19 +19,22 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from exporters.text_encoder import sentencepiece_model
 from productsearch.v1 import product_search_pb2, product_search_pb2_grpc
-from server import projection
-from server.access import AccessInterceptor, KeyRing, is_loopback
-from server.admission import AdmissionInterceptor
+from server.api.access import AccessInterceptor, KeyRing, is_loopback
+from server.api.admission import AdmissionInterceptor
+from server.api.interceptors import ErrorInterceptor
+from server.api.servicer import ProductSearchServicer
+from server.api.web import WebConsole, start_console
+from server.catalog.sqlite import SqliteCatalogRegistry
 from server.config import Config
-from server.embedding import EmbeddingClient
-from server.errors import ErrorInterceptor
-from server.search import SearchService
-from server.servicer import ProductSearchServicer
-from server.text import Tokenizer
-from server.triton_runtime import EmbeddedTriton
-from server.web import WebConsole, start_console
+from server.domain import DEFAULT_CATALOG
+from server.index.embedded import EmbeddedVectors
+from server.index.hnsw import IndexParams
+from server.models import projection
+from server.models.embedding import EmbeddingClient
+from server.models.text import Tokenizer, sentencepiece_model
+from server.service.facade import ProductSearchService
+from server.triton.runtime import EmbeddedTriton
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class Gateway:
     config: Config
     server: grpc.aio.Server
     port: int
-    service: SearchService
+    service: ProductSearchService
     embedder: EmbeddingClient
     health: health_aio.HealthServicer
     triton: EmbeddedTriton | None
@@ -144,18 +147,33 @@ def console_ssl(config: Config) -> ssl.SSLContext | None:
     return context
 
 
+def open_registry(config: Config) -> SqliteCatalogRegistry:
+    """The data directory's catalogs; a single-catalog data directory becomes the default
+    catalog, and projections of catalogs that no longer exist are removed."""
+    registry = SqliteCatalogRegistry(config.data_dir)
+    registry.adopt_legacy(DEFAULT_CATALOG)
+    for model in projection.trained_models(config.model_repository):
+        catalog_id = projection.catalog_of(model)
+        if catalog_id is not None and registry.get(catalog_id) is None:
+            projection.remove(config.model_repository, model)
+    return registry
+
+
 async def create_server(config: Config) -> Gateway:
     """Start everything and return once the gateway accepts RPCs (port 0 → a free port)."""
     check_exposure(config)
     credentials = server_credentials(config)  # read before starting anything: fail fast
+    registry = await asyncio.to_thread(open_registry, config)
     triton = None
     url = config.triton_url
     if url is None:
-        models = [config.image_model, config.text_model]
-        if projection.versions(config.model_repository):
-            models.append(projection.MODEL_NAME)
+        models = [config.image_model, config.text_model, *projection.trained_models(config.model_repository)]
         triton = EmbeddedTriton(config.model_repository, models)
-        await asyncio.to_thread(triton.start)
+        try:
+            await asyncio.to_thread(triton.start)
+        except BaseException:
+            registry.close()
+            raise
         url = triton.url
     embedder = EmbeddingClient(
         url,
@@ -163,14 +181,22 @@ async def create_server(config: Config) -> Gateway:
         timeout_s=config.embed_timeout_s,
         image_limits=config.limits.image,
     )
+    params = IndexParams(
+        M=config.hnsw_m,
+        ef_construction=config.hnsw_ef_construction,
+        ef_search=config.hnsw_ef_search,
+        exact_search_max=config.exact_search_max,
+    )
     try:
-        service = await SearchService.open(config, embedder)
+        service = await ProductSearchService.open(
+            config, embedder, registry, EmbeddedVectors(registry.directory, params), triton
+        )
     except BaseException:
         await embedder.close()
+        registry.close()
         if triton is not None:
             triton.stop()
         raise
-    service.triton = triton
     size = config.limits.max_message_bytes
     # Outermost first: refuse unknown callers, then admit, then map errors of the handler.
     interceptors = [AdmissionInterceptor(config.limits.admission), ErrorInterceptor()]

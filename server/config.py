@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.access import ApiKey
-from server.admission import AdmissionLimits
-from server.images import ImageLimits
+from server.api.access import ApiKey
+from server.api.admission import AdmissionLimits
+from server.models.images import ImageLimits
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Shared fixtures: the exported models and one real embedded Triton for the session."""
+"""Shared fixtures: the exported models and one real embedded Triton for the session.
+
+Heavy imports (torch, Triton) happen inside the fixtures, so that the unit tier, which
+uses none of them, starts in a second."""
 
 from __future__ import annotations
 
@@ -7,11 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from skimage import data
-
-from exporters import efficientnet_lite, text_encoder
-from server.text import Tokenizer
-from server.triton_runtime import EmbeddedTriton
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
 SERVED_MODELS = ["efficientnet_lite0", "efficientnet_lite2", "text_encoder"]
@@ -22,6 +20,8 @@ logging.getLogger("server").setLevel(logging.INFO)
 @pytest.fixture(scope="session")
 def model_repository() -> Path:
     """`model_repository/` with the default models exported (a no-op when current)."""
+    from exporters import efficientnet_lite, text_encoder
+
     for model in efficientnet_lite.VARIANTS:
         efficientnet_lite.export(REPOSITORY, model=model)
     text_encoder.export(REPOSITORY)
@@ -30,16 +30,22 @@ def model_repository() -> Path:
 
 @pytest.fixture(scope="session")
 def triton(model_repository: Path):
+    from server.triton.runtime import EmbeddedTriton
+
     with EmbeddedTriton(model_repository, SERVED_MODELS) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def tokenizer() -> Tokenizer:
-    return Tokenizer(text_encoder.sentencepiece_model())
+def tokenizer():
+    from server.models.text import Tokenizer, sentencepiece_model
+
+    return Tokenizer(sentencepiece_model())
 
 
 @pytest.fixture(scope="session")
 def photos() -> dict[str, np.ndarray]:
     """Real photos bundled with scikit-image."""
+    from skimage import data
+
     return {name: getattr(data, name)() for name in ("chelsea", "coffee", "astronaut", "rocket")}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from productsearch.v1 import product_search_pb2 as pb
-from server import fashion_mnist
-from server.images import encode_png
+from server.tools import fashion_mnist
+from server.models.images import encode_png
 
 
 def fmnist_product(split: fashion_mnist.Split, index: int, name: str, titled: bool = True) -> pb.Product:

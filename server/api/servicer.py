@@ -1,0 +1,141 @@
+"""productsearch.v1.ProductSearch: translates protobuf ↔ domain types and calls the
+service. Nothing else happens here; errors are mapped by the error interceptor."""
+
+from __future__ import annotations
+
+import grpc
+
+from productsearch.v1 import product_search_pb2 as pb
+from productsearch.v1 import product_search_pb2_grpc as pb_grpc
+from server.api import convert
+from server.api.access import CALLER
+from server.domain import DEFAULT_CATALOG, Code, ProductStatus
+from server.service.facade import ProductSearchService
+from server.service.ingest import UpsertItem
+
+
+class ProductSearchServicer(pb_grpc.ProductSearchServicer):
+    def __init__(self, service: ProductSearchService) -> None:
+        self.service = service
+        self.default_top_k = service.config.limits.default_top_k
+        self.batch = service.config.upsert_batch
+
+    async def UpsertProducts(self, request_iterator, context: grpc.aio.ServicerContext):
+        statuses: list[ProductStatus] = []
+        batch: list[UpsertItem] = []
+        stream_catalog: str | None = None  # the first message's: one stream, one catalog
+        catalog = DEFAULT_CATALOG
+        async for request in request_iterator:
+            if stream_catalog is None:
+                stream_catalog = request.catalog
+                catalog = convert.catalog_id(request.catalog)
+            if request.catalog != stream_catalog:
+                expected = stream_catalog or "the default catalog"
+                message = f"catalog: every message of a stream must name {expected!r}"
+                statuses.append(ProductStatus(request.product.id[:128], Code.INVALID_ARGUMENT, message))
+                continue
+            batch.append(UpsertItem(convert.product_from_proto(request.product), request.product.image))
+            if len(batch) >= self.batch:
+                statuses += await self.service.upsert(catalog, batch, CALLER.get())
+                batch = []
+        if batch:
+            statuses += await self.service.upsert(catalog, batch, CALLER.get())
+        ok = sum(s.code == Code.OK for s in statuses)
+        return pb.UpsertProductsResponse(
+            statuses=[pb.ProductStatus(id=s.id, code=int(s.code), message=s.message) for s in statuses],
+            upserted=ok,
+            failed=len(statuses) - ok,
+        )
+
+    async def GetProduct(self, request, context):
+        product = await self.service.get(convert.catalog_id(request.catalog), request.id, CALLER.get())
+        return pb.GetProductResponse(product=convert.product_to_proto(product))
+
+    async def ListProducts(self, request, context):
+        catalog = convert.catalog_id(request.catalog)
+        after = convert.page_after(request.page_token, "products", catalog)
+        page = await self.service.list_page(
+            catalog, request.page_size, after, convert.filter_from_proto(request.filter), CALLER.get()
+        )
+        return pb.ListProductsResponse(
+            products=[convert.product_to_proto(p) for p in page.products],
+            next_page_token=convert.page_token("products", catalog, page.next_after),
+        )
+
+    async def DeleteProducts(self, request, context):
+        result = await self.service.delete(
+            convert.catalog_id(request.catalog), list(request.ids), CALLER.get()
+        )
+        return pb.DeleteProductsResponse(deleted=result.deleted, not_found=result.not_found)
+
+    async def SearchByImage(self, request, context):
+        options = convert.options_from_proto(request.options, self.default_top_k)
+        result = await self.service.search_by_image(
+            convert.catalog_id(request.catalog), request.image, options, CALLER.get()
+        )
+        return convert.result_to_proto(result)
+
+    async def SearchByText(self, request, context):
+        options = convert.options_from_proto(request.options, self.default_top_k)
+        result = await self.service.search_by_text(
+            convert.catalog_id(request.catalog), request.text, options, CALLER.get()
+        )
+        return convert.result_to_proto(result)
+
+    async def SearchSimilar(self, request, context):
+        options = convert.options_from_proto(request.options, self.default_top_k)
+        result = await self.service.search_similar(
+            convert.catalog_id(request.catalog), request.product_id, options, CALLER.get()
+        )
+        return convert.result_to_proto(result)
+
+    async def FindDuplicates(self, request, context):
+        result = await self.service.find_duplicates(
+            convert.catalog_id(request.catalog),
+            request.image,
+            request.threshold,
+            request.max_results,
+            CALLER.get(),
+        )
+        return convert.result_to_proto(result)
+
+    async def TrainProjection(self, request, context):
+        result = await self.service.train_projection(
+            convert.catalog_id(request.catalog), request.method, CALLER.get()
+        )
+        return pb.TrainProjectionResponse(
+            version=result.version,
+            pairs=result.pairs,
+            method=result.method,
+            seconds=result.seconds,
+            epochs=result.epochs,
+            model=result.model,
+        )
+
+    async def GetStats(self, request, context):
+        stats = await self.service.stats(convert.catalog_id(request.catalog), CALLER.get())
+        return convert.stats_to_proto(stats)
+
+    async def CreateCatalog(self, request, context):
+        summary = await self.service.create_catalog(
+            request.catalog_id, request.catalog.display_name, request.catalog.description, CALLER.get()
+        )
+        return pb.CreateCatalogResponse(catalog=convert.catalog_to_proto(summary))
+
+    async def GetCatalog(self, request, context):
+        summary = await self.service.get_catalog(convert.catalog_id(request.name, "name"), CALLER.get())
+        return pb.GetCatalogResponse(catalog=convert.catalog_to_proto(summary))
+
+    async def ListCatalogs(self, request, context):
+        after = convert.page_after(request.page_token, "catalogs", "")
+        summaries, next_after = await self.service.list_catalogs(request.page_size, after, CALLER.get())
+        return pb.ListCatalogsResponse(
+            catalogs=[convert.catalog_to_proto(s) for s in summaries],
+            next_page_token=convert.page_token("catalogs", "", next_after),
+        )
+
+    async def DeleteCatalog(self, request, context):
+        await self.service.delete_catalog(
+            convert.catalog_id(request.name, "name"), request.force, CALLER.get()
+        )
+        return pb.DeleteCatalogResponse()

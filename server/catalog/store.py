@@ -1,0 +1,101 @@
+"""The catalog store interface: the source of truth for one catalog's products, their
+stored images and embeddings, and the registry of catalogs.
+
+Implementations: SQLite (server/catalog/sqlite.py), the embedded default. Every write
+method is one transaction and returns the catalog's sequence number after it: each
+commit bumps it by one, and the vector stores follow the catalog in that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from server.domain import CatalogInfo, EmbeddingRow, Filter, Product, ProductWrite
+
+EVERYTHING = Filter()
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What a delete removed: product id → key, and the sequence after it."""
+
+    keys: dict[str, int]
+    seq: int
+
+
+class CatalogStore(Protocol):
+    """One catalog's products. Thread-safe; reads never wait for writes."""
+
+    def seq(self) -> int:
+        """The sequence number of the last committed write (0 for a new catalog)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def upsert(self, writes: Sequence[ProductWrite], model_versions: dict[str, tuple[str, str]]) -> int:
+        """Insert or replace products by id, with their images and embeddings, in one
+        transaction; sets each product's `key` and `update_time`. `model_versions` maps a
+        space to the (model, version) that embedded it. A product's embeddings in spaces it
+        no longer has (an emptied title) are removed."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> Deleted: ...
+
+    def replace_embeddings(self, rows: Sequence[EmbeddingRow]) -> int:
+        """Store re-computed embeddings (after a model change) of existing products; rows
+        of products deleted meanwhile are ignored."""
+        ...
+
+    def get(self, product_id: str, with_thumbnail: bool = True) -> Product | None: ...
+
+    def get_many(self, keys: Sequence[int], with_thumbnail: bool = False) -> dict[int, Product]: ...
+
+    def list_page(self, after_id: str, limit: int, condition: Filter = EVERYTHING) -> list[Product]:
+        """Products with id > `after_id` that match `condition`, in id order."""
+        ...
+
+    def iter_embeddings(self, space: str, batch: int = 4096) -> Iterator[list[EmbeddingRow]]:
+        """Every stored embedding of `space`, in key order, with its product's facets."""
+        ...
+
+    def keys_without(self, space: str) -> list[int]:
+        """Keys of products that have no embedding in `space` (stored before it existed)."""
+        ...
+
+    def stored_images(self, keys: Sequence[int]) -> dict[int, bytes]:
+        """The normalised JPEGs kept to embed again, of the keys that still exist."""
+        ...
+
+    def titles(self, keys: Sequence[int]) -> dict[int, str]: ...
+
+    def close(self) -> None: ...
+
+
+class CatalogRegistry(Protocol):
+    """The set of catalogs, and where each keeps its data."""
+
+    def create(self, catalog_id: str, display_name: str, description: str) -> CatalogInfo:
+        """Raises AlreadyExistsError."""
+        ...
+
+    def get(self, catalog_id: str) -> CatalogInfo | None: ...
+
+    def list(self, after_id: str, limit: int) -> list[CatalogInfo]:
+        """Catalogs with id > `after_id`, in id order."""
+        ...
+
+    def open(self, info: CatalogInfo) -> CatalogStore: ...
+
+    def directory(self, info: CatalogInfo) -> Path:
+        """A folder of the catalog's own, deleted with it (embedded indexes live there)."""
+        ...
+
+    def delete(self, info: CatalogInfo) -> None:
+        """Remove the catalog and all it stores, freeing its space; resumed at the next
+        start if interrupted."""
+        ...
+
+    def close(self) -> None: ...

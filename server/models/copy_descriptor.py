@@ -1,0 +1,82 @@
+"""Copy detection: a pixel descriptor that tells a re-upload of a product image (cropped,
+resized, recompressed, mirrored, brightened) from a different product that merely looks alike.
+
+The descriptor ("gray16", version "v1") is the image in grey, resized (antialiased
+bilinear) to 16x16, mean-subtracted and L2-normalised, so that cosine similarity ignores
+brightness and contrast changes and JPEG noise mostly averages out. Lite0 embeddings are the
+wrong tool here: they place distinct products of one kind as close as a product and its copy.
+
+A copy is compared under hypotheses, and its score is the best cosine over them:
+- crops of 0 to 3/28 of each side (0-11 %): the catalog side stores one descriptor per crop
+  (`CROP_FRACTIONS`). Undoing a crop on the query side (padding it back) does not work:
+  the cropped-off content is lost, and Fashion-MNIST products touch the border.
+- a horizontal flip: the query side mirrors its descriptor (a flip commutes with the
+  resize, so mirroring the query equals mirroring every stored crop).
+
+Calibrated on Fashion-MNIST (10k catalog, 200 originals x 5 copies, 200 distinct products):
+at 0.997, recall 0.987 and precision 1.000, the service default (`Config.duplicate_threshold`).
+Fashion-MNIST has hundreds of distinct products within cosine 0.98 of another, hence a
+threshold so close to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+DESCRIPTOR_MODEL = "gray16"
+DESCRIPTOR_VERSION = "v1"  # bump whenever the descriptor or the hypotheses change
+SIDE = 16
+DIM = SIDE * SIDE
+# Per side, as fractions of the image's side: 0 to 3 px of a 28 px image.
+CROP_FRACTIONS = (0.0, 1 / 28, 2 / 28, 3 / 28)
+HYPOTHESES = len(CROP_FRACTIONS)
+# An image whose grey levels vary less than this (RMS over the 16x16 grid, 0-255 scale) is
+# flat: its descriptor is the constant unit vector, orthogonal to every non-flat descriptor.
+_FLAT_RMS = 0.25
+_FLAT = np.full(DIM, 1 / SIDE, dtype=np.float32)
+
+
+def _grey(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.asarray(pixels, dtype=np.uint8)).convert("L")
+
+
+def _describe(grey: Image.Image, crop: float) -> np.ndarray:
+    if crop:
+        # A crop, not resize(box=...): the box's filter would read pixels beyond it, which
+        # a cropped copy does not have.
+        width, height = grey.size
+        dx, dy = round(crop * width), round(crop * height)
+        grey = grey.crop((dx, dy, width - dx, height - dy))
+    small = grey.resize((SIDE, SIDE), Image.BILINEAR, reducing_gap=4.0)
+    vector = np.asarray(small, dtype=np.float32).ravel()
+    vector -= vector.mean()
+    norm = float(np.linalg.norm(vector))
+    if norm < _FLAT_RMS * SIDE:
+        return _FLAT.copy()
+    return vector / norm
+
+
+def catalog_descriptors(pixels: np.ndarray) -> np.ndarray:
+    """The stored side: [HYPOTHESES, DIM], one descriptor per crop in `CROP_FRACTIONS`,
+    of an RGB uint8 [H, W, 3] image."""
+    grey = _grey(pixels)
+    return np.stack([_describe(grey, crop) for crop in CROP_FRACTIONS])
+
+
+def query_descriptors(pixels: np.ndarray) -> np.ndarray:
+    """The query side: [2, DIM], the image as it is and mirrored left-right."""
+    vector = _describe(_grey(pixels), 0.0)
+    return np.stack([vector, mirror(vector)])
+
+
+def mirror(vector: np.ndarray) -> np.ndarray:
+    """The descriptor of the left-right mirrored image."""
+    return np.ascontiguousarray(vector.reshape(SIDE, SIDE)[:, ::-1]).ravel()
+
+
+def catalog_vectors(images: Sequence[np.ndarray]) -> np.ndarray:
+    """[N, HYPOTHESES * DIM]: each image's catalog descriptors, flattened as stored."""
+    return np.stack([catalog_descriptors(pixels).ravel() for pixels in images])

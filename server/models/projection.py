@@ -1,0 +1,189 @@
+"""Text → image-space projection (`text_to_image`), so a keyword finds products that have
+no title: the text encoder's query vector is mapped into an image model's space and
+searched against the image index.
+
+Trained on the catalog's (title embedding, image embedding) pairs with the image tower
+locked: ridge regression is the baseline, a contrastive (InfoNCE) fit started from it is
+the default. Exported as a tiny ONNX graph (MatMul + L2 normalisation) that Triton serves
+as a new model version on every retrain. Each catalog has its own: the Triton model
+`text_to_image__<catalog id>`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from server.files import sha256_file
+
+_LOGGER = logging.getLogger(__name__)
+
+MODEL_PREFIX = "text_to_image__"
+INPUT_NAME = "text_embeddings"
+OUTPUT_NAME = "image_embeddings"
+OPSET = 18
+
+
+def fit_ridge(text: np.ndarray, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """W minimising ‖text·W − image‖² + alpha‖W‖²: [text dim, image dim]."""
+    text = np.asarray(text, dtype=np.float64)
+    gram = text.T @ text + alpha * np.eye(text.shape[1])
+    return np.linalg.solve(gram, text.T @ np.asarray(image, dtype=np.float64)).astype(np.float32)
+
+
+def fit_contrastive(
+    text: np.ndarray,
+    image: np.ndarray,
+    start: np.ndarray,
+    *,
+    temperature: float = 0.1,
+    learning_rate: float = 1e-3,
+    batch_size: int = 256,
+    max_epochs: int = 50,
+    patience: int = 2,
+    seed: int = 0,
+) -> tuple[np.ndarray, int]:
+    """InfoNCE from projected text to the (fixed) image embeddings of a batch; pairs whose
+    texts are identical (many products share a title) all count as positives. A tenth of the
+    pairs is held out and training stops when their loss stops falling: with few distinct
+    titles the fit overfits within a few epochs and forgets the text encoder's neighbourhoods
+    that carry other languages. Returns the weights of the best epoch and that epoch."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.nn.Parameter(torch.from_numpy(np.asarray(start, dtype=np.float32).copy()))
+    texts = torch.from_numpy(np.asarray(text, dtype=np.float32))
+    images = torch.from_numpy(np.asarray(image, dtype=np.float32))
+    order = torch.randperm(len(texts), generator=generator)
+    held_out, training = order[: max(len(texts) // 10, 1)], order[max(len(texts) // 10, 1) :]
+
+    def loss_of(batch: torch.Tensor) -> torch.Tensor:
+        projected = torch.nn.functional.normalize(texts[batch] @ weights, dim=1)
+        log_probs = (projected @ images[batch].T / temperature).log_softmax(dim=1)
+        positives = (texts[batch] @ texts[batch].T > 0.9999).float()
+        return -((log_probs * positives).sum(1) / positives.sum(1)).mean()
+
+    optimizer = torch.optim.Adam([weights], lr=learning_rate)
+    with torch.no_grad():
+        best_loss, best_weights, best_epoch = loss_of(held_out).item(), weights.detach().clone(), 0
+    for epoch in range(1, max_epochs + 1):
+        shuffled = training[torch.randperm(len(training), generator=generator)]
+        for begin in range(0, len(shuffled), batch_size):
+            loss = loss_of(shuffled[begin : begin + batch_size])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            held_out_loss = loss_of(held_out).item()
+        if held_out_loss < best_loss:
+            best_loss, best_weights, best_epoch = held_out_loss, weights.detach().clone(), epoch
+        elif epoch - best_epoch >= patience:
+            break
+    return best_weights.numpy(), best_epoch
+
+
+def project(text: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """What the ONNX graph computes, in numpy: L2-normalised text·W."""
+    projected = np.asarray(text, dtype=np.float32) @ weights
+    return projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-12)
+
+
+def model_name(catalog_id: str) -> str:
+    """The Triton model that serves `catalog_id`'s projection."""
+    return MODEL_PREFIX + catalog_id
+
+
+def catalog_of(model: str) -> str | None:
+    """The catalog id a projection model belongs to; None for other models."""
+    return model.removeprefix(MODEL_PREFIX) if model.startswith(MODEL_PREFIX) else None
+
+
+def projection_graph(weights: np.ndarray):  # -> onnx.ModelProto
+    """text_embeddings [N, T] → image_embeddings [N, I], L2-normalised."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    text_dim, image_dim = weights.shape
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", [INPUT_NAME, "weights"], ["projected"]),
+            helper.make_node("LpNormalization", ["projected"], [OUTPUT_NAME], axis=1, p=2),
+        ],
+        "text_to_image",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", text_dim])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", image_dim])],
+        [numpy_helper.from_array(np.asarray(weights, dtype=np.float32), "weights")],
+    )
+    # IR 10: what ONNX Runtime 1.31 (and Triton's onnxruntime backend) reads.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=10)
+    onnx.checker.check_model(model)
+    return model
+
+
+def versions(repository: Path, model: str) -> list[int]:
+    folder = Path(repository) / model
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+
+
+def trained_models(repository: Path) -> list[str]:
+    """The projection models with at least one version in `repository`."""
+    return sorted(
+        folder.name
+        for folder in Path(repository).glob(MODEL_PREFIX + "*")
+        if folder.is_dir() and versions(repository, folder.name)
+    )
+
+
+def remove(repository: Path, model: str) -> None:
+    """Delete every version of a projection (its catalog is gone)."""
+    shutil.rmtree(Path(repository) / model, ignore_errors=True)
+
+
+def write_version(repository: Path, model: str, weights: np.ndarray, image_model: str, training: dict) -> int:
+    """Write `weights` as the next version of `model` (and its config on first use);
+    returns the version number. `training` (data, method, figures) is kept beside it."""
+    import onnx
+
+    folder = Path(repository) / model
+    version = (versions(repository, model) or [0])[-1] + 1
+    target = folder / str(version)
+    target.mkdir(parents=True)
+    onnx.save(projection_graph(weights), str(target / "model.onnx"))
+    record = {"image_model": image_model, "sha256": sha256_file(target / "model.onnx"), **training}
+    (target / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    config = folder / "config.pbtxt"
+    if not config.exists():
+        config.write_text(_config(model, weights.shape, image_model))
+    _LOGGER.info("%s version %d written for %s", model, version, image_model)
+    return version
+
+
+def _config(model: str, shape: tuple[int, int], image_model: str) -> str:
+    text_dim, image_dim = shape
+    return f"""# {model}: text encoder embeddings → {image_model}'s image space, L2-normalised.
+# Written by server/models/projection.py; every retrain adds a numbered version, Triton serves the latest.
+name: "{model}"
+backend: "onnxruntime"
+max_batch_size: 128
+input [ {{ name: "{INPUT_NAME}" data_type: TYPE_FP32 dims: [ {text_dim} ] }} ]
+output [ {{ name: "{OUTPUT_NAME}" data_type: TYPE_FP32 dims: [ {image_dim} ] }} ]
+instance_group [ {{ count: 1 kind: KIND_GPU }} ]
+dynamic_batching {{ max_queue_delay_microseconds: 500 }}
+parameters {{ key: "image_model" value: {{ string_value: "{image_model}" }} }}
+"""
+
+
+def private_repository(source: Path, target: Path) -> Path:
+    """A model repository at `target` whose models are links to `source`'s, so retrains
+    write their projection versions there and leave `source` as it is."""
+    target.mkdir(parents=True, exist_ok=True)
+    for model in Path(source).iterdir():
+        if model.is_dir() and catalog_of(model.name) is None:
+            (target / model.name).symlink_to(model.resolve())
+        elif model.is_file():
+            (target / model.name).write_bytes(model.read_bytes())
+    return target

@@ -1,0 +1,185 @@
+"""Catalogs: named, isolated product collections in one gateway (`catalogs/{id}`).
+
+Each open catalog has its own catalog store, one vector store per embedding space, its
+own keyword → image projection and its own locks. A call names its catalog and holds it
+while it runs (`CatalogSet.use`); a deleted catalog disappears for new calls at once and is
+closed and removed once the calls in flight are done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from server.catalog.store import CatalogRegistry, CatalogStore
+from server.domain import (
+    DEFAULT_CATALOG,
+    CatalogInfo,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+)
+from server.index.store import VectorStore
+from server.service.validation import catalog_violations, raise_if
+
+_LOGGER = logging.getLogger(__name__)
+
+# AIP-122 resource ids: lower-case letters, digits and hyphens, a letter first, at most 63.
+CATALOG_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+DRAIN_TIMEOUT_S = 30.0  # how long a delete waits for the calls still using the catalog
+
+
+@dataclass(eq=False)
+class Catalog:
+    """An open catalog."""
+
+    info: CatalogInfo
+    store: CatalogStore
+    spaces: dict[str, VectorStore]
+    projection: str | None = None  # the Triton model of its keyword → image projection, when served
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    train_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    def close(self) -> None:
+        for space in self.spaces.values():
+            space.close()
+        self.store.close()
+
+
+def check_catalog_id(catalog_id: str, field_name: str) -> None:
+    if not CATALOG_ID.match(catalog_id):
+        shown = catalog_id if len(catalog_id) <= 70 else catalog_id[:64] + "…"
+        raise InvalidArgumentError(
+            [(field_name, f"{shown!r} is not a catalog id: 1-63 of a-z, 0-9 and '-', starting with a letter")]
+        )
+
+
+class CatalogSet:
+    """The open catalogs of this gateway, over the registry that stores them."""
+
+    def __init__(
+        self,
+        registry: CatalogRegistry,
+        opener: Callable[[CatalogInfo], Awaitable[Catalog]],
+        closer: Callable[[Catalog], Awaitable[None]],
+    ) -> None:
+        self.registry = registry
+        self._open_catalog = opener  # opens stores and spaces, re-embeds stale rows
+        self._forget_catalog = closer  # removes what lives outside the registry (its projection)
+        self._catalogs: dict[str, Catalog] = {}
+        self._lock = asyncio.Lock()  # serialises create and delete
+
+    async def open_all(self) -> None:
+        if await asyncio.to_thread(self.registry.get, DEFAULT_CATALOG) is None:
+            await asyncio.to_thread(self.registry.create, DEFAULT_CATALOG, "Default catalog", "")
+        after = ""
+        while page := await asyncio.to_thread(self.registry.list, after, 100):
+            for info in page:
+                self._catalogs[info.id] = await self._open_catalog(info)
+            after = page[-1].id
+
+    def ids(self) -> list[str]:
+        return sorted(self._catalogs)
+
+    def _get(self, catalog_id: str, caller: Principal) -> Catalog:
+        # Permission first: a key limited to other catalogs learns nothing of this one.
+        if not caller.may_use(catalog_id):
+            raise PermissionDeniedError(f"key '{caller.name}' may not use catalogs/{catalog_id}")
+        catalog = self._catalogs.get(catalog_id)
+        if catalog is None:
+            raise NotFoundError(f"catalogs/{catalog_id} not found")
+        return catalog
+
+    @contextlib.asynccontextmanager
+    async def use(self, catalog_id: str, caller: Principal) -> AsyncIterator[Catalog]:
+        """The open catalog, held until the block ends; NOT_FOUND or PERMISSION_DENIED."""
+        catalog = self._get(catalog_id, caller)
+        catalog.users += 1
+        catalog.idle.clear()
+        try:
+            yield catalog
+        finally:
+            catalog.users -= 1
+            if not catalog.users:
+                catalog.idle.set()
+
+    async def create(
+        self, catalog_id: str, display_name: str, description: str, caller: Principal
+    ) -> CatalogInfo:
+        check_catalog_id(catalog_id, "catalog_id")
+        raise_if(catalog_violations(display_name, description))
+        if not caller.may_use(catalog_id):
+            raise PermissionDeniedError(f"key '{caller.name}' may not create catalogs/{catalog_id}")
+        async with self._lock:
+            info = await asyncio.to_thread(self.registry.create, catalog_id, display_name, description)
+            try:
+                self._catalogs[catalog_id] = await self._open_catalog(info)
+            except BaseException:
+                await asyncio.to_thread(self.registry.delete, info)
+                raise
+        _LOGGER.info("created %s", info.name)
+        return info
+
+    def get(self, catalog_id: str, caller: Principal) -> Catalog:
+        return self._get(catalog_id, caller)
+
+    def list_page(self, after_id: str, limit: int, caller: Principal) -> list[Catalog]:
+        """Open catalogs the caller may use, with id > `after_id`, in id order."""
+        visible = [c for i, c in sorted(self._catalogs.items()) if i > after_id and caller.may_use(i)]
+        return visible[:limit]
+
+    async def delete(self, catalog_id: str, force: bool, caller: Principal) -> CatalogInfo:
+        """Remove a catalog and everything it stores. Without `force`, only an empty one."""
+        async with self._lock:
+            catalog = self._get(catalog_id, caller)
+            if catalog_id == DEFAULT_CATALOG:
+                raise FailedPreconditionError(
+                    "the default catalog cannot be deleted; DeleteProducts empties it"
+                )
+            count = await asyncio.to_thread(catalog.store.count)
+            if count and not force:
+                raise FailedPreconditionError(
+                    f"{catalog.info.name} has {count} products; set force to delete them with it"
+                )
+            del self._catalogs[catalog_id]  # new calls: NOT_FOUND from here on
+            try:
+                await asyncio.wait_for(_drained(catalog), DRAIN_TIMEOUT_S)
+            except TimeoutError:
+                _LOGGER.warning(
+                    "%s: calls still running after %.0f s; deleting anyway",
+                    catalog.info.name,
+                    DRAIN_TIMEOUT_S,
+                )
+            async with catalog.write_lock, catalog.train_lock:
+                await self._forget_catalog(catalog)
+                for space in catalog.spaces.values():
+                    await asyncio.to_thread(space.drop)
+                await asyncio.to_thread(catalog.store.close)
+                await asyncio.to_thread(self.registry.delete, catalog.info)
+        _LOGGER.info("deleted %s (%d products)", catalog.info.name, count)
+        return catalog.info
+
+    async def close(self) -> None:
+        """Close every catalog (each space writes what makes its next open fast)."""
+        for catalog in self._catalogs.values():
+            async with catalog.write_lock:
+                await asyncio.to_thread(catalog.close)
+        self._catalogs.clear()
+        await asyncio.to_thread(self.registry.close)
+
+
+async def _drained(catalog: Catalog) -> None:
+    while catalog.users:
+        await catalog.idle.wait()

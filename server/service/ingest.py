@@ -1,0 +1,202 @@
+"""Ingest: products in and out of a catalog — validate, prepare images, embed, commit,
+apply to the vector stores; delete; embed again what an older model embedded.
+
+Embedding happens outside any lock; the commit and its application to every space run
+under the catalog's write lock, so the vector stores follow the catalog in commit order
+(each write carries the commit's sequence number, also to spaces it does not touch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from server.config import Config
+from server.domain import (
+    COPY_SPACE,
+    IMAGE_SPACE,
+    TITLE_SPACE,
+    Code,
+    EmbeddingRow,
+    Facets,
+    Product,
+    ProductStatus,
+    ProductWrite,
+)
+from server.index.store import IndexSpace, VectorRecord
+from server.models.copy_descriptor import catalog_vectors
+from server.models.embedding import EmbeddingClient, EmbeddingError
+from server.models.images import ImageError, decode_image, encode_jpeg
+from server.service.catalogs import Catalog
+from server.service.validation import product_violations, raise_if
+
+_LOGGER = logging.getLogger(__name__)
+
+STORED_IMAGE_SIDE = 512  # enough to re-embed with any of the models (224-260 px inputs)
+THUMBNAIL_SIDE = 256
+_REEMBED_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class UpsertItem:
+    """A product as sent, with its image bytes."""
+
+    product: Product
+    image: bytes
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    deleted: int
+    not_found: list[str]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    position: int
+    product: Product  # with its thumbnail
+    pixels: np.ndarray  # decoded RGB, full size
+    jpeg: bytes  # at most STORED_IMAGE_SIDE px, kept to embed again
+
+
+class Ingest:
+    def __init__(self, config: Config, embedder: EmbeddingClient, spaces: dict[str, IndexSpace]) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.spaces = spaces  # image, title and copy: what each catalog indexes
+        self.versions = {name: (s.model, s.model_version) for name, s in spaces.items()}
+
+    async def upsert(self, catalog: Catalog, items: Sequence[UpsertItem]) -> list[ProductStatus]:
+        """Validate, embed, commit and index a batch; one status per item, in order. An item
+        is OK only once committed; a bad item does not stop the others. The same id twice:
+        the last valid one is written (as if sent one after the other)."""
+        statuses: list[ProductStatus | None] = [None] * len(items)
+        accepted = []
+        for position, item in enumerate(items):
+            violations = product_violations(item.product, bool(item.image), self.config.limits)
+            if violations:
+                message = "; ".join(f"{f}: {d}" for f, d in violations)
+                statuses[position] = ProductStatus(item.product.id, Code.INVALID_ARGUMENT, message)
+            else:
+                accepted.append((position, item))
+        prepared = await asyncio.to_thread(self._prepare_images, accepted, statuses)
+        last = {p.product.id: p for p in prepared}  # the last valid write of each id wins
+        outcome = (
+            {s.id: s for s in await self._embed_and_commit(catalog, list(last.values()))} if last else {}
+        )
+        for p in prepared:  # an earlier write of an id shares the outcome of the last one
+            statuses[p.position] = outcome[p.product.id]
+        return [s for s in statuses if s is not None]
+
+    def _prepare_images(self, accepted: list[tuple[int, UpsertItem]], statuses: list) -> list[_Prepared]:
+        prepared = []
+        for position, item in accepted:
+            try:
+                pixels = decode_image(item.image, self.config.limits.image)
+            except ImageError as error:
+                statuses[position] = ProductStatus(
+                    item.product.id, Code.INVALID_ARGUMENT, f"product.image: {error}"
+                )
+                continue
+            product = replace(item.product, thumbnail=encode_jpeg(pixels, THUMBNAIL_SIDE, quality=85))
+            prepared.append(_Prepared(position, product, pixels, encode_jpeg(pixels, STORED_IMAGE_SIDE)))
+        return prepared
+
+    async def _embed_and_commit(self, catalog: Catalog, ready: list[_Prepared]) -> list[ProductStatus]:
+        titled = [i for i, p in enumerate(ready) if p.product.title.strip()]
+        pixels = [p.pixels for p in ready]
+        try:
+            image_vectors, title_vectors, copy_vectors = await asyncio.gather(
+                self.embedder.embed_images(self.spaces[IMAGE_SPACE].model, pixels),
+                self.embedder.embed_texts(
+                    [ready[i].product.title for i in titled], self.spaces[TITLE_SPACE].model
+                ),
+                asyncio.to_thread(catalog_vectors, pixels),
+            )
+        except EmbeddingError as error:
+            return [ProductStatus(p.product.id, error.code, str(error)) for p in ready]
+        title_of = dict(zip(titled, title_vectors, strict=True))
+        writes = []
+        for i, p in enumerate(ready):
+            embeddings = {IMAGE_SPACE: image_vectors[i], COPY_SPACE: copy_vectors[i]}
+            if i in title_of:
+                embeddings[TITLE_SPACE] = title_of[i]
+            writes.append(ProductWrite(p.product, p.jpeg, embeddings))
+        async with catalog.write_lock:
+            seq = await asyncio.to_thread(catalog.store.upsert, writes, self.versions)
+            await asyncio.to_thread(_apply_writes, catalog, writes, seq)
+        return [ProductStatus(p.product.id, Code.OK) for p in ready]
+
+    async def delete(self, catalog: Catalog, ids: Sequence[str]) -> DeleteResult:
+        """Delete products from the catalog and every space."""
+        limit = self.config.limits.max_delete_ids
+        raise_if([("ids", f"must list 1 to {limit} ids")] if not 1 <= len(ids) <= limit else [])
+        async with catalog.write_lock:
+            deleted = await asyncio.to_thread(catalog.store.delete, list(ids))
+            keys = list(deleted.keys.values())
+            for store in catalog.spaces.values():
+                await asyncio.to_thread(store.delete, keys, deleted.seq)
+        return DeleteResult(len(deleted.keys), [i for i in dict.fromkeys(ids) if i not in deleted.keys])
+
+    async def reembed(self, catalog: Catalog, space_name: str, keys: list[int]) -> None:
+        """Embed again, with the current model, products an older model embedded (or, for
+        the copy space, describe products that have no or outdated descriptors)."""
+        space = self.spaces[space_name]
+        _LOGGER.info(
+            "%s %s: re-embedding %d products with %s %s",
+            catalog.info.name,
+            space.name,
+            len(keys),
+            space.model,
+            space.model_version,
+        )
+        for start in range(0, len(keys), _REEMBED_CHUNK):
+            chunk = keys[start : start + _REEMBED_CHUNK]
+            if space_name == TITLE_SPACE:
+                titles = await asyncio.to_thread(catalog.store.titles, chunk)
+                chunk = [k for k, t in titles.items() if t.strip()]
+                vectors = await self.embedder.embed_texts([titles[k] for k in chunk], space.model)
+            else:
+                images = await asyncio.to_thread(catalog.store.stored_images, chunk)
+                chunk = list(images)
+                if space_name == COPY_SPACE:
+                    vectors = await asyncio.to_thread(
+                        lambda jpegs: catalog_vectors([decode_image(j) for j in jpegs]),
+                        [images[k] for k in chunk],
+                    )
+                else:
+                    vectors = await self.embedder.embed_images(space.model, [images[k] for k in chunk])
+            rows = [
+                EmbeddingRow(k, space.name, space.model, space.model_version, v)
+                for k, v in zip(chunk, vectors, strict=True)
+            ]
+            async with catalog.write_lock:
+                seq = await asyncio.to_thread(catalog.store.replace_embeddings, rows)
+                products = await asyncio.to_thread(catalog.store.get_many, chunk)
+                records = [
+                    VectorRecord(r.key, r.vector, Facets.of(products[r.key]))
+                    for r in rows
+                    if r.key in products
+                ]
+                for name, store in catalog.spaces.items():
+                    await asyncio.to_thread(store.upsert, records if name == space_name else [], seq)
+
+
+def _apply_writes(catalog: Catalog, writes: list[ProductWrite], seq: int) -> None:
+    """Apply committed writes to every space (those without a vector there leave it)."""
+    for name, store in catalog.spaces.items():
+        without = [w.product.key for w in writes if name not in w.embeddings]
+        if without:
+            store.delete(without, seq)
+        store.upsert(
+            [
+                VectorRecord(w.product.key, w.embeddings[name], Facets.of(w.product))
+                for w in writes
+                if name in w.embeddings
+            ],
+            seq,
+        )

@@ -1,0 +1,161 @@
+"""Training: what a catalog learns from its own products — today the keyword → image
+projection (server/models/projection.py), one Triton model per catalog.
+
+A retrain writes a new numbered version into the model repository and has Triton load it;
+the old version answers until the new one is ready, so searches go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.config import Config
+from server.domain import IMAGE_SPACE, TITLE_SPACE, FailedPreconditionError
+from server.index.store import IndexSpace
+from server.models import projection
+from server.models.embedding import EmbeddingClient
+from server.service.catalogs import Catalog
+from server.service.validation import raise_if
+from server.triton.runtime import EmbeddedTriton
+
+_LOGGER = logging.getLogger(__name__)
+
+MIN_PROJECTION_PAIRS = 50
+METHODS = ("contrastive", "ridge")
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    version: int  # of the catalog's projection model, now served
+    pairs: int  # (title, image) pairs fitted on
+    method: str
+    seconds: float
+    epochs: int  # contrastive epochs kept (0 for ridge)
+    model: str  # the Triton model serving it
+
+
+class Training:
+    def __init__(
+        self,
+        config: Config,
+        embedder: EmbeddingClient,
+        spaces: dict[str, IndexSpace],
+        triton: EmbeddedTriton | None,
+    ) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.spaces = spaces
+        self.triton = triton  # the embedded Triton, to which new versions are added; None: external
+
+    async def discover_projection(self, catalog: Catalog) -> None:
+        """Use the catalog's served projection if it was trained for our image model."""
+        model = projection.model_name(catalog.id)
+        catalog.projection = None
+        if not await self.embedder.ready([model]):
+            return
+        self.embedder.forget(model)
+        info = await self.embedder.model_info(model)
+        image_model = self.spaces[IMAGE_SPACE].model
+        if info.parameters.get("image_model") == image_model:
+            catalog.projection = model
+        else:
+            _LOGGER.warning(
+                "%s projects into %s, not %s: keyword search uses titles only until retrained",
+                model,
+                info.parameters.get("image_model"),
+                image_model,
+            )
+
+    async def train_projection(self, catalog: Catalog, method: str) -> TrainingResult:
+        """Fit the projection on the catalog's titled products, write it as a new version
+        and have Triton serve it."""
+        method = method or "contrastive"
+        raise_if([("method", "must be 'contrastive' or 'ridge'")] if method not in METHODS else [])
+        async with catalog.train_lock:
+            titles, images = await asyncio.to_thread(self._training_pairs, catalog)
+            if len(titles) < MIN_PROJECTION_PAIRS:
+                raise FailedPreconditionError(
+                    f"{len(titles)} products of {catalog.info.name} have both a title and an image "
+                    f"embedding; training needs at least {MIN_PROJECTION_PAIRS}"
+                )
+            started = time.perf_counter()
+            weights, epochs = await asyncio.to_thread(_fit, titles, images, method)
+            seconds = time.perf_counter() - started
+            training = {
+                "catalog": catalog.info.name,
+                "method": method,
+                "pairs": len(titles),
+                "epochs": epochs,
+                "seconds": round(seconds, 2),
+                "image_model_version": self.spaces[IMAGE_SPACE].model_version,
+            }
+            model = projection.model_name(catalog.id)
+            version = await asyncio.to_thread(
+                projection.write_version,
+                self.config.model_repository,
+                model,
+                weights,
+                self.spaces[IMAGE_SPACE].model,
+                training,
+            )
+            if self.triton is not None:
+                await asyncio.to_thread(self.triton.add_model_versions, model)
+            await self.embedder.load_model(model)
+            await self.discover_projection(catalog)
+            _LOGGER.info(
+                "%s version %d (%s, %d pairs, %.1f s) now served",
+                model,
+                version,
+                method,
+                len(titles),
+                seconds,
+            )
+            return TrainingResult(version, len(titles), method, seconds, epochs, model)
+
+    async def forget(self, catalog: Catalog) -> None:
+        """Stop serving and remove the catalog's trained models (the catalog is deleted)."""
+        model = projection.model_name(catalog.id)
+        catalog.projection = None
+        if await self.embedder.ready([model]):
+            await self.embedder.unload_model(model)
+        if self.triton is not None:
+            await asyncio.to_thread(self.triton.remove_model, model)
+        await asyncio.to_thread(projection.remove, self.config.model_repository, model)
+
+    def served_version(self, catalog: Catalog) -> str:
+        if catalog.projection is None:
+            return ""
+        served = projection.versions(self.config.model_repository, catalog.projection)
+        return str(served[-1]) if served else "served"
+
+    def _training_pairs(self, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+        """(title, image) embedding pairs of every product that has both, current models only."""
+        vectors: dict[str, dict[int, np.ndarray]] = {}
+        for name in (TITLE_SPACE, IMAGE_SPACE):
+            space = self.spaces[name]
+            vectors[name] = {
+                row.key: row.vector
+                for rows in catalog.store.iter_embeddings(name)
+                for row in rows
+                if (row.model, row.model_version) == (space.model, space.model_version)
+            }
+        keys = sorted(vectors[TITLE_SPACE].keys() & vectors[IMAGE_SPACE].keys())
+        if not keys:
+            return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
+        return (
+            np.stack([vectors[TITLE_SPACE][k] for k in keys]),
+            np.stack([vectors[IMAGE_SPACE][k] for k in keys]),
+        )
+
+
+def _fit(titles: np.ndarray, images: np.ndarray, method: str) -> tuple[np.ndarray, int]:
+    """Weights and the contrastive epochs kept (0 for ridge)."""
+    weights = projection.fit_ridge(titles, images)
+    if method == "ridge":
+        return weights, 0
+    return projection.fit_contrastive(titles, images, weights)

@@ -1,0 +1,113 @@
+"""`make demo`: the whole service on this machine, end to end.
+
+Starts the embedded Triton and the gateway, indexes a Fashion-MNIST catalog through the
+gRPC API — half of it with English listing titles, half without any title, like photos
+uploaded by users — trains the text → image projection from the titled half, runs an image
+query and the keywords 运动鞋, 连衣裙 and bag, prints the ranked hits with the signals that
+matched, writes contact sheets, and shuts everything down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from productsearch.v1 import product_search_pb2 as pb
+from productsearch.v1 import product_search_pb2_grpc as pb_grpc
+from server.app import create_server
+from server.config import Config
+from server.models import projection
+from server.models.images import encode_png
+from server.tools import fashion_mnist
+from server.tools.cli import chunks, print_hits, write_contact_sheet
+
+KEYWORDS = ["运动鞋", "连衣裙", "bag"]
+
+
+def catalog(size: int):
+    """`size` train-split products over the 10 categories; every second one has no title."""
+    train = fashion_mnist.load("train")
+    rng = np.random.default_rng(0)
+    for position, index in enumerate(fashion_mnist.stratified(train, size // 10)[:size]):
+        label = int(train.labels[index])
+        titled = position % 2 == 0
+        yield pb.Product(
+            id=f"{'titled' if titled else 'untitled'}-{index:05d}",
+            title=fashion_mnist.english_title(label, rng) if titled else "",
+            attributes={"listing": "titled" if titled else "untitled"},
+            category=fashion_mnist.CATEGORIES_EN[label],
+            image=encode_png(train.rgb(index)),
+        )
+
+
+async def run(config: Config, size: int, output: Path) -> None:
+    from tqdm import tqdm
+
+    gateway = await create_server(config)
+    try:
+        async with grpc.aio.insecure_channel(gateway.address) as channel:
+            stub = pb_grpc.ProductSearchStub(channel)
+            with tqdm(total=size, unit="product", desc="indexing Fashion-MNIST") as bar:
+                for chunk in chunks(catalog(size), 256):
+                    response = await stub.UpsertProducts(
+                        iter([pb.UpsertProductsRequest(product=p) for p in chunk])
+                    )
+                    bar.update(response.upserted)
+            trained = await stub.TrainProjection(pb.TrainProjectionRequest(), timeout=600)
+            print(
+                f"text → image projection version {trained.version}: {trained.method} on "
+                f"{trained.pairs} (title, image) pairs in {trained.seconds:.1f} s"
+            )
+            test = fashion_mnist.load("test")
+            query_image = encode_png(test.rgb(0))  # an ankle boot the catalog has never seen
+            queries = [
+                ("image: a test-split ankle boot", "image-query", pb.SearchByImageRequest(image=query_image))
+            ]
+            untitled_only = pb.SearchOptions(filter=pb.Filter(attributes={"listing": "untitled"}))
+            for i, keyword in enumerate(KEYWORDS):
+                queries.append((f"keyword: {keyword}", f"keyword-{i}", pb.SearchByTextRequest(text=keyword)))
+                # Titles match keywords more closely than images do, so titled products lead the
+                # full ranking; this shows what the projection finds among the untitled ones.
+                request = pb.SearchByTextRequest(text=keyword, options=untitled_only)
+                label = f"keyword: {keyword}, untitled products only"
+                queries.append((label, f"keyword-{i}-untitled", request))
+            for title, name, request in queries:
+                request.options.include_thumbnails = True
+                request.options.top_k = 10
+                call = (
+                    stub.SearchByImage if isinstance(request, pb.SearchByImageRequest) else stub.SearchByText
+                )
+                response = await call(request, timeout=30)
+                print(f"\n== {title}")
+                print_hits(response)
+                untitled = sum(not hit.product.title for hit in response.hits)
+                print(f"{untitled} of {len(response.hits)} hits have no title")
+                print(f"contact sheet: {write_contact_sheet(response, output / f'{name}.png', title)}")
+    finally:
+        await gateway.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repository", type=Path, default=Path("model_repository"))
+    parser.add_argument("--size", type=int, default=3000, help="catalog size (Fashion-MNIST train images)")
+    parser.add_argument("--output", type=Path, default=Path("artifacts/demo"), help="contact sheets go here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with tempfile.TemporaryDirectory(prefix="productsearch-demo-") as data_dir:
+        # The projection trained here stays in the temporary folder with the catalog.
+        repository = projection.private_repository(args.repository, Path(data_dir) / "models")
+        config = Config(data_dir=Path(data_dir), model_repository=repository, port=0)
+        asyncio.run(run(config, args.size, args.output))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Where `productsearch index` reads products from: a folder of images, a CSV file, or
+Fashion-MNIST. The folder rule is the one every client's `upsert FOLDER` follows
+(README: "Folder indexing"), so that one folder gives the same products everywhere."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from productsearch.v1 import product_search_pb2 as pb
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    id: str  # path relative to the folder, without extension, "/" between folders
+    path: Path
+    category: str  # the name of the folder it is in; empty at the top
+    title: str  # the trimmed text of <stem>.txt beside it; empty without one
+
+
+def folder_entries(folder: Path) -> list[FolderEntry]:
+    """Every regular image file under `folder` at any depth (names starting with "." are
+    skipped, as are links to folders), sorted by id."""
+    entries = []
+    for path in _walk(Path(folder)):
+        relative = path.relative_to(folder)
+        title_file = path.with_suffix(".txt")
+        title = title_file.read_text(encoding="utf-8").strip() if title_file.is_file() else ""
+        parent = relative.parent
+        entries.append(
+            FolderEntry(
+                relative.with_suffix("").as_posix(), path, "" if parent == Path(".") else parent.name, title
+            )
+        )
+    return sorted(entries, key=lambda e: e.id.encode())
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for path in folder.iterdir():
+        if path.name.startswith("."):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            yield from _walk(path)
+        elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            yield path
+
+
+def products_from_folder(folder: Path) -> Iterator[pb.Product]:
+    for entry in folder_entries(folder):
+        yield pb.Product(
+            id=entry.id,
+            title=entry.title,
+            category=entry.category,
+            image=entry.path.read_bytes(),
+            image_uri=str(entry.path),
+        )
+
+
+def products_from_csv(path: Path) -> Iterator[pb.Product]:
+    """Rows `id,title,category,price,image_path` (header required; image_path relative to
+    the CSV's folder or absolute)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            image = (path.parent / row["image_path"]).resolve()
+            product = pb.Product(
+                id=row["id"],
+                title=row.get("title", ""),
+                category=row.get("category", ""),
+                image=image.read_bytes(),
+                image_uri=str(image),
+            )
+            if row.get("price"):
+                product.price = float(row["price"])
+            yield product
+
+
+def products_from_fashion_mnist(split: str, limit: int, titles: bool, seed: int = 0) -> Iterator[pb.Product]:
+    """`limit` products, balanced over the 10 categories; titles in English when asked."""
+    from server.models.images import encode_png
+    from server.tools import fashion_mnist
+
+    data = fashion_mnist.load(split)
+    for index in fashion_mnist.stratified(data, limit // 10, seed)[:limit]:
+        category = fashion_mnist.CATEGORIES_EN[data.labels[index]]
+        yield pb.Product(
+            id=f"fmnist-{split}-{index:05d}",
+            title=category if titles else "",
+            category=category,
+            image=encode_png(data.rgb(index)),
+            attributes={"split": split, "category_zh": fashion_mnist.CATEGORIES_ZH[data.labels[index]]},
+        )

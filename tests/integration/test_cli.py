@@ -1,0 +1,80 @@
+"""The `productsearch` CLI end to end: `serve` with the embedded Triton (the default),
+`index`, `search` with a contact sheet, `stats`, `delete`, then a clean SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from server.tools.child import spawn_gateway, wait_serving
+from server.triton.runtime import free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "server.tools.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_cli_end_to_end(tmp_path, model_repository):
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    server = spawn_gateway(
+        port,
+        tmp_path / "data",
+        model_repository,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_serving(address, server, timeout_s=180)
+        triton_pids = children(server.pid)
+        assert triton_pids, "no embedded Triton child"
+
+        indexed = cli("index", "--server", address, "--fashion-mnist", "--limit", "100")
+        assert indexed.returncode == 0, indexed.stderr
+        assert "done; 0 failed" in indexed.stdout
+
+        sheet = tmp_path / "hits.png"
+        found = cli("search", "--server", address, "--text", "运动鞋", "--contact-sheet", str(sheet))
+        assert found.returncode == 0, found.stderr
+        first_hit = next(line for line in found.stdout.splitlines() if line.strip().startswith("1 "))
+        assert "Sneaker" in first_hit
+        assert Image.open(sheet).size[0] == 5 * 160
+
+        stats = cli("stats", "--server", address)
+        assert "product_count: 100" in stats.stdout
+
+        product_id = first_hit.split()[2]
+        deleted = cli("delete", "--server", address, product_id, "no-such-id")
+        assert "deleted 1; not found: no-such-id" in deleted.stdout
+
+        missing = cli("search", "--server", address, "--similar", "no-such-id")
+        assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    assert code == 0, server.stderr.read()
+    for pid in triton_pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]

@@ -1,0 +1,47 @@
+"""The CLI's product sources (unit tier): folders and CSV files become products."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from server.tools.cli import products_from_csv, products_from_fashion_mnist, products_from_folder
+
+
+def write_image(path, colour) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (32, 32), colour).save(path)
+
+
+def test_folder_ids_are_relative_paths_and_categories_their_folders(tmp_path):
+    write_image(tmp_path / "Sneaker" / "red_runner.jpg", "red")
+    write_image(tmp_path / "Bag" / "tote.png", "blue")
+    (tmp_path / "notes.txt").write_text("not an image")
+    products = list(products_from_folder(tmp_path))
+    assert [(p.id, p.category, p.title) for p in products] == [
+        ("Bag/tote.png", "Bag", "tote"),
+        ("Sneaker/red_runner.jpg", "Sneaker", "red runner"),
+    ]
+    assert products[0].image == (tmp_path / "Bag" / "tote.png").read_bytes()
+
+
+def test_csv_rows_become_products_with_prices(tmp_path):
+    write_image(tmp_path / "img" / "a.jpg", "red")
+    (tmp_path / "catalog.csv").write_text(
+        "id,title,category,price,image_path\nsku-1,红色运动鞋,Sneaker,59.5,img/a.jpg\nsku-2,无价,Bag,,img/a.jpg\n",
+        encoding="utf-8",
+    )
+    first, second = products_from_csv(tmp_path / "catalog.csv")
+    assert (first.id, first.title, first.category, first.price) == ("sku-1", "红色运动鞋", "Sneaker", 59.5)
+    assert not second.HasField("price")
+    assert first.image == (tmp_path / "img" / "a.jpg").read_bytes()
+
+
+def test_fashion_mnist_products_are_balanced_and_optionally_untitled():
+    products = list(products_from_fashion_mnist("test", 50, titles=False))
+    categories = [p.category for p in products]
+    assert len(products) == 50 and all(categories.count(c) == 5 for c in set(categories))
+    assert all(p.title == "" for p in products)
+    assert np.asarray(Image.open(io.BytesIO(products[0].image))).shape == (28, 28, 3)
