@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from productsearch.v1 import product_search_pb2 as pb
-from server.tools import fashion_mnist
 from server.models.images import encode_png
+from server.tools import fashion_mnist
 
 
 def fmnist_product(split: fashion_mnist.Split, index: int, name: str, titled: bool = True) -> pb.Product:
@@ -28,3 +30,16 @@ def requests(products: list[pb.Product]):
 
 def precision_at_k(hits, category: str, k: int = 10) -> float:
     return float(np.mean([h.product.category == category for h in hits[:k]])) if hits else 0.0
+
+
+def catalog_dir(data_dir: Path, catalog_id: str = "default") -> Path:
+    """The folder where a (stopped) gateway keeps a catalog's database and indexes."""
+    from server.catalog.sqlite import SqliteCatalogRegistry
+
+    registry = SqliteCatalogRegistry(data_dir)
+    try:
+        info = registry.get(catalog_id)
+        assert info is not None, f"no catalog {catalog_id!r} in {data_dir}"
+        return registry.directory(info)
+    finally:
+        registry.close()

@@ -12,8 +12,8 @@ same service as the gRPC servicer; errors map through server/api/errors.py's tab
 
 Every /api/ call but /api/catalogs takes `catalog=ID` (default: the default catalog).
 
-Errors are JSON {code, message[, violations]}: INVALID_ARGUMENT → 400, NOT_FOUND → 404,
-FAILED_PRECONDITION → 409, UNAVAILABLE → 503, DEADLINE_EXCEEDED → 504.
+Errors are JSON {code, message[, violations]}: INVALID_ARGUMENT → 400, PERMISSION_DENIED →
+403, NOT_FOUND → 404, FAILED_PRECONDITION → 409, UNAVAILABLE → 503, DEADLINE_EXCEEDED → 504.
 """
 
 from __future__ import annotations
@@ -45,12 +45,13 @@ _LOGGER = logging.getLogger(__name__)
 
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 SERVICE_KEY = web.AppKey("service", ProductSearchService)
-CALLER_KEY = "caller"  # the request's Principal, set by requires_key
+CALLER_KEY = web.RequestKey("caller", Principal)  # set by requires_key
 _READ_CHUNK = 64 * 1024
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers, other small fields
 
 HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
     grpc.StatusCode.NOT_FOUND: 404,
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 429,

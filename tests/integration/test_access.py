@@ -17,12 +17,21 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.tools import fashion_mnist
-from server.api.access import ENV_KEYS, KeyFileError, KeyRing, Role, load_keys, new_key, parse_keys, required_role
+from server.api.access import (
+    ENV_KEYS,
+    KeyFileError,
+    KeyRing,
+    Role,
+    load_keys,
+    new_key,
+    parse_keys,
+    required_role,
+)
 from server.api.admission import Admission, AdmissionLimits, BusyError
 from server.app import InsecureExposureError, check_exposure, create_server
 from server.config import Config, Limits
 from server.models.images import encode_png
+from server.tools import fashion_mnist
 from tests.gateway_helpers import fmnist_product, requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,13 +64,27 @@ def test_keys_come_from_a_file_and_the_environment(tmp_path):
 def test_key_ring_answers_the_right_status():
     key, line = new_key("reader", "search")
     ring = KeyRing(parse_keys(line, "test"))
-    assert ring.check(f"Bearer {key}", Role.SEARCH) is None
-    assert ring.check(f"bearer {key}", Role.SEARCH) is None
+    assert ring.check(f"Bearer {key}", Role.SEARCH).name == "reader"
+    assert ring.check(f"bearer {key}", Role.SEARCH).name == "reader"
     assert ring.check(None, Role.SEARCH)[0] == grpc.StatusCode.UNAUTHENTICATED
     assert ring.check(f"Basic {key}", Role.SEARCH)[0] == grpc.StatusCode.UNAUTHENTICATED
     assert ring.check("Bearer psk_guess", Role.SEARCH)[0] == grpc.StatusCode.UNAUTHENTICATED
     code, message = ring.check(f"Bearer {key}", Role.WRITE)
     assert code == grpc.StatusCode.PERMISSION_DENIED and "reader" in message and key not in message
+
+
+def test_keys_may_be_limited_to_catalogs():
+    key, line = new_key("shop-a-writer", "write", ["shop-a", "shop-b"])
+    assert line.endswith(" catalogs=shop-a,shop-b")
+    (entry,) = parse_keys(line, "test")
+    assert entry.catalogs == frozenset({"shop-a", "shop-b"}) and entry.role == Role.WRITE
+    principal = KeyRing([entry]).check(f"Bearer {key}", Role.WRITE).principal
+    assert principal.may_use("shop-a") and not principal.may_use("default")
+    (unlimited,) = parse_keys(new_key("ops", "admin")[1], "test")
+    assert unlimited.catalogs is None and unlimited.principal.may_use("anything")
+    for bad in (line.replace("catalogs=", "catalog="), line.rsplit(" ", 1)[0] + " catalogs="):
+        with pytest.raises(KeyFileError):
+            parse_keys(bad, "keys.txt")
 
 
 def test_roles_of_methods():
@@ -71,6 +94,9 @@ def test_roles_of_methods():
     assert required_role(service + "UpsertProducts") == Role.WRITE
     assert required_role(service + "DeleteProducts") == Role.WRITE
     assert required_role(service + "TrainProjection") == Role.ADMIN
+    assert required_role(service + "CreateCatalog") == Role.ADMIN
+    assert required_role(service + "DeleteCatalog") == Role.ADMIN
+    assert required_role(service + "ListCatalogs") == Role.SEARCH
     assert required_role("/grpc.health.v1.Health/Check") is None
     assert required_role("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo") == Role.SEARCH
 

@@ -33,11 +33,11 @@ from productsearch_client._errors import field_violations
 from productsearch_client.aio import AsyncClient
 
 from productsearch.v1 import product_search_pb2 as pb
+from server.api.errors import to_status
+from server.domain import InvalidArgumentError, NotFoundError
+from server.models.images import encode_png
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
-from server.domain import InvalidArgumentError, NotFoundError
-from server.api.errors import to_status
-from server.models.images import encode_png
 from server.triton.runtime import free_port
 
 pytestmark = pytest.mark.integration

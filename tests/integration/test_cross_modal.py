@@ -10,10 +10,10 @@ import pytest
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.tools import fashion_mnist
-from server.models import projection
 from server.app import create_server
 from server.config import Config
+from server.models import projection
+from server.tools import fashion_mnist
 from tests.gateway_helpers import fmnist_product, precision_at_k, requests
 
 pytestmark = pytest.mark.integration
@@ -88,4 +88,4 @@ async def test_a_retrain_is_served_as_a_new_version_without_interrupting_searche
     assert second.version == first.version + 1
     assert min(precisions) >= 0.7
     stats = await stub.GetStats(pb.GetStatsRequest())
-    assert {m.name: m.version for m in stats.models}["text_to_image"] == str(second.version)
+    assert {m.name: m.version for m in stats.models}["text_to_image__default"] == str(second.version)

@@ -15,10 +15,10 @@ from PIL import Image
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.tools import fashion_mnist
 from server.app import create_server
 from server.config import Config, Limits
 from server.models.images import ImageLimits, encode_png
+from server.tools import fashion_mnist
 from tests.gateway_helpers import fmnist_product, precision_at_k, requests
 
 pytestmark = pytest.mark.integration

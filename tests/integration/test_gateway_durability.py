@@ -10,10 +10,10 @@ import pytest
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.tools import fashion_mnist
 from server.app import create_server
 from server.config import Config
-from tests.gateway_helpers import fmnist_product, requests
+from server.tools import fashion_mnist
+from tests.gateway_helpers import catalog_dir, fmnist_product, requests
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,8 @@ async def test_products_survive_a_restart(tmp_path, triton, train, damage):
         await stub.DeleteProducts(pb.DeleteProductsRequest(ids=[products[0].id]))
     await gateway.stop()
 
-    snapshot = tmp_path / "indexes" / "image"
+    folder = catalog_dir(tmp_path)
+    snapshot = folder / "indexes" / "image"
     if damage == "delete_snapshot":
         for path in snapshot.iterdir():
             path.unlink()
@@ -67,9 +68,9 @@ async def test_products_survive_a_restart(tmp_path, triton, train, damage):
             path.write_bytes(bytes(data))
     elif damage == "stale_snapshot":
         # A write the snapshot never saw, as after a crash between commit and snapshot.
-        from server.catalog.sqlite import Catalog
+        from server.catalog.sqlite import SqliteCatalogStore
 
-        catalog = Catalog(tmp_path / "catalog.sqlite3")
+        catalog = SqliteCatalogStore(folder / "catalog.sqlite3")
         catalog.delete([products[1].id])
         catalog.close()
 
@@ -169,9 +170,10 @@ async def test_a_catalog_from_before_copy_detection_gets_descriptors(tmp_path, t
     async with grpc.aio.insecure_channel(gateway.address) as channel:
         assert (await pb_grpc.ProductSearchStub(channel).UpsertProducts(requests(products))).upserted == 20
     await gateway.stop()
-    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+    folder = catalog_dir(tmp_path)
+    with sqlite3.connect(folder / "catalog.sqlite3") as db:
         assert db.execute("DELETE FROM embeddings WHERE space = 'copy'").rowcount == 20
-    shutil.rmtree(tmp_path / "indexes" / "copy")
+    shutil.rmtree(folder / "indexes" / "copy")
 
     gateway = await create_server(config(tmp_path, triton))
     try:
@@ -187,5 +189,31 @@ async def test_a_catalog_from_before_copy_detection_gets_descriptors(tmp_path, t
             assert not response.hits
     finally:
         await gateway.stop()
-    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+    with sqlite3.connect(folder / "catalog.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM embeddings WHERE space = 'copy'").fetchone() == (19,)
+
+
+async def test_a_single_catalog_data_directory_becomes_the_default_catalog(tmp_path, triton, train):
+    """The data directory of a gateway from before catalogs (catalog.sqlite3 and indexes/
+    at its top) is adopted as catalogs/default, with its products and snapshots."""
+    import shutil
+
+    products = [fmnist_product(train, 500 + i, "legacy") for i in range(12)]
+    gateway = await create_server(config(tmp_path / "new", triton))
+    async with grpc.aio.insecure_channel(gateway.address) as channel:
+        assert (await pb_grpc.ProductSearchStub(channel).UpsertProducts(requests(products))).upserted == 12
+    await gateway.stop()
+    legacy = tmp_path / "legacy"
+    shutil.copytree(catalog_dir(tmp_path / "new"), legacy)  # catalog.sqlite3 + indexes/, as it was
+
+    gateway = await create_server(config(legacy, triton))
+    try:
+        async with grpc.aio.insecure_channel(gateway.address) as channel:
+            stub = pb_grpc.ProductSearchStub(channel)
+            assert sorted(await all_ids(stub)) == sorted(p.id for p in products)
+            await assert_each_finds_itself(stub, products[:4])
+            listed = await stub.ListCatalogs(pb.ListCatalogsRequest())
+            assert [(c.name, c.product_count) for c in listed.catalogs] == [("catalogs/default", 12)]
+    finally:
+        await gateway.stop()
+    assert not (legacy / "catalog.sqlite3").exists() and not (legacy / "indexes").exists()

@@ -12,9 +12,9 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from exporters.common import onnx_path, run_onnx
-from server.tools import fashion_mnist
 from server.models import projection
 from server.models.images import resize_for_model
+from server.tools import fashion_mnist
 from server.triton.runtime import EmbeddedTriton
 
 
@@ -29,19 +29,27 @@ def test_ridge_recovers_a_linear_map():
     np.testing.assert_allclose(projection.fit_ridge(text, text @ truth, alpha=1e-6), truth, atol=1e-3)
 
 
+MODEL = projection.model_name("shop-a")
+
+
 def test_graph_equals_numpy_and_versions_count_up(tmp_path):
     rng = np.random.default_rng(1)
     weights = rng.normal(size=(512, 1280)).astype(np.float32)
-    assert projection.write_version(tmp_path, weights, "efficientnet_lite0", {"method": "test"}) == 1
-    assert projection.write_version(tmp_path, weights * 2, "efficientnet_lite0", {"method": "test"}) == 2
+    assert projection.write_version(tmp_path, MODEL, weights, "efficientnet_lite0", {"method": "test"}) == 1
+    assert (
+        projection.write_version(tmp_path, MODEL, weights * 2, "efficientnet_lite0", {"method": "test"}) == 2
+    )
     text = unit(rng.normal(size=(5, 512)).astype(np.float32))
-    served = run_onnx(onnx_path(tmp_path, projection.MODEL_NAME, 2), {projection.INPUT_NAME: text})
+    served = run_onnx(onnx_path(tmp_path, MODEL, 2), {projection.INPUT_NAME: text})
     np.testing.assert_allclose(served, projection.project(text, weights), atol=1e-5)
     config = text_format.Parse(
-        (tmp_path / "text_to_image" / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
+        (tmp_path / MODEL / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
     )
-    assert [i.name for i in config.input] == [projection.INPUT_NAME]
+    assert config.name == MODEL and [i.name for i in config.input] == [projection.INPUT_NAME]
     assert list(config.output[0].dims) == [1280]
+    assert projection.trained_models(tmp_path) == [MODEL] and projection.catalog_of(MODEL) == "shop-a"
+    projection.remove(tmp_path, MODEL)
+    assert projection.trained_models(tmp_path) == []
 
 
 @pytest.mark.integration
@@ -49,15 +57,15 @@ def test_triton_serves_the_latest_version(tmp_path):
     rng = np.random.default_rng(2)
     weights = [rng.normal(size=(512, 64)).astype(np.float32) for _ in range(2)]
     for w in weights:
-        projection.write_version(tmp_path, w, "efficientnet_lite0", {"method": "test"})
+        projection.write_version(tmp_path, MODEL, w, "efficientnet_lite0", {"method": "test"})
     text = unit(rng.normal(size=(3, 512)).astype(np.float32))
     with (
-        EmbeddedTriton(tmp_path, [projection.MODEL_NAME]) as triton,
+        EmbeddedTriton(tmp_path, [MODEL]) as triton,
         grpcclient.InferenceServerClient(triton.url) as client,
     ):
         tensor = grpcclient.InferInput(projection.INPUT_NAME, list(text.shape), "FP32")
         tensor.set_data_from_numpy(text)
-        served = client.infer(projection.MODEL_NAME, [tensor]).as_numpy(projection.OUTPUT_NAME)
+        served = client.infer(MODEL, [tensor]).as_numpy(projection.OUTPUT_NAME)
     np.testing.assert_allclose(served, projection.project(text, weights[1]), atol=1e-5)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-import grpc
 import numpy as np
 import pytest
 
 from exporters.common import onnx_path, run_onnx
+from server.domain import Code
 from server.models.embedding import EmbeddingClient, EmbeddingError
 from server.models.images import ImageError, encode_png, resize_for_model
 
@@ -81,9 +81,9 @@ async def test_unknown_model_names_the_model(client):
         await client.embed_texts(["x"], model="no_such_model")
     assert raised.value.model == "no_such_model"
     assert raised.value.code in (
-        grpc.StatusCode.NOT_FOUND,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.INVALID_ARGUMENT,
+        Code.NOT_FOUND,
+        Code.UNAVAILABLE,
+        Code.INVALID_ARGUMENT,
     )
 
 
@@ -94,7 +94,7 @@ async def test_killed_triton_gives_unavailable_then_recovers_after_restart(trito
         started = time.monotonic()
         with pytest.raises(EmbeddingError) as raised:
             await client.embed_texts(["运动鞋"])
-        assert raised.value.code == grpc.StatusCode.UNAVAILABLE
+        assert raised.value.code == Code.UNAVAILABLE
         assert "unavailable" in str(raised.value)
         assert time.monotonic() - started < 2.0 + 0.5
         triton.start()  # same port

@@ -27,13 +27,19 @@ from PIL import Image
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
+from server.api.web import error_to_json, start_console
+from server.config import Limits
+from server.domain import (
+    Code,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from server.models.embedding import EmbeddingError
 from server.tools import fashion_mnist
 from server.tools.child import wait_serving
-from server.config import Limits
-from server.domain import FailedPreconditionError, InvalidArgumentError, NotFoundError
-from server.models.embedding import EmbeddingError
 from server.triton.runtime import free_port
-from server.api.web import error_to_json, start_console
 from tests.gateway_helpers import fmnist_product, requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,7 +183,8 @@ def test_domain_errors_map_to_http_status():
         {"code": "NOT_FOUND", "message": "product 'x' not found"},
     )
     assert error_to_json(FailedPreconditionError("too few pairs"))[0] == 409
-    assert error_to_json(EmbeddingError("m", grpc.StatusCode.UNAVAILABLE, "down"))[0] == 503
+    assert error_to_json(EmbeddingError("m", Code.UNAVAILABLE, "down"))[0] == 503
+    assert error_to_json(PermissionDeniedError("key 'a' may not use catalogs/b"))[0] == 403
     assert error_to_json(ValueError("a bug")) is None
 
 
@@ -226,7 +233,7 @@ def test_image_upload_finds_the_product_and_matches_grpc(console):
     first = body["hits"][0]
     assert first["id"] == product.id and first["score"] > 0.99, first
     assert first["signals"]["image"] > 0.99
-    assert first["thumbnail"] == f"/api/thumbnail?id={quoted(product.id)}"
+    assert first["thumbnail"] == f"/api/thumbnail?catalog=default&id={quoted(product.id)}"
     expected = console.stub.SearchByImage(
         pb.SearchByImageRequest(image=product.image, options=pb.SearchOptions(top_k=5)), timeout=30
     )
@@ -281,6 +288,8 @@ def test_errors_are_json_with_http_status(console):
 
     error(fetch(console, "/api/similar?id=no-such-product"), 404, "NOT_FOUND")
     error(fetch(console, "/api/thumbnail?id=no-such-product"), 404, "NOT_FOUND")
+    error(fetch(console, "/api/search?q=bag&catalog=no-such-catalog"), 404, "NOT_FOUND")
+    error(fetch(console, "/api/search?q=bag&catalog=Not%20An%20Id"), 400, "INVALID_ARGUMENT")
 
 
 @pytest.mark.integration
@@ -410,7 +419,7 @@ def test_console_in_headless_chromium(console, tmp_path):
             similar, fetch(console, f"/api/similar?id={quoted(clicked)}&top_k={PAGE_TOP_K}").json()
         )
         assert clicked not in [h["id"] for h in similar]
-        assert driver.current_url.endswith(f"#similar={quoted(clicked)}")
+        assert driver.current_url.endswith(f"#catalog=default&similar={quoted(clicked)}")
         driver.save_screenshot(str(ARTIFACTS / "web_console_similar.png"))
 
         # Back: the keyword results again.

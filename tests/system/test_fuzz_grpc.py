@@ -23,12 +23,12 @@ from hypothesis.control import currently_in_test_context
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.tools import fashion_mnist
-from server.tools.child import spawn_gateway, wait_serving
+from server.api.servicer import filter_from_proto
 from server.config import Config
 from server.domain import Product, SearchOptions
 from server.models.images import DEFAULT_LIMITS
-from server.api.servicer import filter_from_proto
+from server.tools import fashion_mnist
+from server.tools.child import spawn_gateway, wait_serving
 from tests.gateway_helpers import fmnist_product, requests
 from tests.unit.test_fuzz_images import (
     ACCEPTED_FORMATS,

@@ -69,7 +69,9 @@ def test_filters_reach_into_groups(catalog):
 
 def test_the_same_key_twice_in_one_batch_keeps_the_last(catalog):
     store, titles, _ = catalog
-    store.upsert([VectorRecord(3400, titles[1], facets(3400)), VectorRecord(3400, titles[2], facets(3400))], 99)
+    store.upsert(
+        [VectorRecord(3400, titles[1], facets(3400)), VectorRecord(3400, titles[2], facets(3400))], 99
+    )
     assert 3400 in {key for key, _ in store.search(titles[2], 101)}
     assert 3400 not in {key for key, _ in store.search(titles[1], 101)}
 

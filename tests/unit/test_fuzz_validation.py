@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.api.errors import to_status
 from server.config import Limits
 from server.domain import Facets, Filter, InvalidArgumentError, Product, SearchOptions
-from server.api.errors import to_status
 from server.index.postings import FacetPostings
 from server.models.text import TOKEN_BUCKET
 from server.service.validation import check_filter, check_options, check_query_text, product_violations

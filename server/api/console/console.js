@@ -229,7 +229,8 @@ async function loadCatalogs() {
       ...catalogs.map((c) => {
         const option = document.createElement("option");
         option.value = c.id;
-        option.textContent = c.display_name ? `${c.display_name} (${c.id})` : c.id;
+        option.textContent = `${c.id} · ${c.product_count.toLocaleString()}`;
+        option.title = c.display_name || c.id;
         return option;
       }),
     );
