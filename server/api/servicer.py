@@ -30,6 +30,9 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
                 stream_catalog = request.catalog
                 catalog = convert.catalog_id(request.catalog)
             if request.catalog != stream_catalog:
+                if batch:  # statuses stay in stream order
+                    statuses += await self.service.upsert(catalog, batch, CALLER.get())
+                    batch = []
                 expected = stream_catalog or "the default catalog"
                 message = f"catalog: every message of a stream must name {expected!r}"
                 statuses.append(ProductStatus(request.product.id[:128], Code.INVALID_ARGUMENT, message))
