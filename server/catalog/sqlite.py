@@ -78,6 +78,20 @@ def _write_probe(folder: Path) -> int | None:
     return None
 
 
+def storage_failure(what: str, folder: Path, error: sqlite3.Error) -> CatalogError:
+    """`error` as a CatalogError that names the data directory and, when SQLite or a
+    write probe there says so, why: full (CatalogFullError) or read-only."""
+    name = getattr(error, "sqlite_errorname", "") or "sqlite error"
+    probe = _write_probe(folder)
+    if name == "SQLITE_FULL" or probe in (errno.ENOSPC, errno.EDQUOT):
+        return CatalogFullError(f"{what}: data directory {folder} is full ({error}); free space there")
+    if name.startswith("SQLITE_READONLY") or probe in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return CatalogError(
+            f"{what}: data directory {folder} is read-only ({error}); make it writable, then restart"
+        )
+    return CatalogError(f"{what} in data directory {folder}: {error} ({name})")
+
+
 def _product(row: tuple, thumbnail: bytes = b"") -> Product:
     key, id_, title, category, price, attributes, image_uri, update_time = row
     return Product(
@@ -126,7 +140,7 @@ class SqliteCatalogStore:
             self._writer = self._connect()
             self._writer.executescript(_SCHEMA)
         except sqlite3.Error as error:
-            raise self._failure(f"cannot open the catalog {self.path}", error) from error
+            raise storage_failure(f"cannot open the catalog {self.path}", self.path.parent, error) from error
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -215,22 +229,8 @@ class SqliteCatalogStore:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
                 if isinstance(error, sqlite3.Error):
-                    raise self._failure("catalog write failed", error) from error
+                    raise storage_failure("catalog write failed", self.path.parent, error) from error
                 raise
-
-    def _failure(self, what: str, error: sqlite3.Error) -> CatalogError:
-        """`error` as a CatalogError that names the data directory and, when SQLite or a
-        write probe there says so, why: full (CatalogFullError) or read-only."""
-        folder = self.path.parent
-        name = getattr(error, "sqlite_errorname", "") or "sqlite error"
-        probe = _write_probe(folder)
-        if name == "SQLITE_FULL" or probe in (errno.ENOSPC, errno.EDQUOT):
-            return CatalogFullError(f"{what}: data directory {folder} is full ({error}); free space there")
-        if name.startswith("SQLITE_READONLY") or probe in (errno.EROFS, errno.EACCES, errno.EPERM):
-            return CatalogError(
-                f"{what}: data directory {folder} is read-only ({error}); make it writable, then restart"
-            )
-        return CatalogError(f"{what} in data directory {folder}: {error} ({name})")
 
     @staticmethod
     def _bump_seq(db: sqlite3.Connection) -> int:
@@ -344,7 +344,7 @@ class SqliteCatalogRegistry:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_REGISTRY_SCHEMA)
         except sqlite3.Error as error:
-            raise CatalogError(f"cannot open the catalog registry {self.path}: {error}") from error
+            raise storage_failure(f"cannot open the catalog registry {self.path}", self.data_dir, error) from error
         self._finish_deletes()
 
     def _finish_deletes(self) -> None:

@@ -20,6 +20,7 @@ A product is acknowledged when its UpsertProducts stream's answer says OK for it
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -40,7 +41,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
-from tests.gateway_helpers import fmnist_product, requests
+from tests.gateway_helpers import catalog_dir, fmnist_product, requests
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -383,7 +384,7 @@ def test_damaged_snapshots_are_rebuilt_from_the_catalog(child, train):
     before = {i.space: i.count for i in child.stub.GetStats(pb.GetStatsRequest()).indexes}
     assert child.stop() == 0, child.tail()
 
-    folders = sorted(p for p in (child.data_dir / "indexes").iterdir() if p.is_dir())
+    folders = sorted(p for p in (catalog_dir(child.data_dir) / "indexes").iterdir() if p.is_dir())
     assert {"image", "title"} <= {f.name for f in folders}
     donor = child.data_dir.parent / "donor" / folders[0].name
     shutil.copytree(folders[0], donor)  # taken before any damage
@@ -495,12 +496,15 @@ def test_full_then_read_only_data_directory(child, train, ext4):
     assert mounted.returncode == 0, mounted.stderr
     with pytest.raises(RuntimeError, match="exited"):
         child.start()
-    assert f"data directory {data_dir} is read-only" in child.tail(), child.tail()
+    # The message names the folder that refused (a catalog's, inside the data directory).
+    assert re.search(f"data directory {re.escape(data_dir)}(/catalogs/[0-9a-f]+)? is read-only", child.tail()), (
+        child.tail()
+    )
 
     # Writable again: every acknowledged product, none of the refused ones.
     assert run("umount", str(mount)).returncode == 0
     assert run("mount", "-o", "loop,errors=remount-ro", str(image), str(mount)).returncode == 0
-    with sqlite3.connect(child.data_dir / "catalog.sqlite3") as db:
+    with sqlite3.connect(catalog_dir(child.data_dir) / "catalog.sqlite3") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     child.start()
     ids = assert_catalog_whole(child.stub, acknowledged, sent)

@@ -9,6 +9,7 @@ CI runs a fixed, small number of examples; `make fuzz` (FUZZ_EXAMPLES=5000) runs
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from hypothesis.control import currently_in_test_context
 
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.api.servicer import filter_from_proto
+from server.api.convert import filter_from_proto, page_token
 from server.config import Config
 from server.domain import Product, SearchOptions
 from server.models.images import DEFAULT_LIMITS
@@ -383,20 +384,25 @@ def test_find_duplicates(gateway, picture, threshold, max_results):
 @fuzz_settings(80, deadline_ms=None)
 @given(
     page_size=st.integers(0, LIMITS.max_page_size) | small_ints,
-    page_token=st.one_of(st.just(""), ids, st.text()),
+    after=st.one_of(st.just(""), ids, st.text()),
+    forged=st.booleans(),
     condition=st.just(pb.Filter()) | good_filters,
 )
-def test_list_products(gateway, page_size, page_token, condition):
+def test_list_products(gateway, page_size, after, forged, condition):
+    """Page tokens are opaque: a token the listing made continues after its id, anything
+    else (a raw id, random text) is INVALID_ARGUMENT."""
+    token = after if forged else page_token("products", "default", after)
     code, response = call(
         gateway,
         gateway.stub.ListProducts,
-        pb.ListProductsRequest(page_size=page_size, page_token=page_token, filter=condition),
+        pb.ListProductsRequest(page_size=page_size, page_token=token, filter=condition),
     )
-    assert code == (OK if 0 <= page_size <= LIMITS.max_page_size else INVALID)
+    valid_token = token == "" or not forged or token == page_token("products", "default", after)
+    assert code == (OK if 0 <= page_size <= LIMITS.max_page_size and valid_token else INVALID)
     if code == OK:
         listed = [p.id for p in response.products]
         assert len(listed) <= (page_size or LIMITS.default_page_size)
-        assert listed == sorted(listed) and all(i > page_token for i in listed)
+        assert listed == sorted(listed) and all(i > (after if not forged else "") for i in listed)
         assert_hits_obey(
             pb.SearchResponse(hits=[pb.SearchHit(product=p) for p in response.products]),
             pb.SearchOptions(top_k=1000, filter=condition, min_score=-1),
@@ -410,6 +416,29 @@ def test_list_products_with_a_bad_filter_is_invalid_argument(gateway):
         pb.ListProductsRequest(filter=pb.Filter(min_price=float("nan"))),
     )
     assert code == INVALID
+
+
+@fuzz_settings(80, deadline_ms=None)
+@given(
+    name=st.one_of(
+        st.sampled_from(["", "catalogs/default", "catalogs/", "catalogs/a/b", "default", "catalogs/Shop"]),
+        st.text(max_size=80),
+        st.text(max_size=80).map(lambda t: "catalogs/" + t),
+        st.from_regex(r"catalogs/[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True),
+    )
+)
+def test_any_catalog_name(gateway, name):
+    """The default catalog answers, another well-formed name is NOT_FOUND (none was created),
+    anything else INVALID_ARGUMENT naming the catalog field."""
+    code, _ = call(gateway, gateway.stub.SearchByText, pb.SearchByTextRequest(text="bag", catalog=name))
+    if name in ("", "catalogs/default"):
+        assert code == OK
+    elif re.fullmatch(r"catalogs/[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?", name):
+        assert code == NOT_FOUND
+    else:
+        assert code in (INVALID, NOT_FOUND)
+        if not name.startswith("catalogs/") or "/" in name.removeprefix("catalogs/"):
+            assert code == INVALID
 
 
 def test_a_very_long_unknown_id_is_not_found(gateway):
