@@ -54,12 +54,15 @@ demo: models data  ## the main job: gateway + embedded Triton, index Fashion-MNI
 serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
 	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) --http-port 8080 $(if $(TRITON_URL),--triton-url $(TRITON_URL))
 
-test: models data browser clients  ## unit + integration tests against a real embedded Triton and gateway
+test: models data browser clients  ## every tier: unit, integration (real Triton, gateway, clients, browser), system
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup data  ## the unit tier alone: no models, no sockets, seconds
+	$(PY) -m pytest tests/unit -m "not slow" $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 5000
 fuzz: models data  ## deep fuzzing: FUZZ_EXAMPLES random examples per property (CI runs a fixed few in `make test`)
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz_*.py -p no:cacheprovider --timeout 7200 $(PYTEST_ARGS)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/unit/test_fuzz_*.py tests/system/test_fuzz_*.py -p no:cacheprovider --timeout 7200 $(PYTEST_ARGS)
 
 bench: models data  ## Triton overhead, gateway latency/throughput, index QPS → bench/*.md
 	$(PY) -m bench.triton_overhead --repository $(REPOSITORY) --output bench/RESULTS.md
@@ -82,12 +85,13 @@ clients: setup  ## build every client: Python, Go, Node, C++
 	git diff --exit-code -- clients/python/productsearch_client/_proto clients/go/gen clients/node/gen
 	test -z "$$(git status --porcelain -- clients/python/productsearch_client/_proto clients/go/gen clients/node/gen)"
 
-lint: setup  ## ruff, and generated code in step with protos/
+lint: setup  ## ruff, mypy on server/ and exporters/, and generated code in step with protos/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	PY=$(PY) tools/generate_protos.sh && git diff --exit-code -- gen/
 
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data browser proto models demo serve test fuzz bench eval load soak clients lint clean
+.PHONY: help setup data browser proto models demo serve test test-unit fuzz bench eval load soak clients lint clean

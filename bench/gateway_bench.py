@@ -27,10 +27,10 @@ import numpy as np
 from bench.machine import describe_machine
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
+from server.models.images import encode_png
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
 from server.tools.cli import chunks, products_from_fashion_mnist
-from server.models.images import encode_png
 from server.triton.runtime import free_port
 
 CONCURRENCY = (1, 16, 64)

@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.machine import describe_machine
-from server.index.hnsw import IndexParams, IndexSpace, VectorIndex
+from server.index.hnsw import IndexParams, VectorIndex
+from server.index.store import IndexSpace
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -19,8 +19,7 @@ import numpy as np
 
 from bench.machine import describe_machine
 from exporters.common import onnx_path
-from server.models.text import sentencepiece_model
-from server.models.text import Tokenizer
+from server.models.text import Tokenizer, sentencepiece_model
 from server.triton.runtime import EmbeddedTriton, exported_models
 
 _LOGGER = logging.getLogger(__name__)

@@ -29,12 +29,12 @@ from PIL import Image, ImageEnhance
 from bench.machine import describe_machine
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.tools import fashion_mnist
-from server.models import projection
 from server.app import create_server
-from server.tools.cli import chunks, write_contact_sheet
 from server.config import Config
+from server.models import projection
 from server.models.images import encode_png
+from server.tools import fashion_mnist
+from server.tools.cli import chunks, write_contact_sheet
 
 CATEGORIES = fashion_mnist.CATEGORIES_EN
 

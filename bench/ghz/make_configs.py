@@ -19,9 +19,9 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from productsearch.v1 import product_search_pb2 as pb
+from server.models.images import encode_png
 from server.tools import fashion_mnist
 from server.tools.cli import products_from_fashion_mnist
-from server.models.images import encode_png
 
 HERE = Path(__file__).resolve().parent
 SERVICE = "productsearch.v1.ProductSearch"

@@ -175,12 +175,15 @@ class AccessInterceptor(ScopedInterceptor):
             return None
         metadata = dict(details.invocation_metadata or ())
         outcome = self.keys.check(metadata.get("authorization"), needed)
+        principal = outcome.principal if isinstance(outcome, ApiKey) else None
 
         @contextlib.asynccontextmanager
         async def checked(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-            if not isinstance(outcome, ApiKey):
+            if principal is None:
+                assert not isinstance(outcome, ApiKey)
                 await context.abort(*outcome)
-            token = CALLER.set(outcome.principal)
+                return
+            token = CALLER.set(principal)
             try:
                 yield
             finally:

@@ -107,9 +107,10 @@ def _product(row: tuple, thumbnail: bytes = b"") -> Product:
     )
 
 
-def _where(condition: Filter) -> tuple[str, list]:
+def _where(condition: Filter) -> tuple[str, list[object]]:
     """`condition` as SQL conditions on the products table (appended with AND)."""
-    clauses, parameters = [], []
+    clauses: list[str] = []
+    parameters: list[object] = []
     if condition.categories:
         clauses.append(f"category IN ({','.join('?' * len(condition.categories))})")
         parameters.extend(sorted(condition.categories))
@@ -303,7 +304,7 @@ class SqliteCatalogStore:
         return [key for (key,) in rows]
 
     def stored_images(self, keys: Sequence[int]) -> dict[int, bytes]:
-        result = {}
+        result: dict[int, bytes] = {}
         for start in range(0, len(keys), 500):
             chunk = [int(k) for k in keys[start : start + 500]]
             marks = ",".join("?" * len(chunk))
@@ -344,7 +345,9 @@ class SqliteCatalogRegistry:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_REGISTRY_SCHEMA)
         except sqlite3.Error as error:
-            raise storage_failure(f"cannot open the catalog registry {self.path}", self.data_dir, error) from error
+            raise storage_failure(
+                f"cannot open the catalog registry {self.path}", self.data_dir, error
+            ) from error
         self._finish_deletes()
 
     def _finish_deletes(self) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from server.domain import Filter
-from server.index.snapshot import SnapshotWriter
+from server.index.snapshot import SnapshotWriter, snapshotting
 from server.index.store import EVERYTHING, IndexSpace, StoreStats, VectorRecord, VectorStore
 from server.models.copy_descriptor import DIM, HYPOTHESES
 
@@ -94,7 +94,7 @@ class CopyStore:
         self._labels.drop()
 
     def write_into(self, writer: SnapshotWriter) -> None:
-        self._labels.write_into(writer)
+        snapshotting(self._labels).write_into(writer)
 
 
 def _labels_of(keys: Sequence[int]) -> list[int]:

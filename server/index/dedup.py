@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from server.domain import NO_FACETS, Facets, Filter
-from server.index.snapshot import IndexLoadError, SnapshotReader, SnapshotWriter
+from server.index.snapshot import IndexLoadError, SnapshotReader, SnapshotWriter, snapshotting
 from server.index.store import EVERYTHING, IndexSpace, StoreStats, VectorRecord, VectorStore
 
 # Cosine above which two vectors are one point. Identical inputs embed to vectors equal up
@@ -179,7 +179,7 @@ class DeduplicatingStore:
         with self._lock:
             pairs = np.array(sorted(self._point_of.items()), dtype=np.int64).reshape(-1, 2)
             facets = [[key, f.to_json()] for key, f in self._facets.items() if f != NO_FACETS]
-            self._points.write_into(writer)
+            snapshotting(self._points).write_into(writer)
             writer.add_array("members", pairs)
             writer.add_json("member_facets", facets)
 

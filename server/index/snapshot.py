@@ -17,7 +17,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -61,7 +61,10 @@ class SnapshotWriter:
         self.add_file(role, f"{role}.npy", write)
 
     def add_json(self, role: str, value: Any) -> None:
-        self.add_file(role, f"{role}.json", lambda path: path.write_text(json.dumps(value)))
+        def write(path: Path) -> None:
+            path.write_text(json.dumps(value))
+
+        self.add_file(role, f"{role}.json", write)
 
     def commit(self) -> None:
         body = {
@@ -78,6 +81,21 @@ class SnapshotWriter:
         os.replace(tmp, manifest)  # the commit point
         fsync_path(self.directory)
         _remove_stale(self.directory, self.name, keep={entry["file"] for entry in self._files.values()})
+
+
+@runtime_checkable
+class Snapshotting(Protocol):
+    """A store that can add its state to a snapshot (the embedded stacks)."""
+
+    def write_into(self, writer: SnapshotWriter) -> None: ...
+
+
+def snapshotting(store: object) -> Snapshotting:
+    """`store`, which a wrapper's snapshot includes; TypeError for an engine that keeps its
+    own durable state (it has nothing to put in a local snapshot)."""
+    if not isinstance(store, Snapshotting):
+        raise TypeError(f"{type(store).__name__} is not snapshotted locally")
+    return store
 
 
 class SnapshotReader:

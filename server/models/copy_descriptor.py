@@ -50,7 +50,7 @@ def _describe(grey: Image.Image, crop: float) -> np.ndarray:
         width, height = grey.size
         dx, dy = round(crop * width), round(crop * height)
         grey = grey.crop((dx, dy, width - dx, height - dy))
-    small = grey.resize((SIDE, SIDE), Image.BILINEAR, reducing_gap=4.0)
+    small = grey.resize((SIDE, SIDE), Image.Resampling.BILINEAR, reducing_gap=4.0)
     vector = np.asarray(small, dtype=np.float32).ravel()
     vector -= vector.mean()
     norm = float(np.linalg.norm(vector))

@@ -132,16 +132,18 @@ class EmbeddingClient:
         return await self._infer_chunks(info, {"images": batch})
 
     def _prepare(self, image: ImageInput, size: int) -> np.ndarray:
-        if isinstance(image, bytes | bytearray | memoryview):
-            image = decode_image(bytes(image), self.image_limits)
-        image = np.asarray(image)
-        if image.dtype != np.uint8:
-            raise ValueError(f"image arrays must be uint8, got {image.dtype}")
-        if image.ndim == 2:
-            image = np.stack([image] * 3, axis=-1)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"image arrays must be [H, W, 3] or [H, W], got {image.shape}")
-        return resize_for_model(image, size)
+        pixels = np.asarray(
+            decode_image(bytes(image), self.image_limits)
+            if isinstance(image, bytes | bytearray | memoryview)
+            else image
+        )
+        if pixels.dtype != np.uint8:
+            raise ValueError(f"image arrays must be uint8, got {pixels.dtype}")
+        if pixels.ndim == 2:
+            pixels = np.stack([pixels] * 3, axis=-1)
+        if pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise ValueError(f"image arrays must be [H, W, 3] or [H, W], got {pixels.shape}")
+        return resize_for_model(pixels, size)
 
     async def embed_texts(self, texts: Sequence[str], model: str = TEXT_MODEL) -> np.ndarray:
         """float32 [N, D] for N strings, in any of the encoder's languages."""

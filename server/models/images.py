@@ -67,8 +67,7 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarra
             image.load()
             if image.format == "PNG" and "transparency" in image.info:
                 image.info["transparency"] = png_key_as_decoded(image, bit_depth=data[24])
-            image = ImageOps.exif_transpose(image)
-            return np.asarray(to_rgb(image))
+            return np.asarray(to_rgb(ImageOps.exif_transpose(image)))
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -157,7 +156,7 @@ def resize_for_model(image: np.ndarray, size: int) -> np.ndarray:
     """Antialiased resize to the model's square input, so Triton batches equal shapes."""
     if image.shape[:2] == (size, size):
         return image
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -169,7 +168,7 @@ def encode_png(image: np.ndarray) -> bytes:
 def encode_jpeg(image: np.ndarray, max_side: int, quality: int = 90) -> bytes:
     """JPEG of `image` shrunk (never enlarged) to at most `max_side` px per side."""
     picture = Image.fromarray(image)
-    picture.thumbnail((max_side, max_side), Image.BILINEAR)
+    picture.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

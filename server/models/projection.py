@@ -162,7 +162,7 @@ def write_version(repository: Path, model: str, weights: np.ndarray, image_model
     return version
 
 
-def _config(model: str, shape: tuple[int, int], image_model: str) -> str:
+def _config(model: str, shape: tuple[int, ...], image_model: str) -> str:
     text_dim, image_dim = shape
     return f"""# {model}: text encoder embeddings → {image_model}'s image space, L2-normalised.
 # Written by server/models/projection.py; every retrain adds a numbered version, Triton serves the latest.

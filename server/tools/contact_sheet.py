@@ -30,7 +30,10 @@ def contact_sheet(tiles: Sequence[tuple[bytes, str]], path: Path, title: str = "
         x, y = (i % columns) * CELL, header + (i // columns) * (CELL + CAPTION)
         if data:
             tile = Image.open(io.BytesIO(data)).convert("RGB")
-            tile = tile.resize((CELL - 8, CELL - 8), Image.NEAREST if tile.width < 64 else Image.BILINEAR)
+            tile = tile.resize(
+                (CELL - 8, CELL - 8),
+                Image.Resampling.NEAREST if tile.width < 64 else Image.Resampling.BILINEAR,
+            )
             sheet.paste(tile, (x + 4, y + 4))
         draw.text((x + 4, y + CELL), caption, fill="black")
     path = Path(path)

@@ -56,9 +56,8 @@ def shops(train):
         return [fmnist_product(train, i, name) for i in chosen]
 
     shop_a = pick(["Sneaker", "Bag"], "a", 60)
-    shop_b = pick(["Dress", "Coat"], "b", 60) + [
-        pb.Product(id="b-copy", category="Sneaker", image=shop_a[0].image)
-    ]
+    copy = pb.Product(id="b-copy", category="Sneaker", image=shop_a[0].image)
+    shop_b = [*pick(["Dress", "Coat"], "b", 60), copy]
     shop_a[1].id, shop_b[1].id = "sku-1", "sku-1"
     return shop_a, shop_b
 

@@ -24,7 +24,7 @@ def _photo(size: tuple[int, int]) -> np.ndarray:
     """A real photo (scikit-image's astronaut) resized to (width, height), uint8 RGB."""
     from skimage import data
 
-    return np.asarray(Image.fromarray(data.astronaut()).resize(size, Image.BILINEAR))
+    return np.asarray(Image.fromarray(data.astronaut()).resize(size, Image.Resampling.BILINEAR))
 
 
 @pytest.fixture(scope="module")

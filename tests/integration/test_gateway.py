@@ -150,7 +150,7 @@ async def test_find_duplicates_catches_altered_copies(stub, catalog_products, te
     altered = {
         "jpeg 50": picture,
         "mirrored": picture.transpose(Image.FLIP_LEFT_RIGHT),
-        "cropped": picture.crop((2, 2, w - 2, h - 2)).resize((48, 48), Image.BILINEAR),
+        "cropped": picture.crop((2, 2, w - 2, h - 2)).resize((48, 48), Image.Resampling.BILINEAR),
     }
     for kind, copy in altered.items():
         buffer = io.BytesIO()

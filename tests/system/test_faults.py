@@ -497,9 +497,8 @@ def test_full_then_read_only_data_directory(child, train, ext4):
     with pytest.raises(RuntimeError, match="exited"):
         child.start()
     # The message names the folder that refused (a catalog's, inside the data directory).
-    assert re.search(f"data directory {re.escape(data_dir)}(/catalogs/[0-9a-f]+)? is read-only", child.tail()), (
-        child.tail()
-    )
+    refused = f"data directory {re.escape(data_dir)}(/catalogs/[0-9a-f]+)? is read-only"
+    assert re.search(refused, child.tail()), child.tail()
 
     # Writable again: every acknowledged product, none of the refused ones.
     assert run("umount", str(mount)).returncode == 0

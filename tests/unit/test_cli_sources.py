@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from server.tools.cli import products_from_csv, products_from_fashion_mnist, products_from_folder
+from server.tools.sources import products_from_csv, products_from_fashion_mnist, products_from_folder
 
 
 def write_image(path, colour) -> None:
@@ -15,16 +15,27 @@ def write_image(path, colour) -> None:
     Image.new("RGB", (32, 32), colour).save(path)
 
 
-def test_folder_ids_are_relative_paths_and_categories_their_folders(tmp_path):
+def test_folders_follow_the_shared_rule(tmp_path):
+    """README "Folder indexing": ids are relative paths without extension, the category is
+    the folder an image is in, the title comes from <stem>.txt; dot-names and other files
+    are left out, links to folders are not followed."""
     write_image(tmp_path / "Sneaker" / "red_runner.jpg", "red")
-    write_image(tmp_path / "Bag" / "tote.png", "blue")
+    (tmp_path / "Sneaker" / "red_runner.txt").write_text("  红色跑鞋 Red runner\n", encoding="utf-8")
+    write_image(tmp_path / "Bag" / "tote.PNG", "blue")
+    write_image(tmp_path / "Bag" / "2024" / "deep.webp", "green")
+    write_image(tmp_path / "top.jpeg", "white")
+    write_image(tmp_path / ".hidden" / "secret.jpg", "black")
+    write_image(tmp_path / "Bag" / ".cache.jpg", "black")
     (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "Bag" / "link").symlink_to(tmp_path / "Sneaker", target_is_directory=True)
     products = list(products_from_folder(tmp_path))
     assert [(p.id, p.category, p.title) for p in products] == [
-        ("Bag/tote.png", "Bag", "tote"),
-        ("Sneaker/red_runner.jpg", "Sneaker", "red runner"),
+        ("Bag/2024/deep", "2024", ""),
+        ("Bag/tote", "Bag", ""),
+        ("Sneaker/red_runner", "Sneaker", "红色跑鞋 Red runner"),
+        ("top", "", ""),
     ]
-    assert products[0].image == (tmp_path / "Bag" / "tote.png").read_bytes()
+    assert products[1].image == (tmp_path / "Bag" / "tote.PNG").read_bytes()
 
 
 def test_csv_rows_become_products_with_prices(tmp_path):

@@ -71,14 +71,14 @@ def copies(image: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "crop 3 px": np.asarray(picture.crop((3, 3, w - 3, h - 3))),
         "crop 1 px": np.asarray(picture.crop((1, 1, w - 1, h - 1))),
-        "4x resize": np.asarray(picture.resize((w * 4, h * 4), Image.BILINEAR)),
+        "4x resize": np.asarray(picture.resize((w * 4, h * 4), Image.Resampling.BILINEAR)),
         "flip": np.asarray(picture.transpose(Image.FLIP_LEFT_RIGHT)),
         "flipped crop": np.asarray(picture.crop((2, 2, w - 2, h - 2)).transpose(Image.FLIP_LEFT_RIGHT)),
         "brightness": np.asarray(
             ImageEnhance.Contrast(ImageEnhance.Brightness(picture).enhance(1.2)).enhance(0.85)
         ),
         "jpeg 50": jpeg(picture, 50),
-        "jpeg 90 of 2x": jpeg(picture.resize((w * 2, h * 2), Image.BILINEAR), 90),
+        "jpeg 90 of 2x": jpeg(picture.resize((w * 2, h * 2), Image.Resampling.BILINEAR), 90),
     }
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.index.hnsw import IndexLoadError, IndexParams, IndexSpace, VectorIndex, _RWLock
+from server.index.hnsw import IndexParams, VectorIndex, _RWLock
+from server.index.snapshot import IndexLoadError
+from server.index.store import IndexSpace
 
 SPACE = IndexSpace(name="image", model="efficientnet_lite0", model_version="0123abcd", dim=32)
 K = 10
@@ -71,6 +73,7 @@ def make_index(
 # -- recall ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_recall_at_100k_vs_exact() -> None:
     # 100k vectors at dim 128 (not 512) so the build takes ~20 s on 2 cores.
     rng = np.random.default_rng(1)

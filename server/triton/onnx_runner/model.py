@@ -41,7 +41,7 @@ class TritonPythonModel:
 
     def execute(self, requests):
         # Requests whose inputs have the same shape (past the batch axis) run as one batch.
-        groups = {}
+        groups: dict[tuple, list[tuple[int, list]]] = {}
         for index, request in enumerate(requests):
             arrays = [pb_utils.get_input_tensor_by_name(request, n).as_numpy() for n in self.input_names]
             key = tuple(a.shape[1:] for a in arrays)
