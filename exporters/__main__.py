@@ -1,18 +1,17 @@
 """`python -m exporters`: export models into the model repository (what `make models` runs).
 
+Which exporter writes which model is the model registry's (server/models/registry.py).
 Idempotent: a model whose file, weights and settings match the manifest is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 from pathlib import Path
 
-from exporters import efficientnet_lite, text_encoder
-
-DEFAULT_MODELS = ["efficientnet_lite0", "efficientnet_lite2", "text_encoder"]
-ALL_MODELS = [*DEFAULT_MODELS, "vgg16"]
+from server.models.registry import MODELS, default_models
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,8 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
     parser.add_argument(
         "--models",
-        default=",".join(DEFAULT_MODELS),
-        help=f"comma-separated, from {ALL_MODELS}; vgg16 needs --vgg16-weights",
+        default=",".join(default_models()),
+        help=f"comma-separated, from {list(MODELS)}; vgg16 needs --vgg16-weights",
     )
     parser.add_argument(
         "--vgg16-weights",
@@ -33,17 +32,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    options = {"vgg16_weights": args.vgg16_weights}
     for model in args.models.split(","):
-        if model in efficientnet_lite.VARIANTS:
-            efficientnet_lite.export(args.repository, model=model, force=args.force)
-        elif model == text_encoder.MODEL_NAME:
-            text_encoder.export(args.repository, force=args.force)
-        elif model == "vgg16":
-            from exporters import vgg16  # imports TensorFlow: only when asked for
-
-            vgg16.export(args.repository, weights=args.vgg16_weights, force=args.force)
-        else:
-            parser.error(f"unknown model {model!r}; choose from {ALL_MODELS}")
+        if model not in MODELS:
+            parser.error(f"unknown model {model!r}; choose from {list(MODELS)}")
+        # Imported only when asked for: vgg16's imports TensorFlow.
+        exporter = importlib.import_module(MODELS[model].exporter)
+        exporter.export_model(args.repository, model, force=args.force, options=options)
 
 
 if __name__ == "__main__":

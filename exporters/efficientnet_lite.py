@@ -161,3 +161,10 @@ def check_parity(module, path: Path, image_size: int) -> dict[str, float]:
             reference.append(module(torch.from_numpy(batch)).numpy())
             exported.append(run_onnx(path, {"images": batch}))
     return compare_embeddings(np.concatenate(reference), np.concatenate(exported), path.parent.parent.name)
+
+
+def export_model(
+    repository: Path, model: str, *, force: bool = False, options: dict | None = None
+) -> ExportRecord:
+    """The model registry's entry point (server/models/registry.py)."""
+    return export(repository, model=model, force=force)

@@ -174,3 +174,12 @@ def check_parity(path: Path) -> dict[str, float]:
     ids, mask = tokenize(PARITY_SENTENCES)
     exported = run_onnx(path, {"input_ids": ids, "attention_mask": mask})
     return compare_embeddings(reference, exported, MODEL_NAME)
+
+
+def export_model(
+    repository: Path, model: str, *, force: bool = False, options: dict | None = None
+) -> ExportRecord:
+    """The model registry's entry point (server/models/registry.py)."""
+    if model != MODEL_NAME:
+        raise ValueError(f"this exporter writes {MODEL_NAME}, not {model}")
+    return export(repository, force=force)

@@ -262,3 +262,13 @@ def export(repository: Path, *, weights: str = "imagenet", force: bool = False) 
     record = record_export(repository, MODEL_NAME, weights=weights_desc, settings=settings, parity=parity)
     _LOGGER.info("%s exported in %.1f s", MODEL_NAME, time.perf_counter() - started)
     return record
+
+
+def export_model(
+    repository: Path, model: str, *, force: bool = False, options: dict | None = None
+) -> ExportRecord:
+    """The model registry's entry point (server/models/registry.py); `options["vgg16_weights"]`
+    says where the weights come from."""
+    if model != MODEL_NAME:
+        raise ValueError(f"this exporter writes {MODEL_NAME}, not {model}")
+    return export(repository, weights=(options or {}).get("vgg16_weights", "imagenet"), force=force)

@@ -27,6 +27,7 @@ import grpc
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.config import Config
+from server.models.registry import image_models
 from server.tools.sources import products_from_csv, products_from_fashion_mnist, products_from_folder
 
 STREAM_CHUNK = 256  # products per UpsertProducts stream
@@ -126,7 +127,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--data-dir", type=Path, default=Path("data"))
     serve.add_argument("--model-repository", type=Path, default=Path("model_repository"))
     serve.add_argument("--triton-url", help="host:port of an external Triton (gRPC); default: embedded")
-    serve.add_argument("--image-model", default="efficientnet_lite0")
+    serve.add_argument("--image-model", default="efficientnet_lite0", choices=image_models())
     serve.add_argument("--ef-search", type=int, default=64, help="HNSW search breadth (saved with snapshots)")
     serve.add_argument("--hnsw-m", type=int, default=16, help="HNSW graph degree, for new indexes")
     serve.add_argument("--ef-construction", type=int, default=200, help="HNSW build breadth, for new indexes")
