@@ -14,6 +14,7 @@ from server.domain import COPY_SPACE
 from server.index.copies import CopyStore
 from server.index.dedup import DeduplicatingStore
 from server.index.embedded import EmbeddedStore, HnswStore
+from server.index.exact import ExactStore
 from server.index.hnsw import IndexParams
 from server.index.snapshot import SnapshotReader
 from server.index.store import IndexSpace, VectorRecord
@@ -34,9 +35,11 @@ PARAMS = IndexParams(M=16, ef_construction=100, ef_search=64)
 SPACE = IndexSpace(COPY_SPACE, DESCRIPTOR_MODEL, DESCRIPTOR_VERSION, DIM)
 
 
-def copy_store() -> CopyStore:
-    """The embedded stack of the copy space: labels deduplicated over hnswlib."""
-    return CopyStore(DeduplicatingStore(HnswStore.create(SPACE, PARAMS)))
+def copy_store(engine: str = "hnswlib") -> CopyStore:
+    """The embedded stack of the copy space (labels deduplicated over hnswlib), or the same
+    wrappers over brute force: copy detection works over any VectorStore."""
+    labels = HnswStore.create(SPACE, PARAMS) if engine == "hnswlib" else ExactStore(SPACE)
+    return CopyStore(DeduplicatingStore(labels))
 
 
 def described(keys, stored) -> list[VectorRecord]:
@@ -132,10 +135,11 @@ def test_flat_images_copy_each_other_and_nothing_else(train):
     assert np.linalg.norm(catalog_descriptors(white), axis=1) == pytest.approx(1, abs=1e-5)
 
 
-def test_copy_store_finds_copies_like_brute_force(train, catalog):
+@pytest.mark.parametrize("engine", ["hnswlib", pytest.param("exact", marks=pytest.mark.slow)])
+def test_copy_store_finds_copies_like_brute_force(train, catalog, engine):
     indexes, stored = catalog
     keys = np.arange(len(indexes)) * 3 + 7  # product keys need not be dense
-    index = copy_store()
+    index = copy_store(engine)
     for start in range(0, len(keys), 500):
         index.upsert(described(keys[start : start + 500], stored[start : start + 500]), seq=start + 1)
     assert index.count() == len(keys) and index.stats().count == len(keys)
