@@ -13,6 +13,7 @@ import logging
 import signal
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -107,21 +108,38 @@ class Gateway:
 
 
 class InsecureExposureError(ValueError):
-    """A non-loopback bind without TLS or API keys, and `insecure` not set."""
+    """A non-loopback bind without TLS or API keys and `insecure` not set, or a TLS
+    configuration that is not whole (which would otherwise serve plaintext)."""
 
 
 def check_exposure(config: Config) -> None:
-    """Secure by default: beyond loopback, both TLS and API keys unless told otherwise."""
-    missing = [
+    """Secure by default: TLS is all or nothing, and beyond loopback both TLS and API keys
+    are needed unless told otherwise."""
+    given = {
+        "--tls-cert": config.tls_cert,
+        "--tls-key": config.tls_key,
+        "--tls-client-ca": config.tls_client_ca,
+    }
+    if any(given.values()) and not (config.tls_cert and config.tls_key):
+        named = ", ".join(flag for flag, value in given.items() if value)
+        missing = " and ".join(flag for flag in ("--tls-cert", "--tls-key") if not given[flag])
+        raise InsecureExposureError(
+            f"incomplete TLS configuration: {named} given without {missing}; "
+            "refusing to serve plaintext (give both --tls-cert and --tls-key, or none of the TLS options)"
+        )
+    missing_parts = [
         what
         for what, present in (("TLS (--tls-cert, --tls-key)", config.tls_cert), ("API keys", config.api_keys))
         if not present
     ]
-    if missing and not is_loopback(config.host) and not config.insecure:
+    if missing_parts and not is_loopback(config.host) and not config.insecure:
         raise InsecureExposureError(
-            f"refusing to serve on {config.host} without {' and '.join(missing)}; "
+            f"refusing to serve on {config.host} without {' and '.join(missing_parts)}; "
             "give them, bind to 127.0.0.1, or pass --insecure to accept the risk"
         )
+    for flag, path in given.items():
+        if path is not None and not Path(path).is_file():
+            raise InsecureExposureError(f"{flag} {path}: no such file")
 
 
 def server_credentials(config: Config) -> grpc.ServerCredentials | None:

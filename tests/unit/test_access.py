@@ -99,8 +99,56 @@ def test_secure_by_default_beyond_loopback(tmp_path):
         check_exposure(Config(host="0.0.0.0", api_keys=keys))
     with pytest.raises(InsecureExposureError, match="API keys"):
         check_exposure(Config(host="10.1.2.3", api_keys=(), tls_cert=tmp_path / "c", tls_key=tmp_path / "k"))
+    (tmp_path / "c").write_text("cert")
+    (tmp_path / "k").write_text("key")
     check_exposure(Config(host="0.0.0.0", api_keys=keys, tls_cert=tmp_path / "c", tls_key=tmp_path / "k"))
     check_exposure(Config(host="0.0.0.0", insecure=True))
+
+
+def test_half_configured_tls_refuses_to_start(tmp_path):
+    """A certificate without its key (or a client CA alone) must not serve plaintext, on
+    loopback too and even with --insecure."""
+    _, line = new_key("k", "search")
+    keys = tuple(parse_keys(line, "test"))
+    cert, key, ca = (tmp_path / name for name in ("c", "k", "ca"))
+    for path in (cert, key, ca):
+        path.write_text("pem")
+    for config in (
+        Config(tls_cert=cert),
+        Config(tls_key=key),
+        Config(tls_client_ca=ca),
+        Config(tls_cert=cert, tls_client_ca=ca),
+        Config(host="0.0.0.0", api_keys=keys, tls_cert=cert),
+        Config(host="0.0.0.0", insecure=True, tls_key=key),
+    ):
+        with pytest.raises(InsecureExposureError, match="incomplete TLS configuration"):
+            check_exposure(config)
+    with pytest.raises(InsecureExposureError, match="no such file"):
+        check_exposure(Config(tls_cert=cert, tls_key=tmp_path / "missing"))
+    check_exposure(Config(tls_cert=cert, tls_key=key, tls_client_ca=ca))
+
+
+def test_the_cli_refuses_half_configured_tls_before_starting_anything(tmp_path):
+    (tmp_path / "cert.pem").write_text("pem")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server.tools.cli",
+            "serve",
+            "--port",
+            "0",
+            "--tls-cert",
+            str(tmp_path / "cert.pem"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        done.returncode == 2 and "incomplete TLS configuration" in done.stderr and "--tls-key" in done.stderr
+    )
 
 
 def test_the_cli_refuses_an_exposed_plaintext_gateway_before_starting_anything():
