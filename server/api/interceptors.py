@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from server.api.errors import to_status
+from server.domain import InvalidArgumentError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,35 +33,78 @@ _KINDS = {
 }
 
 
-def wrap_handler(handler: grpc.RpcMethodHandler, scope: Scope) -> grpc.RpcMethodHandler:
+@dataclass(frozen=True)
+class _Malformed:
+    """What a request that does not parse (invalid UTF-8 in a string, a broken field) is
+    deserialized to, so that it becomes INVALID_ARGUMENT instead of gRPC's UNKNOWN."""
+
+    error: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as error:
+            return _Malformed(str(error)[:200])
+
+    return deserialize
+
+
+def _checked(request: Any) -> Any:
+    if isinstance(request, _Malformed):
+        raise InvalidArgumentError([("request", f"is not a valid protobuf message: {request.error}")])
+    return request
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _checked(request)
+
+
+def wrap_handler(
+    handler: grpc.RpcMethodHandler, scope: Scope, check_requests: bool = False
+) -> grpc.RpcMethodHandler:
     """`handler` with its behaviour run inside `scope(context)`; for streamed responses the
-    scope spans the whole stream."""
-    for kind, make in _KINDS.items():
-        behaviour = getattr(handler, kind)
-        if behaviour is None:
-            continue
-        if kind.endswith("_stream"):
+    scope spans the whole stream. With `check_requests`, a request that does not parse
+    raises InvalidArgumentError inside the scope (for streamed requests, when it is read)."""
+    kind = next((k for k in _KINDS if getattr(handler, k) is not None), None)
+    if kind is None:
+        return handler
+    behaviour = getattr(handler, kind)
 
-            async def streaming(request: Any, context: grpc.aio.ServicerContext, behaviour=behaviour):
-                async with scope(context):
-                    async for response in behaviour(request, context):
-                        yield response
+    def checked(request: Any) -> Any:
+        if not check_requests:
+            return request
+        return _checked_stream(request) if kind.startswith("stream_") else _checked(request)
 
-            wrapped: Callable = streaming
-        else:
+    if kind.endswith("_stream"):
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext, behaviour=behaviour):
-                async with scope(context):
-                    return await behaviour(request, context)
+        async def streaming(request: Any, context: grpc.aio.ServicerContext):
+            async with scope(context):
+                async for response in behaviour(checked(request), context):
+                    yield response
 
-            wrapped = unary
-        return make(wrapped, handler.request_deserializer, handler.response_serializer)
-    return handler
+        wrapped: Callable = streaming
+    else:
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext):
+            async with scope(context):
+                return await behaviour(checked(request), context)
+
+        wrapped = unary
+    deserializer = _tolerant(handler.request_deserializer) if check_requests else handler.request_deserializer
+    return _KINDS[kind](wrapped, deserializer, handler.response_serializer)
 
 
 class ScopedInterceptor(grpc.aio.ServerInterceptor):
     """Base class: `scope(method, details)` gives the per-call scope for `method`, or None
     to leave the method alone."""
+
+    check_requests = False  # see wrap_handler
 
     def scope(
         self, method: str, details: grpc.HandlerCallDetails
@@ -70,11 +116,14 @@ class ScopedInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         scope = self.scope(handler_call_details.method, handler_call_details)
-        return handler if scope is None else wrap_handler(handler, scope)
+        return handler if scope is None else wrap_handler(handler, scope, self.check_requests)
 
 
 class ErrorInterceptor(ScopedInterceptor):
-    """Known errors of the handler abort with their status; bugs stay UNKNOWN and are logged."""
+    """Known errors of the handler abort with their status; bugs stay UNKNOWN and are logged.
+    A request that does not parse is INVALID_ARGUMENT."""
+
+    check_requests = True
 
     def scope(self, method: str, details: grpc.HandlerCallDetails) -> Scope:
         @contextlib.asynccontextmanager

@@ -352,3 +352,23 @@ async def test_triton_down_gives_unavailable_and_not_serving(gateway, stub, trit
             await asyncio.to_thread(triton.start)
         assert await health_becomes(health, health_pb2.HealthCheckResponse.SERVING)
         assert (await stub.SearchByText(pb.SearchByTextRequest(text="运动鞋"))).hits
+
+
+async def test_a_request_that_does_not_parse_is_invalid_argument(gateway, stub):
+    """Invalid UTF-8 in a string field (and a truncated message) is the caller's mistake:
+    INVALID_ARGUMENT, unary or streamed, and the gateway goes on serving."""
+    bad_id = b"\x0a\x02\xff\xfe"  # GetProductRequest.id = two bytes that are not UTF-8
+    truncated = b"\x0a\x10abc"  # a length longer than the message
+    async with grpc.aio.insecure_channel(gateway.address) as channel:
+        get = channel.unary_unary("/productsearch.v1.ProductSearch/GetProduct")
+        upsert = channel.stream_unary("/productsearch.v1.ProductSearch/UpsertProducts")
+        for body in (bad_id, truncated):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await get(body, timeout=10)
+            assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value
+            assert "protobuf" in raised.value.details()
+        product = b"\x0a\x04\x0a\x02\xff\xfe"  # UpsertProductsRequest.product.id, not UTF-8
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await upsert(iter([product]), timeout=10)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value
+    assert (await stub.GetStats(pb.GetStatsRequest())).product_count >= CATALOG_SIZE
