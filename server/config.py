@@ -23,6 +23,7 @@ class Limits:
     max_attribute_key_chars: int = 64
     max_attribute_value_chars: int = 256
     max_delete_ids: int = 1000
+    max_stream_products: int = 10_000  # per UpsertProducts stream: bounds the response
     max_page_size: int = 1000
     default_page_size: int = 100
     max_message_bytes: int = 32 * 1024 * 1024

@@ -61,6 +61,14 @@ class PermissionDeniedError(DomainError):
     """The caller is known but may not touch this resource (a key limited to other catalogs)."""
 
 
+class ResourceExhaustedError(DomainError):
+    """Too much at once (a budget of the server is spent): retry with backoff."""
+
+
+class DeadlineExceededError(DomainError):
+    """The caller took too long (an upsert stream that stopped sending)."""
+
+
 class FailedPreconditionError(DomainError):
     """The request is fine but the system is not in a state to run it."""
 

@@ -20,6 +20,13 @@ from server.index.store import StoreStats
 from server.service.facade import CatalogStats, CatalogSummary
 
 CATALOG_PREFIX = "catalogs/"
+ECHO_CHARS = 128  # ids are at most this long; longer ones are invalid and echoed cut
+
+
+def echoed(value: str) -> str:
+    """What a response repeats of a caller's id: bounded, so that 40 ids of 1 MB cannot
+    push a reply past the message limit."""
+    return value[:ECHO_CHARS]
 
 
 def catalog_id(name: str, field: str = "catalog") -> str:

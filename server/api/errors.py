@@ -12,10 +12,12 @@ from server.catalog.sqlite import CatalogError, CatalogFullError
 from server.domain import (
     AlreadyExistsError,
     Code,
+    DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
+    ResourceExhaustedError,
 )
 from server.models.embedding import EmbeddingError
 from server.models.images import ImageError
@@ -26,6 +28,8 @@ _BY_ERROR: list[tuple[type[Exception], Code]] = [
     (AlreadyExistsError, Code.ALREADY_EXISTS),
     (PermissionDeniedError, Code.PERMISSION_DENIED),
     (FailedPreconditionError, Code.FAILED_PRECONDITION),
+    (ResourceExhaustedError, Code.RESOURCE_EXHAUSTED),
+    (DeadlineExceededError, Code.DEADLINE_EXCEEDED),
     (CatalogFullError, Code.RESOURCE_EXHAUSTED),  # before its base class
     (CatalogError, Code.UNAVAILABLE),
 ]

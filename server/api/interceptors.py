@@ -7,6 +7,7 @@ slot), or turn an exception into a status (in `__aexit__`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from server.api.errors import to_status
-from server.domain import InvalidArgumentError
+from server.domain import DeadlineExceededError, InvalidArgumentError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,26 +61,37 @@ def _checked(request: Any) -> Any:
     return request
 
 
-async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    async for request in requests:
-        yield _checked(request)
+async def _checked_stream(
+    requests: AsyncIterator[Any], check: bool, idle_s: float | None
+) -> AsyncIterator[Any]:
+    iterator = aiter(requests)
+    while True:
+        try:
+            request = await (anext(iterator) if idle_s is None else asyncio.wait_for(anext(iterator), idle_s))
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise DeadlineExceededError(f"the stream sent nothing for {idle_s:g} s") from None
+        yield _checked(request) if check else request
 
 
 def wrap_handler(
-    handler: grpc.RpcMethodHandler, scope: Scope, check_requests: bool = False
+    handler: grpc.RpcMethodHandler, scope: Scope, check_requests: bool = False, idle_s: float | None = None
 ) -> grpc.RpcMethodHandler:
     """`handler` with its behaviour run inside `scope(context)`; for streamed responses the
     scope spans the whole stream. With `check_requests`, a request that does not parse
-    raises InvalidArgumentError inside the scope (for streamed requests, when it is read)."""
+    raises InvalidArgumentError inside the scope (for streamed requests, when it is read);
+    with `idle_s`, a request stream that sends nothing for that long raises
+    DeadlineExceededError."""
     kind = next((k for k in _KINDS if getattr(handler, k) is not None), None)
     if kind is None:
         return handler
     behaviour = getattr(handler, kind)
 
     def checked(request: Any) -> Any:
-        if not check_requests:
-            return request
-        return _checked_stream(request) if kind.startswith("stream_") else _checked(request)
+        if kind.startswith("stream_"):
+            return _checked_stream(request, check_requests, idle_s) if check_requests or idle_s else request
+        return _checked(request) if check_requests else request
 
     if kind.endswith("_stream"):
 
@@ -106,6 +118,10 @@ class ScopedInterceptor(grpc.aio.ServerInterceptor):
 
     check_requests = False  # see wrap_handler
 
+    def idle_s(self, method: str) -> float | None:
+        """How long a request stream of `method` may stay silent (None: no limit)."""
+        return None
+
     def scope(
         self, method: str, details: grpc.HandlerCallDetails
     ) -> Scope | None:  # pragma: no cover - abstract
@@ -116,7 +132,12 @@ class ScopedInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         scope = self.scope(handler_call_details.method, handler_call_details)
-        return handler if scope is None else wrap_handler(handler, scope, self.check_requests)
+        method = handler_call_details.method
+        return (
+            handler
+            if scope is None
+            else wrap_handler(handler, scope, self.check_requests, self.idle_s(method))
+        )
 
 
 class ErrorInterceptor(ScopedInterceptor):

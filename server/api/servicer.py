@@ -9,6 +9,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.api import convert
 from server.api.access import CALLER
+from server.api.admission import batch_slot
 from server.domain import DEFAULT_CATALOG, Code, ProductStatus
 from server.service.facade import ProductSearchService
 from server.service.ingest import UpsertItem
@@ -19,35 +20,48 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
         self.service = service
         self.default_top_k = service.config.limits.default_top_k
         self.batch = service.config.upsert_batch
+        self.max_stream_products = service.config.limits.max_stream_products
 
     async def UpsertProducts(self, request_iterator, context: grpc.aio.ServicerContext):
-        statuses: list[ProductStatus] = []
+        """Batches of `upsert_batch` products, each admitted on its own (`batch_slot`); one
+        status per product, in stream order. One catalog per stream: the first message's."""
+        statuses: list[pb.ProductStatus] = []
         batch: list[UpsertItem] = []
-        stream_catalog: str | None = None  # the first message's: one stream, one catalog
+        stream_catalog: str | None = None
         catalog = DEFAULT_CATALOG
+        truncated = False
+
+        async def flush() -> None:
+            async with batch_slot():
+                done = await self.service.upsert(catalog, batch, CALLER.get())
+            first = len(statuses)
+            statuses.extend(_status(s, first + i) for i, s in enumerate(done))
+            batch.clear()
+
         async for request in request_iterator:
+            if len(statuses) + len(batch) >= self.max_stream_products:
+                truncated = True  # stop reading: the response stays bounded
+                break
             if stream_catalog is None:
                 stream_catalog = request.catalog
                 catalog = convert.catalog_id(request.catalog)
             if request.catalog != stream_catalog:
                 if batch:  # statuses stay in stream order
-                    statuses += await self.service.upsert(catalog, batch, CALLER.get())
-                    batch = []
+                    await flush()
                 expected = stream_catalog or "the default catalog"
                 message = f"catalog: every message of a stream must name {expected!r}"
-                statuses.append(ProductStatus(request.product.id[:128], Code.INVALID_ARGUMENT, message))
+                statuses.append(
+                    _status(ProductStatus(request.product.id, Code.INVALID_ARGUMENT, message), len(statuses))
+                )
                 continue
             batch.append(UpsertItem(convert.product_from_proto(request.product), request.product.image))
             if len(batch) >= self.batch:
-                statuses += await self.service.upsert(catalog, batch, CALLER.get())
-                batch = []
+                await flush()
         if batch:
-            statuses += await self.service.upsert(catalog, batch, CALLER.get())
+            await flush()
         ok = sum(s.code == Code.OK for s in statuses)
         return pb.UpsertProductsResponse(
-            statuses=[pb.ProductStatus(id=s.id, code=int(s.code), message=s.message) for s in statuses],
-            upserted=ok,
-            failed=len(statuses) - ok,
+            statuses=statuses, upserted=ok, failed=len(statuses) - ok, truncated=truncated
         )
 
     async def GetProduct(self, request, context):
@@ -69,7 +83,8 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
         result = await self.service.delete(
             convert.catalog_id(request.catalog), list(request.ids), CALLER.get()
         )
-        return pb.DeleteProductsResponse(deleted=result.deleted, not_found=result.not_found)
+        not_found = [convert.echoed(product_id) for product_id in result.not_found]
+        return pb.DeleteProductsResponse(deleted=result.deleted, not_found=not_found)
 
     async def SearchByImage(self, request, context):
         options = convert.options_from_proto(request.options, self.default_top_k)
@@ -142,3 +157,9 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
             convert.catalog_id(request.name, "name"), request.force, CALLER.get()
         )
         return pb.DeleteCatalogResponse()
+
+
+def _status(status: ProductStatus, position: int) -> pb.ProductStatus:
+    return pb.ProductStatus(
+        id=convert.echoed(status.id), code=int(status.code), message=status.message, position=position
+    )

@@ -112,24 +112,28 @@ class UpsertProductsRequest(_message.Message):
     def __init__(self, product: _Optional[_Union[Product, _Mapping]] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class ProductStatus(_message.Message):
-    __slots__ = ("id", "code", "message")
+    __slots__ = ("id", "code", "message", "position")
     ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
     id: str
     code: int
     message: str
-    def __init__(self, id: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    position: int
+    def __init__(self, id: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., position: _Optional[int] = ...) -> None: ...
 
 class UpsertProductsResponse(_message.Message):
-    __slots__ = ("statuses", "upserted", "failed")
+    __slots__ = ("statuses", "upserted", "failed", "truncated")
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     UPSERTED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     statuses: _containers.RepeatedCompositeFieldContainer[ProductStatus]
     upserted: int
     failed: int
-    def __init__(self, statuses: _Optional[_Iterable[_Union[ProductStatus, _Mapping]]] = ..., upserted: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, statuses: _Optional[_Iterable[_Union[ProductStatus, _Mapping]]] = ..., upserted: _Optional[int] = ..., failed: _Optional[int] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class GetProductRequest(_message.Message):
     __slots__ = ("id", "catalog")
