@@ -247,7 +247,7 @@ def keyword_section(results: Results, args: argparse.Namespace) -> str:
     verdict = "met" if np.mean(zh) >= 0.80 else f"missed by {0.80 - np.mean(zh):.2f}"
     return f"""The projection (`TrainProjection`, method {trained.method}, version {trained.version}) was
 fitted on {trained.pairs} train-split products outside the catalog ({args.titled // 10} per category,
-seed 4) with English listing titles only (`server/fashion_mnist.py` `english_title`: an
+seed 4) with English listing titles only (`server/tools/fashion_mnist.py` `english_title`: an
 optional audience and material before one of six usual names of the category, e.g.
 "women's leather ankle boots") in {trained.seconds:.1f} s; those products were then deleted, so
 every hit below comes through the projected query against the image index. One query per
@@ -331,7 +331,7 @@ Target P@10 ≥ 0.80: {verdict}.
 test-split products that must match nothing. A copy counts as found when its original is
 returned at or above the threshold; every other product returned there is a false positive.
 The score is FindDuplicates' copy score (cosine of 16x16 grey descriptors, best over crops of
-0-11 % per side and a mirror image: server/copy_detection.py); the service's default
+0-11 % per side and a mirror image: server/models/copy_descriptor.py); the service's default
 threshold is {default_threshold}.
 
 {table}
