@@ -17,6 +17,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // message is any generated message: the ProductSearch ones (protobuf APIv2) and Debian's
@@ -206,9 +207,21 @@ func mustRender(text string, n int64) []byte {
 	return out
 }
 
+// withCatalog sets the request's `catalog` field, when it has one, to catalog (when not empty).
+func withCatalog(request message, catalog string) {
+	if catalog == "" {
+		return
+	}
+	r := protov1.MessageV2(request).ProtoReflect()
+	if field := r.Descriptor().Fields().ByName("catalog"); field != nil && field.Kind() == protoreflect.StringKind {
+		r.Set(field, protoreflect.ValueOfString(catalog))
+	}
+}
+
 // ghzDoer replays the config's call: the n-th call of a unary method sends message
-// n mod len(data); a client-streaming call sends them all.
-func ghzDoer(cfg *ghzConfig, m method) (func(worker int, conn *grpc.ClientConn) doer, error) {
+// n mod len(data); a client-streaming call sends them all. A non-empty catalog replaces the
+// `catalog` of every request that has one.
+func ghzDoer(cfg *ghzConfig, m method, catalog string) (func(worker int, conn *grpc.ClientConn) doer, error) {
 	messages, err := cfg.messages()
 	if err != nil {
 		return nil, err
@@ -228,7 +241,11 @@ func ghzDoer(cfg *ghzConfig, m method) (func(worker int, conn *grpc.ClientConn) 
 			}
 			newRequest := func(i int) (message, error) {
 				request := m.request()
-				return request, protojson.Unmarshal(mustRender(messages[i], n), protov1.MessageV2(request))
+				if err := protojson.Unmarshal(mustRender(messages[i], n), protov1.MessageV2(request)); err != nil {
+					return nil, err
+				}
+				withCatalog(request, catalog)
+				return request, nil
 			}
 			response := m.response()
 			if !m.clientStream {

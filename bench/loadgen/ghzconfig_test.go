@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	pb "github.com/productsearch/productsearch/clients/go/gen/productsearch/v1"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // The committed bench/ghz configs: known keys, known calls, data that parses as the request.
@@ -65,5 +68,28 @@ func TestGhzTemplatesAndRoundRobin(t *testing.T) {
 	messages, _ := cfg.messages()
 	if got := string(mustRender(messages[0], 42)); got != `{"text": "a42"}` {
 		t.Errorf("rendered %s", got)
+	}
+}
+
+func TestCatalogReplacesTheConfigsOwnWhereTheRequestHasOne(t *testing.T) {
+	text := &pb.SearchByTextRequest{Text: "bag", Catalog: "catalogs/from-config"}
+	withCatalog(text, "catalogs/shop-a")
+	if text.Catalog != "catalogs/shop-a" {
+		t.Errorf("catalog %q", text.Catalog)
+	}
+	kept := &pb.SearchByTextRequest{Catalog: "catalogs/from-config"}
+	withCatalog(kept, "")
+	if kept.Catalog != "catalogs/from-config" {
+		t.Errorf("an empty catalog keeps the config's: %q", kept.Catalog)
+	}
+	withCatalog(&healthpb.HealthCheckRequest{}, "catalogs/shop-a") // no catalog field: untouched
+}
+
+func TestParseFlagsNamesTheCatalog(t *testing.T) {
+	for flag, want := range map[string]string{"": "", "shop-a": "catalogs/shop-a", "catalogs/shop-b": "catalogs/shop-b"} {
+		cfg, err := parseFlags([]string{"--catalog", flag})
+		if err != nil || cfg.catalog != want {
+			t.Errorf("--catalog %q: got %q %v, want %q", flag, cfg.catalog, err, want)
+		}
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	loadgen --target 127.0.0.1:50051 --scenario read --concurrency 16 --connections 4 --duration 10s
 //	loadgen --scenario ceiling --concurrency 16 --duration 5s   # the generator's own limit
+//	loadgen --catalog shop-a --scenario mixed --duration 10s     # every request names catalogs/shop-a
 //
 // Scenarios: read (SearchByText / SearchByImage / SearchSimilar in equal parts), write
 // (UpsertProducts streams of --batch products), mixed (90 % read, 10 % write), text, image,
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/productsearch/productsearch/clients/go/client"
 	pb "github.com/productsearch/productsearch/clients/go/gen/productsearch/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -49,6 +51,7 @@ type config struct {
 	seed        int64
 	ghzConfig   string
 	apiKey      string
+	catalog     string          // resource name sent in every request; empty: the default catalog
 	set         map[string]bool // flags given on the command line
 }
 
@@ -91,12 +94,14 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.dataset, "fashion-mnist", "/usr/share/datasets/fashion-mnist", "Debian dataset-fashion-mnist folder")
 	fs.Int64Var(&cfg.seed, "seed", 1, "random seed of the call mix and payload choice")
 	fs.StringVar(&cfg.apiKey, "api-key", os.Getenv("PRODUCTSEARCH_API_KEY"), "sent as \"authorization: Bearer KEY\" on every call (default $PRODUCTSEARCH_API_KEY)")
+	fs.StringVar(&cfg.catalog, "catalog", "", "catalog of every request: an id (shop-a) or a name (catalogs/shop-a); empty: the default catalog")
 	fs.StringVar(&cfg.ghzConfig, "ghz-config", "", "replay a ghz JSON config (call, data, metadata, load); flags given here override it")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	cfg.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { cfg.set[f.Name] = true })
+	cfg.catalog = client.CatalogName(cfg.catalog)
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -157,7 +162,11 @@ func run(cfg config) error {
 	scenario := cfg.scenario
 	if replay != nil {
 		var err error
-		if newDoer, err = ghzDoer(replay, replayed); err != nil {
+		catalog := ""
+		if cfg.set["catalog"] {
+			catalog = cfg.catalog // replaces the config's own
+		}
+		if newDoer, err = ghzDoer(replay, replayed, catalog); err != nil {
 			return err
 		}
 		messages, _ := replay.messages()
@@ -185,7 +194,7 @@ func run(cfg config) error {
 	r.Name, r.Date = cfg.name, time.Now().UTC().Format(time.RFC3339)
 	r.Options = reportOptions{
 		Target: target, Scenario: scenario, Concurrency: cfg.concurrency, Connections: cfg.connections,
-		RPS: cfg.rps, Timeout: cfg.timeout.String(), TopK: int32(cfg.topK),
+		RPS: cfg.rps, Timeout: cfg.timeout.String(), TopK: int32(cfg.topK), Catalog: cfg.catalog,
 	}
 	if cfg.duration > 0 {
 		r.Options.Duration = cfg.duration.String()
@@ -255,7 +264,7 @@ func uses(mix []weighted, call string) bool {
 // preparePayloads loads what the scenario's calls send: Fashion-MNIST test images (queries
 // and new products; the catalog is built from the train split) and catalog ids.
 func preparePayloads(cfg config, mix []weighted, conn *grpc.ClientConn) (*payloads, error) {
-	p := &payloads{topK: int32(cfg.topK), batch: cfg.batch, writeIDs: uint64(cfg.writeIDs)}
+	p := &payloads{topK: int32(cfg.topK), batch: cfg.batch, writeIDs: uint64(cfg.writeIDs), catalog: cfg.catalog}
 	if uses(mix, callImage) || uses(mix, callUpsert) {
 		images, err := loadFashionMNIST(cfg.dataset, "t10k", cfg.queryImages)
 		if err != nil {
@@ -266,7 +275,7 @@ func preparePayloads(cfg config, mix []weighted, conn *grpc.ClientConn) (*payloa
 	if uses(mix, callSimilar) {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 		defer cancel()
-		ids, err := catalogIDs(ctx, pb.NewProductSearchClient(conn), cfg.similarIDs)
+		ids, err := catalogIDs(ctx, pb.NewProductSearchClient(conn), cfg.catalog, cfg.similarIDs)
 		if err != nil {
 			return nil, fmt.Errorf("list catalog ids for SearchSimilar: %w", err)
 		}

@@ -98,11 +98,11 @@ func readIDX(path string) ([]byte, error) {
 }
 
 // catalogIDs lists up to n product ids of the catalog (for SearchSimilar), in id order.
-func catalogIDs(ctx context.Context, stub pb.ProductSearchClient, n int) ([]string, error) {
+func catalogIDs(ctx context.Context, stub pb.ProductSearchClient, catalog string, n int) ([]string, error) {
 	var ids []string
 	token := ""
 	for len(ids) < n {
-		page, err := stub.ListProducts(ctx, &pb.ListProductsRequest{PageSize: 1000, PageToken: token})
+		page, err := stub.ListProducts(ctx, &pb.ListProductsRequest{PageSize: 1000, PageToken: token, Catalog: catalog})
 		if err != nil {
 			return nil, err
 		}

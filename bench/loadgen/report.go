@@ -47,6 +47,7 @@ type reportOptions struct {
 	Timeout     string  `json:"timeout"`
 	Batch       int     `json:"batch,omitempty"`
 	TopK        int32   `json:"topK"`
+	Catalog     string  `json:"catalog,omitempty"`
 }
 
 type bucket struct {

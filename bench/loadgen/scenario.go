@@ -43,6 +43,7 @@ type payloads struct {
 	images      *fashionImages // queries (SearchByImage) and new products (UpsertProducts)
 	similarIDs  []string
 	topK        int32
+	catalog     string // resource name every request names; empty: the default catalog
 	batch       int    // products per UpsertProducts stream
 	writeIDs    uint64 // distinct product ids written; later writes replace earlier ones
 	writeNumber uint64 // atomic: products written so far
@@ -94,13 +95,13 @@ func (c *caller) do(ctx context.Context, call string) (rejected rejections, err 
 	options := &pb.SearchOptions{TopK: p.topK}
 	switch call {
 	case callText:
-		_, err = c.search.SearchByText(ctx, &pb.SearchByTextRequest{Text: keywords[c.rng.Intn(len(keywords))], Options: options})
+		_, err = c.search.SearchByText(ctx, &pb.SearchByTextRequest{Text: keywords[c.rng.Intn(len(keywords))], Options: options, Catalog: p.catalog})
 	case callImage:
 		image := p.images.pngs[c.rng.Intn(len(p.images.pngs))]
-		_, err = c.search.SearchByImage(ctx, &pb.SearchByImageRequest{Image: image, Options: options})
+		_, err = c.search.SearchByImage(ctx, &pb.SearchByImageRequest{Image: image, Options: options, Catalog: p.catalog})
 	case callSimilar:
 		id := p.similarIDs[c.rng.Intn(len(p.similarIDs))]
-		_, err = c.search.SearchSimilar(ctx, &pb.SearchSimilarRequest{ProductId: id, Options: options})
+		_, err = c.search.SearchSimilar(ctx, &pb.SearchSimilarRequest{ProductId: id, Options: options, Catalog: p.catalog})
 	case callUpsert:
 		return c.upsert(ctx)
 	case callHealth:
@@ -135,7 +136,7 @@ func (c *caller) upsert(ctx context.Context) (rejections, error) {
 			Image:      p.images.pngs[image],
 			Attributes: map[string]string{"source": "loadgen"},
 		}
-		if err := stream.Send(&pb.UpsertProductsRequest{Product: product}); err != nil {
+		if err := stream.Send(&pb.UpsertProductsRequest{Product: product, Catalog: p.catalog}); err != nil {
 			break // the server ended the call early; CloseAndRecv returns why
 		}
 	}

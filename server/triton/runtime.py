@@ -132,16 +132,67 @@ def build_backend_directory(target: Path) -> None:
 
 WORKDIR_PREFIX = "embedded-triton-"
 OWNER_FILE = "owner.pid"
+GROUP_FILE = "triton.pgid"
+SHM = Path("/dev/shm")
+_REAP_WAIT_S = 5.0
+
+
+def shm_prefix(workdir: Path) -> str:
+    """The name prefix of the python backend's shared-memory regions of one Triton run."""
+    return f"productsearch_{workdir.name}_"
+
+
+def reap(workdir: Path) -> int:
+    """Remove what a Triton run from `workdir` left: SIGKILL the processes of its process
+    group that still run from that folder (python-backend stubs outlive a killed
+    tritonserver and ignore SIGTERM), then its shared-memory regions. Only processes whose
+    command names `workdir` are touched, so a recycled process-group id is safe. Returns
+    how many processes were killed."""
+    try:
+        group = int((workdir / GROUP_FILE).read_text())
+    except (OSError, ValueError):
+        group = None
+    victims = [] if group is None else _group_members(group, str(workdir).encode())
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + _REAP_WAIT_S
+    while any(Path(f"/proc/{pid}").exists() for pid in victims) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a killed process holds its memory until it is gone
+    for region in SHM.glob(shm_prefix(workdir) + "*"):
+        with contextlib.suppress(OSError):
+            region.unlink()
+    return len(victims)
+
+
+def _group_members(group: int, marker: bytes) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        # After the command in parentheses: state, ppid, pgrp, ...
+        if int(stat.rsplit(")", 1)[1].split()[2]) == group and marker in cmdline:
+            members.append(int(entry.name))
+    return members
 
 
 def remove_orphaned_workdirs() -> None:
-    """Delete runtime folders left by gateways that were killed (no `stop()` ran)."""
+    """Reap and delete runtime folders left by gateways that were killed (no `stop()` ran):
+    their Triton died with them, its stubs and shared memory did not."""
     for workdir in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
         try:
             owner = int((workdir / OWNER_FILE).read_text())
             os.kill(owner, 0)
         except ProcessLookupError:
-            _LOGGER.info("removing %s, left by process %d", workdir, owner)
+            killed = reap(workdir)
+            _LOGGER.info(
+                "removing %s, left by process %d (%d stray processes killed)", workdir, owner, killed
+            )
             shutil.rmtree(workdir, ignore_errors=True)
         except (OSError, ValueError):
             continue  # not ours to judge: unreadable, or another user's process
@@ -224,6 +275,7 @@ class EmbeddedTriton:
             *[f"--load-model={m}" for m in self.models],
             "--exit-on-error=true",
             "--strict-readiness=true",
+            f"--backend-config=python,shm-region-prefix-name={shm_prefix(self._workdir)}",
             f"--log-verbose={self.log_verbose}",
         ]
         _LOGGER.info("starting embedded Triton on %s with %s (%s)", self.url, self.models, self.kind)
@@ -235,9 +287,10 @@ class EmbeddedTriton:
             stdin=subprocess.DEVNULL,
             env=self._environment(),
             preexec_fn=_die_with_parent,
-            start_new_session=True,
+            start_new_session=True,  # its own process group, which its stubs join
         )
         log.close()
+        (self._workdir / GROUP_FILE).write_text(str(self._process.pid))
         try:
             self._wait_ready()
         except BaseException:
@@ -325,7 +378,11 @@ class EmbeddedTriton:
             os.killpg(self._process.pid, signum)
 
     def _cleanup_workdir(self) -> None:
+        """Reap what the last run left (stubs of a Triton that was killed) and delete its folder."""
         if self._workdir is not None:
+            killed = reap(self._workdir)
+            if killed:
+                _LOGGER.warning("killed %d stray python-backend stubs of the previous Triton", killed)
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 

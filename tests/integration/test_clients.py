@@ -1,18 +1,23 @@
 """Every client in clients/ (Python, Go, Node, C++) against one real gateway, through its
 `run.sh` CLI: the same queries give the same ranked ids and scores as the Python client,
-folder uploads and failures follow the shared CLI contract. Then the Python package's API.
+folder uploads follow the folder rule of the server's `productsearch index --folder`, two
+catalogs stay apart, a key limited to one catalog is refused the other, failures follow the
+shared CLI contract. Then the Python package's API, catalog management included.
 
 The clients are built first (`make clients`); a missing or unbuilt one fails, never skips.
-While only some are built, select them: `pytest tests/test_clients.py -k python`."""
+While only some are built, select them: `pytest tests/integration/test_clients.py -k python`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import io
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -22,6 +27,7 @@ import grpc
 import pytest
 from PIL import Image
 from productsearch_client import (
+    Catalog,
     Client,
     FieldViolation,
     Filter,
@@ -33,11 +39,13 @@ from productsearch_client._errors import field_violations
 from productsearch_client.aio import AsyncClient
 
 from productsearch.v1 import product_search_pb2 as pb
+from server.api.access import new_key
 from server.api.errors import to_status
 from server.domain import InvalidArgumentError, NotFoundError
 from server.models.images import encode_png
 from server.tools import fashion_mnist
-from server.tools.child import spawn_gateway, wait_serving
+from server.tools.child import wait_serving
+from server.tools.sources import folder_entries
 from server.triton.runtime import free_port
 
 pytestmark = pytest.mark.integration
@@ -51,15 +59,19 @@ SCORE_TOLERANCE = 1e-4
 # --- running a client's CLI -------------------------------------------------------------------
 
 
+def environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with PRODUCTSEARCH_* unset, then `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PRODUCTSEARCH_")}
+    return clean | (env or {})
+
+
 def run_client(language: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
     """`clients/<language>/run.sh ARGS` with PRODUCTSEARCH_* unset unless `env` sets them."""
     script = ROOT / "clients" / language / "run.sh"
     if not script.is_file():
         pytest.fail(f"{script.relative_to(ROOT)} is missing: build every client first with `make clients`")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PRODUCTSEARCH_")}
-    environment.update(env or {})
     result = subprocess.run(
-        [str(script), *args], capture_output=True, text=True, timeout=timeout, env=environment, cwd=ROOT
+        [str(script), *args], capture_output=True, text=True, timeout=timeout, env=environment(env), cwd=ROOT
     )
     if result.returncode in (126, 127):
         pytest.fail(
@@ -100,16 +112,50 @@ def error_line(result: subprocess.CompletedProcess, code: str) -> str:
     return lines[0]
 
 
-# --- one gateway and catalog for the module ---------------------------------------------------
+def upserted(result: subprocess.CompletedProcess, ok: int, failed: int = 0) -> list[tuple[str, str]]:
+    """The (id, code) of each failure line of an `upsert`, after checking its summary line."""
+    assert result.returncode == 0, describe(result)
+    summary, *failures = result.stdout.splitlines()
+    assert summary == f"upserted {ok} failed {failed}", describe(result)
+    assert len(failures) == failed, describe(result)
+    parsed = []
+    for line in failures:
+        word, product_id, code, message = line.split("\t", 3)
+        assert word == "failed" and message, describe(result)
+        parsed.append((product_id, code))
+    return parsed
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, model_repository) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("clients-gateway")
+def image_file(rgb, format: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format=format, **({"quality": 95} if format == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(data)
+    return path
+
+
+# --- gateways -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serving_gateway(folder: Path, model_repository: Path, *flags: str) -> Iterator[str]:
+    """`productsearch serve` with the embedded Triton on a free loopback port, its data and
+    log in `folder`, plus `flags` (which server/tools/child.py's spawn_gateway does not take);
+    yields the address once SERVING. PRODUCTSEARCH_* variables are not passed on: a key list
+    in $PRODUCTSEARCH_API_KEYS would guard every gateway."""
     port = free_port()
     address = f"127.0.0.1:{port}"
+    command = [sys.executable, "-m", "server.tools.cli", "serve", "--port", str(port)]
+    command += ["--data-dir", str(folder / "data"), "--model-repository", str(model_repository), *flags]
     with open(folder / "gateway.log", "w") as log:
-        process = spawn_gateway(port, folder / "data", model_repository, cwd=ROOT, stdout=log, stderr=log)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log, env=environment())
     try:
         try:
             wait_serving(address, process, timeout_s=240)
@@ -123,6 +169,35 @@ def gateway(tmp_path_factory, model_repository) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, model_repository) -> Iterator[str]:
+    """A gateway without API keys: every call is allowed."""
+    with serving_gateway(tmp_path_factory.mktemp("clients-gateway"), model_repository) as address:
+        yield address
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyedGateway:
+    address: str
+    shop_a_key: str  # role write, limited to catalogs=shop-a
+
+
+@pytest.fixture(scope="module")
+def keyed_gateway(tmp_path_factory, model_repository) -> Iterator[KeyedGateway]:
+    """A gateway started with `--api-keys FILE`: an admin key (which made catalogs shop-a and
+    shop-b) and a write key limited to shop-a."""
+    folder = tmp_path_factory.mktemp("keyed-gateway")
+    admin_key, admin_line = new_key("test-admin", "admin")
+    shop_a_key, shop_a_line = new_key("shop-a-writer", "write", ["shop-a"])
+    assert shop_a_line.endswith(" catalogs=shop-a")
+    key_file = write(folder / "api-keys", f"{admin_line}\n{shop_a_line}\n")
+    with serving_gateway(folder, model_repository, "--api-keys", str(key_file)) as address:
+        with Client(address, api_key=admin_key, deadline_s=60) as admin:
+            for catalog_id in ("shop-a", "shop-b"):
+                admin.create_catalog(catalog_id)
+        yield KeyedGateway(address, shop_a_key)
 
 
 @pytest.fixture(scope="module")
@@ -189,52 +264,213 @@ def test_similar_agrees(language, gateway, catalog, python_client):
 # --- every language: upload a folder, then find it ----------------------------------------------
 
 
-def image_file(rgb, format: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format=format, **({"quality": 95} if format == "JPEG" else {}))
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_upsert_folder(language, gateway, catalog, fmnist, python_client, tmp_path):
-    """3 good images (.png, .jpeg, .webp) + 1 corrupt .jpg; a stray file and a subfolder are
-    ignored; titles come from <stem>.txt, trimmed."""
+    """3 good images (.png, .jpeg, .webp) + 1 corrupt .jpg at the top, 1 in a subfolder; a
+    stray file is ignored; titles come from <stem>.txt, trimmed; the subfolder's image is
+    `nested/<stem>` in category "nested", the others have none."""
     folder = tmp_path / "upload"
-    (folder / "nested").mkdir(parents=True)
     first = 1000 + 10 * LANGUAGES.index(language)  # distinct images per language
     images = {
         f"{language}-1.png": encode_png(fmnist.rgb(first)),
         f"{language}-2.jpeg": image_file(fmnist.rgb(first + 1), "JPEG"),
         f"{language}-3.webp": image_file(fmnist.rgb(first + 2), "WEBP"),
         f"{language}-4-corrupt.jpg": b"\xff\xd8 this is not a JPEG",
+        f"nested/{language}-5.png": encode_png(fmnist.rgb(first + 3)),
     }
     for name, data in images.items():
-        (folder / name).write_bytes(data)
-    (folder / f"{language}-1.txt").write_text("  Red wool scarf 红色围巾 \n", encoding="utf-8")
-    (folder / f"{language}-2.txt").write_text("Blue jeans", encoding="utf-8")
-    (folder / "notes.md").write_text("not a product")
-    (folder / "nested" / f"{language}-5.png").write_bytes(encode_png(fmnist.rgb(first + 3)))
+        write(folder / name, data)
+    write(folder / f"{language}-1.txt", "  Red wool scarf 红色围巾 \n")
+    write(folder / f"{language}-2.txt", "Blue jeans")
+    write(folder / "notes.md", "not a product")
 
     result = run_client(language, "--target", gateway, "--deadline", "120", "upsert", str(folder))
-    assert result.returncode == 0, describe(result)
-    lines = result.stdout.splitlines()
-    assert lines[0] == "upserted 3 failed 1", describe(result)
-    assert len(lines) == 2, describe(result)
-    failed, product_id, code, message = lines[1].split("\t", 3)
-    assert (failed, product_id, code) == ("failed", f"{language}-4-corrupt", "INVALID_ARGUMENT")
-    assert message
+    assert upserted(result, 4, 1) == [(f"{language}-4-corrupt", "INVALID_ARGUMENT")]
 
     assert python_client.get(f"{language}-1").title == "Red wool scarf 红色围巾"
     assert python_client.get(f"{language}-2").title == "Blue jeans"
     assert python_client.get(f"{language}-3").title == ""
-    for missing in (f"{language}-4-corrupt", f"{language}-5"):
+    assert {python_client.get(f"{language}-{n}").category for n in (1, 2, 3)} == {""}
+    nested = python_client.get(f"nested/{language}-5")
+    assert (nested.title, nested.category) == ("", "nested")
+    for missing in (f"{language}-4-corrupt", f"{language}-5", f"{language}-1.txt", "notes"):
         with pytest.raises(ProductSearchError) as raised:
             python_client.get(missing)
         assert raised.value.code == grpc.StatusCode.NOT_FOUND
 
-    for name in list(images)[:3]:
+    for name in [*list(images)[:3], f"nested/{language}-5.png"]:
         found = hit_lines(run_client(language, "--target", gateway, "search-image", str(folder / name)))
-        assert found[0][0] == Path(name).stem and found[0][1] >= 0.999, found[:3]
+        assert found[0][0] == name.rsplit(".", 1)[0] and found[0][1] >= 0.999, found[:3]
+
+
+# --- every language: the folder rule of `productsearch index --folder` -------------------------
+
+# Products in id order (UTF-8 bytes): upper case before lower, "-" before "/", "！" (U+FF01)
+# before "😀" (U+1F600), which UTF-16 (JavaScript strings) orders the other way round.
+RULE_PRODUCTS = [
+    ("Sneaker/Trail/mud", "Muddy\ntrail shoe", "Trail"),
+    ("Sneaker/red_runner", "Red runner 红色跑鞋", "Sneaker"),
+    ("link", "", ""),
+    ("top", "", ""),
+]
+RULE_FAILURES = ["broken/B", "broken/a", "broken/x-y", "broken/x/y", "broken/！", "broken/😀"]
+
+
+@pytest.fixture(scope="module")
+def rule_folder(fmnist, tmp_path_factory) -> Path:
+    """A folder with what the rule decides on: depth, <stem>.txt titles (trimmed like Python's
+    str.strip() after text-mode newlines), hidden files and folders, files that are not images,
+    a title without an image, links to a file and to a folder, and corrupt images whose
+    failure lines show the upload order."""
+    root = tmp_path_factory.mktemp("rule") / "shop"
+    write(root / "top.png", encode_png(fmnist.rgb(3300)))
+    write(root / "Sneaker" / "red_runner.png", encode_png(fmnist.rgb(3301)))
+    write(root / "Sneaker" / "red_runner.txt", "\u3000 Red runner 红色跑鞋 \r\n")
+    write(root / "Sneaker" / "Trail" / "mud.JPEG", image_file(fmnist.rgb(3302), "JPEG"))
+    write(root / "Sneaker" / "Trail" / "mud.txt", "Muddy\r\ntrail shoe\n")
+    write(root / "Sneaker" / ".hidden.png", encode_png(fmnist.rgb(3303)))
+    write(root / ".cache" / "cached.png", encode_png(fmnist.rgb(3304)))
+    write(root / "Sneaker" / "readme.md", "not a product")
+    write(root / "Sneaker" / "photo.gif", b"GIF89a not a product")
+    write(root / "Sneaker" / "notes.txt", "a title without an image")
+    for name in ("B", "a", "x-y", "x/y", "！", "😀"):
+        write(root / "broken" / f"{name}.jpg", b"\xff\xd8 this is not a JPEG")
+    (root / "link.png").symlink_to("top.png")
+    (root / "linked-folder").symlink_to("Sneaker", target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def rule_reference(gateway, rule_folder, python_client) -> list[Product]:
+    """The folder as the server's own `productsearch index --folder` uploads it."""
+    python_client.create_catalog("rule-server")
+    command = [sys.executable, "-m", "server.tools.cli", "index", "--server", gateway]
+    command += ["--catalog", "rule-server", "--folder", str(rule_folder)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=environment())
+    assert f"done; {len(RULE_FAILURES)} failed" in result.stdout, describe(result)
+    return list(python_client.list_products(catalog="rule-server"))
+
+
+def test_the_rule_is_the_servers(rule_folder, rule_reference):
+    """The expectations below are what server/tools/sources.py reads and uploads."""
+    entries = [(e.id, e.title, e.category) for e in folder_entries(rule_folder)]
+    assert [e[0] for e in entries] == sorted([p[0] for p in RULE_PRODUCTS] + RULE_FAILURES, key=str.encode)
+    assert [e for e in entries if e[0] not in RULE_FAILURES] == RULE_PRODUCTS
+    assert [(p.id, p.title, p.category) for p in rule_reference] == RULE_PRODUCTS
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_upsert_follows_the_servers_folder_rule(
+    language, gateway, rule_folder, rule_reference, python_client
+):
+    """Uploaded into a catalog of its own, the folder gives the same products, with the same
+    ids, titles and categories, as the server's `productsearch index --folder`, sent in the
+    same order."""
+    catalog_id = f"rule-{language}"
+    python_client.create_catalog(catalog_id)
+    result = run_client(
+        language,
+        "--target",
+        gateway,
+        "--catalog",
+        catalog_id,
+        "--deadline",
+        "120",
+        "upsert",
+        str(rule_folder),
+    )
+    failures = upserted(result, len(RULE_PRODUCTS), len(RULE_FAILURES))
+    assert failures == [(product_id, "INVALID_ARGUMENT") for product_id in RULE_FAILURES]
+
+    expected = [(p.id, p.title, p.category) for p in rule_reference]
+    listed = list(python_client.list_products(catalog=catalog_id))
+    assert [(p.id, p.title, p.category) for p in listed] == expected
+    for product_id, title, category in expected:
+        stored = python_client.get(product_id, catalog=catalog_id)
+        assert (stored.id, stored.title, stored.category) == (product_id, title, category)
+
+
+# --- every language: catalogs ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shops(gateway, fmnist, python_client) -> dict[str, set[str]]:
+    """catalogs/shop-a, empty (each client fills it), and catalogs/shop-b with three products
+    of its own; made with the Python client library. The ids of shop-b's products by catalog."""
+    python_client.create_catalog("shop-a", display_name="Shop A", description="each client's uploads")
+    python_client.create_catalog("shop-b", display_name="Shop B")
+    products = [Product(id=f"b-{n}", image=encode_png(fmnist.rgb(3100 + n))) for n in range(3)]
+    assert python_client.upsert(products, catalog="shop-b").upserted == 3
+    return {"shop-b": {p.id for p in products}}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogs_keep_products_apart(language, gateway, shops, fmnist, python_client, tmp_path):
+    """A folder upserted into shop-a is found there (by id or by name, flag or environment),
+    never in shop-b or the default catalog."""
+    first = 3000 + 10 * LANGUAGES.index(language)
+    folder = tmp_path / "shop"
+    images = [
+        write(folder / f"{language}-a1.png", encode_png(fmnist.rgb(first))),
+        write(folder / "Bags" / f"{language}-a2.png", encode_png(fmnist.rgb(first + 1))),
+    ]
+    ids = [f"{language}-a1", f"Bags/{language}-a2"]
+    upserted(run_client(language, "--target", gateway, "--catalog", "shop-a", "upsert", str(folder)), 2)
+    assert python_client.get(ids[1], catalog="shop-a").category == "Bags"
+    shop_a = {p.id for p in python_client.list_products(catalog="shop-a")}
+    assert set(ids) <= shop_a
+
+    cli = functools.partial(run_client, language, "--target", gateway)
+    for image, product_id in zip(images, ids, strict=True):
+        in_b = hit_lines(cli("--catalog", "shop-b", "search-image", str(image)))
+        assert {hit[0] for hit in in_b} == shops["shop-b"]  # all of shop-b, none of shop-a
+        by_name = cli("--catalog", "catalogs/shop-a", "search-image", str(image))
+        by_environment = cli("search-image", str(image), env={"PRODUCTSEARCH_CATALOG": "shop-a"})
+        for in_a in (hit_lines(by_name), hit_lines(by_environment)):
+            assert in_a[0][0] == product_id and in_a[0][1] >= 0.999, in_a[:3]
+            assert {hit[0] for hit in in_a} <= shop_a
+        in_default = hit_lines(cli("search-image", str(image)))
+        assert not {hit[0] for hit in in_default} & set(ids)
+
+    error_line(cli("--catalog", "shop-b", "similar", ids[0]), "NOT_FOUND")
+    assert hit_lines(cli("--catalog", "shop-a", "similar", ids[0]))
+    with pytest.raises(ProductSearchError) as raised:
+        python_client.get(ids[0])
+    assert raised.value.code == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_unknown_and_malformed_catalogs(language, gateway):
+    result = run_client(language, "--target", gateway, "--catalog", "no-such-shop", "search-text", "bag")
+    assert "no-such-shop" in error_line(result, "NOT_FOUND")
+    result = run_client(language, "--target", gateway, "--catalog", "catalogs/a/b", "search-text", "bag")
+    error_line(result, "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_key_limited_to_shop_a_may_not_use_shop_b(language, keyed_gateway, fmnist, tmp_path):
+    """Key line `... write sha256:... catalogs=shop-a`: upserts and searches in shop-a work;
+    shop-b (which exists) and the default catalog are PERMISSION_DENIED; no key at all is
+    UNAUTHENTICATED."""
+    image = encode_png(fmnist.rgb(3200 + LANGUAGES.index(language)))
+    image_path = write(tmp_path / "shop" / f"{language}-keyed.png", image)
+    cli = functools.partial(run_client, language, "--target", keyed_gateway.address)
+    keyed = functools.partial(cli, "--api-key", keyed_gateway.shop_a_key)
+
+    upserted(keyed("--catalog", "shop-a", "upsert", str(image_path.parent)), 1)
+    hits = hit_lines(keyed("--catalog", "shop-a", "search-image", str(image_path)))
+    assert hits[0][0] == f"{language}-keyed" and hits[0][1] >= 0.999, hits[:3]
+
+    for args in (
+        ("--catalog", "shop-b", "upsert", str(image_path.parent)),
+        ("--catalog", "catalogs/shop-b", "search-image", str(image_path)),
+        ("--catalog", "shop-b", "search-text", "bag"),
+        ("search-text", "bag"),  # the default catalog
+    ):
+        assert "shop-a-writer" in error_line(keyed(*args), "PERMISSION_DENIED")
+    environment_key = {"PRODUCTSEARCH_API_KEY": keyed_gateway.shop_a_key, "PRODUCTSEARCH_CATALOG": "shop-b"}
+    error_line(cli("search-text", "bag", env=environment_key), "PERMISSION_DENIED")
+    error_line(cli("--catalog", "shop-a", "search-text", "bag"), "UNAUTHENTICATED")
 
 
 # --- every language: failures ----------------------------------------------------------------
@@ -273,6 +509,7 @@ BAD_USAGE = {
     "missing folder": ["upsert"],
     "top-k not a number": ["search-text", "sneaker", "--top-k", "many"],
     "deadline not a number": ["--deadline", "soon", "search-text", "sneaker"],
+    "catalog without a value": ["--catalog"],
 }
 
 
@@ -316,29 +553,53 @@ class RecordingServer(grpc.GenericRpcHandler):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_environment_api_key_and_deadline(language):
-    """$PRODUCTSEARCH_TARGET and $PRODUCTSEARCH_API_KEY are the defaults, flags win; the key
-    goes as `authorization: Bearer KEY`; every call has a deadline (10 s unless --deadline)."""
+def test_environment_api_key_catalog_and_deadline(language):
+    """$PRODUCTSEARCH_TARGET, $PRODUCTSEARCH_API_KEY and $PRODUCTSEARCH_CATALOG are the
+    defaults, flags win; the key goes as `authorization: Bearer KEY`; a catalog id becomes
+    `catalogs/ID`, a name goes as it is, none leaves the field empty (the default catalog);
+    every call has a deadline (10 s unless --deadline)."""
     with RecordingServer() as server:
         target = f"127.0.0.1:{server.port}"
         env = {"PRODUCTSEARCH_TARGET": target, "PRODUCTSEARCH_API_KEY": "key-from-env"}
         runs = [
-            run_client(language, "search-text", "运动鞋", env=env),
-            run_client(language, "--api-key", "from-flag", "--deadline", "3", "search-text", "a", env=env),
+            run_client(language, "search-text", "运动鞋", env=env | {"PRODUCTSEARCH_CATALOG": "shop-a"}),
+            run_client(
+                language,
+                "--api-key",
+                "from-flag",
+                "--deadline",
+                "3",
+                "--catalog",
+                "catalogs/shop-b",
+                "search-text",
+                "a",
+                env=env | {"PRODUCTSEARCH_CATALOG": "shop-a"},
+            ),
             run_client(language, "--target", target, "search-text", "red sneakers", "--top-k", "3"),
+            run_client(language, "--target", target, "--catalog", "shop-c", "search-text", "b"),
         ]
     for result in runs:
         assert result.returncode == 0 and result.stdout == "", describe(result)
-    assert len(server.calls) == 3
-    (first, first_metadata, first_left), (_, second_metadata, second_left), (third, third_metadata, _) = (
-        server.calls
-    )
+    assert len(server.calls) == 4
+    (
+        (first, first_metadata, first_left),
+        (second, second_metadata, second_left),
+        (third, third_metadata, _),
+        (
+            fourth,
+            _,
+            _,
+        ),
+    ) = server.calls
     assert first.text == "运动鞋" and first_metadata.get("authorization") == "Bearer key-from-env"
     assert first_left is not None and 5 < first_left <= 10
+    assert first.catalog == "catalogs/shop-a"
     assert second_metadata.get("authorization") == "Bearer from-flag"
     assert second_left is not None and 0 < second_left <= 3
+    assert second.catalog == "catalogs/shop-b"
     assert third.text == "red sneakers" and third.options.top_k == 3
-    assert "authorization" not in third_metadata
+    assert "authorization" not in third_metadata and third.catalog == ""
+    assert fourth.catalog == "catalogs/shop-c"
 
 
 # --- the Python package's API ------------------------------------------------------------------
@@ -444,7 +705,7 @@ def test_python_client_reraises_errors_of_the_product_iterable(python_client):
 
 
 def test_python_client_api_key_and_closed_channel(gateway, catalog):
-    """The gateway does not check keys yet: a keyed client works like any other."""
+    """A gateway without a key file does not check keys: a keyed client works like any other."""
     with Client(gateway, api_key="secret", deadline_s=30) as client:
         assert client.stats().product_count >= 10 * PER_CATEGORY
     with pytest.raises(ValueError):
@@ -461,3 +722,53 @@ async def test_python_async_client_matches_blocking_client(gateway, catalog, pyt
         with pytest.raises(ProductSearchError) as raised:
             await client.get("no-such-product")
         assert raised.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_python_client_manages_catalogs(python_client, fmnist):
+    """Create (with display name and description), get, list every page, stats, refusals,
+    delete with and without force."""
+    created = python_client.create_catalog(
+        "py-admin", display_name="Python shop", description="for the API test"
+    )
+    assert (created.name, created.id, created.display_name, created.description, created.product_count) == (
+        "catalogs/py-admin",
+        "py-admin",
+        "Python shop",
+        "for the API test",
+        0,
+    )
+    assert created.create_time > 0
+    with pytest.raises(ProductSearchError) as raised:
+        python_client.create_catalog("py-admin")
+    assert raised.value.code == grpc.StatusCode.ALREADY_EXISTS
+
+    python_client.upsert([Product(id="p-1", image=encode_png(fmnist.rgb(3400)))], catalog="catalogs/py-admin")
+    assert python_client.get_catalog("py-admin").product_count == 1
+    with Client(python_client.target, catalog="py-admin") as in_catalog:
+        assert in_catalog.get_catalog() == python_client.get_catalog("catalogs/py-admin")
+        stats = in_catalog.stats()
+        assert stats.catalog == in_catalog.get_catalog() and stats.product_count == 1
+        assert {i.space for i in stats.indexes} >= {"image"} and all(
+            i.engine and i.dimension for i in stats.indexes
+        )
+        assert [p.id for p in in_catalog.list_products()] == ["p-1"]
+    assert python_client.get_catalog().id == "default"
+
+    listed = list(python_client.list_catalogs(page_size=1))  # one page per catalog
+    assert [c.id for c in listed] == sorted(c.id for c in listed)
+    assert {"default", "py-admin"} <= {c.id for c in listed}
+    assert all(isinstance(c, Catalog) for c in listed)
+
+    with pytest.raises(ProductSearchError) as raised:
+        python_client.delete_catalog("py-admin")
+    assert raised.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(ProductSearchError) as raised:
+        python_client.delete_catalog("default", force=True)
+    assert raised.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    python_client.delete_catalog("py-admin", force=True)
+    with pytest.raises(ProductSearchError) as raised:
+        python_client.get_catalog("py-admin")
+    assert raised.value.code == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(ProductSearchError) as raised:
+        python_client.search_by_text("bag", catalog="py-admin")
+    assert raised.value.code == grpc.StatusCode.NOT_FOUND

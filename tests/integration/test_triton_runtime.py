@@ -16,11 +16,13 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from server.triton.runtime import (
+    SHM,
     EmbeddedTriton,
     TritonStartError,
     exported_models,
     python_backend_config,
     remove_orphaned_workdirs,
+    shm_prefix,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +146,30 @@ def test_triton_dies_with_a_killed_parent(model_repository):
     assert Path(workdir).exists()  # nobody ran stop(); the next start cleans it up
     remove_orphaned_workdirs()
     assert not Path(workdir).exists()
+
+
+@pytest.mark.integration
+def test_restarts_after_crashes_leave_no_processes_or_shared_memory(model_repository):
+    """Triton killed three times the way a crash kills it (the server process only): each
+    restart reaps the old run's stubs and its /dev/shm regions; stop() leaves nothing."""
+    triton = EmbeddedTriton(model_repository, ["text_encoder"])
+    runs = []
+    try:
+        for _ in range(3):
+            triton.start()
+            workdir = triton.log_path.parent
+            runs.append(workdir)
+            assert stub_pids(str(workdir)), "no python backend stub found"
+            assert list(SHM.glob(shm_prefix(workdir) + "*")), "no shared memory of this run"
+            os.kill(triton.pid, signal.SIGKILL)  # the server only: its stubs are orphaned
+            assert wait_until(lambda: not triton.running(), 10)
+        triton.start()
+        for old in runs:
+            assert not [p for p in stub_pids(str(old)) if alive(p)], f"stubs of {old} still run"
+            assert not list(SHM.glob(shm_prefix(old) + "*")), f"shared memory of {old} left"
+        current = triton.log_path.parent
+    finally:
+        triton.stop()
+    assert not [p for p in stub_pids(str(current)) if alive(p)] and not list(
+        SHM.glob(shm_prefix(current) + "*")
+    )

@@ -1,6 +1,6 @@
 // productsearch: the command line shared by every client of this repository.
 //
-//   productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] COMMAND ...
+//   productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] [--catalog ID] COMMAND ...
 //
 // Exit status: 0 done, 1 usage or local error, 2 the RPC failed.
 #include <algorithm>
@@ -23,13 +23,15 @@ constexpr int kExitUsage = 1;
 constexpr int kExitRpc = 2;
 
 constexpr const char* kUsage =
-    "usage: productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] COMMAND ...\n"
-    "  upsert FOLDER                  upsert every .jpg/.jpeg/.png/.webp of FOLDER (title: <stem>.txt)\n"
+    "usage: productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] [--catalog ID] COMMAND ...\n"
+    "  upsert FOLDER                  upsert every .jpg/.jpeg/.png/.webp under FOLDER (id: relative path\n"
+    "                                 without extension, category: its folder, title: <stem>.txt)\n"
     "  search-image PATH [--top-k N]  products that look like the image\n"
     "  search-text TEXT [--top-k N]   products matching a keyword (e.g. 运动鞋, red sneakers)\n"
     "  similar PRODUCT_ID [--top-k N] products that look like a catalog product\n"
     "defaults: --target $PRODUCTSEARCH_TARGET or 127.0.0.1:50051, --deadline 10,\n"
-    "          --api-key $PRODUCTSEARCH_API_KEY, --top-k 10\n";
+    "          --api-key $PRODUCTSEARCH_API_KEY, --top-k 10,\n"
+    "          --catalog $PRODUCTSEARCH_CATALOG or the default catalog (an id, shop-a, or a name)\n";
 
 struct UsageError {
   std::string message;
@@ -39,6 +41,7 @@ struct Arguments {
   std::string target = "127.0.0.1:50051";
   double deadline_s = 10.0;
   std::string api_key;
+  std::string catalog;
   std::string command;
   std::vector<std::string> positional;
   int top_k = 10;
@@ -86,6 +89,7 @@ Arguments Parse(const std::vector<std::string>& args) {
   Arguments parsed;
   if (const std::string target = Env("PRODUCTSEARCH_TARGET"); !target.empty()) parsed.target = target;
   parsed.api_key = Env("PRODUCTSEARCH_API_KEY");
+  parsed.catalog = Env("PRODUCTSEARCH_CATALOG");
 
   size_t i = 0;
   for (; i < args.size() && args[i].rfind("-", 0) == 0; ++i) {
@@ -99,6 +103,8 @@ Arguments Parse(const std::vector<std::string>& args) {
       parsed.deadline_s = ParseSeconds(OptionValue(args, i, "--deadline"));
     } else if (IsOption(arg, "--api-key")) {
       parsed.api_key = OptionValue(args, i, "--api-key");
+    } else if (IsOption(arg, "--catalog")) {
+      parsed.catalog = OptionValue(args, i, "--catalog");
     } else {
       throw UsageError{"unknown option " + arg};
     }
@@ -147,6 +153,7 @@ int Run(const Arguments& args) {
       std::chrono::duration<double>(args.deadline_s));
   productsearch::ProductSearchClient client(args.target, args.api_key,
                                             std::max(deadline, std::chrono::microseconds(1)));
+  client.set_catalog(args.catalog);
   productsearch::SearchOptions options;
   options.top_k = args.top_k;
   const std::string& argument = args.positional.front();

@@ -1,15 +1,18 @@
 // Package client is a small Go client for the productsearch.v1.ProductSearch gRPC service:
-// upsert a folder of product images, search by image, keyword or catalog product.
+// upsert a folder of product images, search by image, keyword or catalog product, and
+// manage catalogs.
 //
-// Every call carries a deadline (the one given to Dial, 10 s by default) and, when an API key
-// is set, the metadata "authorization: Bearer <key>". Errors are the gRPC status errors the
-// server sent (status.FromError, status.Code and CodeName read them); local failures, such as
-// an unreadable file, are plain errors.
+// Every call carries a deadline (the one given to Dial, 10 s by default), the catalog (the
+// one given to Dial with WithCatalog, or InCatalog for one call; the default catalog
+// otherwise) and, when an API key is set, the metadata "authorization: Bearer <key>". Errors
+// are the gRPC status errors the server sent (status.FromError, status.Code and CodeName read
+// them); local failures, such as an unreadable file, are plain errors.
 //
-//	c, err := client.Dial("127.0.0.1:50051", client.WithDeadline(5*time.Second))
+//	c, err := client.Dial("127.0.0.1:50051", client.WithCatalog("shop-a"), client.WithDeadline(5*time.Second))
 //	if err != nil { ... }
 //	defer c.Close()
 //	hits, err := c.SearchByText(ctx, "运动鞋", 10)
+//	hits, err = c.SearchByText(ctx, "运动鞋", 10, client.InCatalog("shop-b"))
 package client
 
 import (
@@ -17,8 +20,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -33,8 +34,8 @@ const DefaultDeadline = 10 * time.Second
 // maxReceiveBytes lets large answers through (top_k 1,000 with thumbnails is ~20 MB).
 const maxReceiveBytes = 64 << 20
 
-// ImageExtensions are the file name extensions Upsert streams, compared in lower case.
-var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".webp"}
+// CatalogPrefix starts every catalog's resource name: "catalogs/shop-a".
+const CatalogPrefix = "catalogs/"
 
 // Client calls one ProductSearch service over one gRPC connection. It is safe for
 // concurrent use.
@@ -42,6 +43,7 @@ type Client struct {
 	conn     *grpc.ClientConn
 	stub     pb.ProductSearchClient
 	apiKey   string
+	catalog  string // resource name; empty: the default catalog
 	deadline time.Duration
 	dialOpts []grpc.DialOption
 }
@@ -51,6 +53,10 @@ type Option func(*Client)
 
 // WithAPIKey sends "authorization: Bearer <key>" with every call; empty sends nothing.
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
+
+// WithCatalog makes catalog (an id, "shop-a", or a name, "catalogs/shop-a") the one every
+// call uses unless InCatalog names another; empty is the default catalog.
+func WithCatalog(catalog string) Option { return func(c *Client) { c.catalog = CatalogName(catalog) } }
 
 // WithDeadline bounds every call (for an upsert, the whole stream) to d.
 func WithDeadline(d time.Duration) Option { return func(c *Client) { c.deadline = d } }
@@ -84,12 +90,45 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// CatalogName is the resource name of a catalog given by id ("shop-a") or name
+// ("catalogs/shop-a"); empty stays empty, which the server reads as "catalogs/default".
+func CatalogName(catalog string) string {
+	if catalog == "" || strings.HasPrefix(catalog, CatalogPrefix) {
+		return catalog
+	}
+	return CatalogPrefix + catalog
+}
+
+// CallOption adjusts one call.
+type CallOption func(*call)
+
+// call is what CallOptions set.
+type call struct {
+	catalog string
+}
+
+// InCatalog sends this call to catalog (an id or a name; empty: the default catalog) instead
+// of the client's.
+func InCatalog(catalog string) CallOption {
+	return func(o *call) { o.catalog = CatalogName(catalog) }
+}
+
+// catalogOf is the resource name a call sends.
+func (c *Client) catalogOf(opts []CallOption) string {
+	o := call{catalog: c.catalog}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.catalog
+}
+
 // Close releases the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
 // Stub is the generated client on the same connection, for the RPCs and options this
 // package does not wrap (filters, thumbnails, GetProduct, ...). Calls through it get no
-// deadline or API key unless the caller's context carries them: see Context.
+// deadline or API key unless the caller's context carries them (see Context), and name
+// their catalog themselves (CatalogName).
 func (c *Client) Stub() pb.ProductSearchClient { return c.stub }
 
 // Context derives the context of one call: the client's deadline and API key metadata.
@@ -113,27 +152,27 @@ type Hit struct {
 
 // SearchByImage ranks the catalog by visual similarity to image (JPEG, PNG or WebP bytes).
 // topK 0 means the server default (10).
-func (c *Client) SearchByImage(ctx context.Context, image []byte, topK int) ([]Hit, error) {
+func (c *Client) SearchByImage(ctx context.Context, image []byte, topK int, opts ...CallOption) ([]Hit, error) {
 	ctx, cancel := c.Context(ctx)
 	defer cancel()
-	response, err := c.stub.SearchByImage(ctx, &pb.SearchByImageRequest{Image: image, Options: options(topK)})
+	response, err := c.stub.SearchByImage(ctx, &pb.SearchByImageRequest{Image: image, Options: options(topK), Catalog: c.catalogOf(opts)})
 	return hits(response, err)
 }
 
 // SearchByText ranks the catalog by similarity to a keyword or sentence (Chinese, English, ...).
-func (c *Client) SearchByText(ctx context.Context, text string, topK int) ([]Hit, error) {
+func (c *Client) SearchByText(ctx context.Context, text string, topK int, opts ...CallOption) ([]Hit, error) {
 	ctx, cancel := c.Context(ctx)
 	defer cancel()
-	response, err := c.stub.SearchByText(ctx, &pb.SearchByTextRequest{Text: text, Options: options(topK)})
+	response, err := c.stub.SearchByText(ctx, &pb.SearchByTextRequest{Text: text, Options: options(topK), Catalog: c.catalogOf(opts)})
 	return hits(response, err)
 }
 
 // SearchSimilar ranks the catalog by visual similarity to the catalog product productID,
 // which is left out of the hits. NOT_FOUND when it is unknown.
-func (c *Client) SearchSimilar(ctx context.Context, productID string, topK int) ([]Hit, error) {
+func (c *Client) SearchSimilar(ctx context.Context, productID string, topK int, opts ...CallOption) ([]Hit, error) {
 	ctx, cancel := c.Context(ctx)
 	defer cancel()
-	response, err := c.stub.SearchSimilar(ctx, &pb.SearchSimilarRequest{ProductId: productID, Options: options(topK)})
+	response, err := c.stub.SearchSimilar(ctx, &pb.SearchSimilarRequest{ProductId: productID, Options: options(topK), Catalog: c.catalogOf(opts)})
 	return hits(response, err)
 }
 
@@ -155,68 +194,15 @@ func hits(response *pb.SearchResponse, err error) ([]Hit, error) {
 	return out, nil
 }
 
-// FolderEntry is one product image found by ListFolder.
-type FolderEntry struct {
-	// ID is the file name without its extension.
-	ID string
-	// Path is the image file.
-	Path string
-	// Title is the trimmed content of <stem>.txt next to the image, or empty.
-	Title string
-}
-
-// ListFolder lists the product images of folder: every regular .jpg/.jpeg/.png/.webp file
-// (not recursive), sorted by name, with the title from <stem>.txt when that file exists.
-func ListFolder(folder string) ([]FolderEntry, error) {
-	entries, err := os.ReadDir(folder)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(entries))
-	for _, entry := range entries {
-		if isImageName(entry.Name()) {
-			names = append(names, entry.Name())
-		}
-	}
-	sort.Strings(names)
-	var out []FolderEntry
-	for _, name := range names {
-		path := filepath.Join(folder, name)
-		info, err := os.Stat(path) // follows symlinks
-		if err != nil {
-			return nil, err
-		}
-		if !info.Mode().IsRegular() {
-			continue
-		}
-		stem := strings.TrimSuffix(name, filepath.Ext(name))
-		title, err := os.ReadFile(filepath.Join(folder, stem+".txt"))
-		if err != nil && !os.IsNotExist(err) {
-			return nil, err
-		}
-		out = append(out, FolderEntry{ID: stem, Path: path, Title: strings.TrimSpace(string(title))})
-	}
-	return out, nil
-}
-
-func isImageName(name string) bool {
-	ext := strings.ToLower(filepath.Ext(name))
-	for _, known := range ImageExtensions {
-		if ext == known {
-			return true
-		}
-	}
-	return false
-}
-
 // Upsert streams every product image of folder (see ListFolder) in one UpsertProducts call,
-// reading one file at a time, with an empty category. The response has one status per
-// product; products the server rejects (e.g. a corrupt image) do not fail the call.
-func (c *Client) Upsert(ctx context.Context, folder string) (*pb.UpsertProductsResponse, error) {
+// reading one file at a time. The response has one status per product; products the server
+// rejects (e.g. a corrupt image) do not fail the call.
+func (c *Client) Upsert(ctx context.Context, folder string, opts ...CallOption) (*pb.UpsertProductsResponse, error) {
 	entries, err := ListFolder(folder)
 	if err != nil {
 		return nil, err
 	}
+	catalog := c.catalogOf(opts)
 	ctx, cancel := c.Context(ctx)
 	defer cancel()
 	stream, err := c.stub.UpsertProducts(ctx)
@@ -228,8 +214,10 @@ func (c *Client) Upsert(ctx context.Context, folder string) (*pb.UpsertProductsR
 		if err != nil {
 			return nil, err // cancel() ends the stream
 		}
-		product := &pb.Product{Id: entry.ID, Title: entry.Title, Image: image}
-		if err := stream.Send(&pb.UpsertProductsRequest{Product: product}); err != nil {
+		product := &pb.Product{Id: entry.ID, Title: entry.Title, Category: entry.Category, Image: image}
+		// Every message names the catalog: the server takes the first one's and rejects a
+		// stream that switches.
+		if err := stream.Send(&pb.UpsertProductsRequest{Product: product, Catalog: catalog}); err != nil {
 			if err == io.EOF {
 				break // the server ended the call; CloseAndRecv has its status
 			}

@@ -18,6 +18,9 @@ import (
 
 func write(t *testing.T, path, content string) {
 	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +32,7 @@ func TestListFolderPicksImagesSortedWithTitles(t *testing.T) {
 		write(t, filepath.Join(dir, name), "x")
 	}
 	write(t, filepath.Join(dir, "b.txt"), "  红色运动鞋\n")
-	if err := os.Mkdir(filepath.Join(dir, "g.png"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, "g.png"), 0o755); err != nil { // a folder, descended
 		t.Fatal(err)
 	}
 
@@ -45,6 +48,70 @@ func TestListFolderPicksImagesSortedWithTitles(t *testing.T) {
 	}
 	if !reflect.DeepEqual(entries, want) {
 		t.Fatalf("got %+v\nwant %+v", entries, want)
+	}
+}
+
+// The rule of server/tools/sources.py: any depth, hidden names skipped, links to files
+// followed and links to folders not, id = relative path, category = the file's folder,
+// title trimmed as Python's str.strip() after text-mode newlines, byte order of ids.
+func TestListFolderIsTheServersRule(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "top.png"), "x")
+	write(t, filepath.Join(dir, "Sneaker", "red_runner.png"), "x")
+	write(t, filepath.Join(dir, "Sneaker", "red_runner.txt"), "\u3000 Red runner\r\nline two\x1c\r\n")
+	write(t, filepath.Join(dir, "Sneaker", "Trail", "mud.JPEG"), "x")
+	write(t, filepath.Join(dir, "Sneaker", ".hidden.png"), "x")
+	write(t, filepath.Join(dir, ".cache", "x.png"), "x")
+	write(t, filepath.Join(dir, "Sneaker", "readme.md"), "x")
+	write(t, filepath.Join(dir, "broken", "x-y.jpg"), "x")
+	write(t, filepath.Join(dir, "broken", "x", "y.jpg"), "x")
+	write(t, filepath.Join(dir, "broken", "！.jpg"), "x")
+	write(t, filepath.Join(dir, "broken", "😀.jpg"), "x")
+	write(t, filepath.Join(dir, "real", "target.png"), "x")
+	for link, target := range map[string]string{"link.png": "top.png", "linkdir": "real", "dangling.png": "absent.png"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	entries, err := ListFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][3]string
+	for _, e := range entries {
+		got = append(got, [3]string{e.ID, e.Category, e.Title})
+	}
+	want := [][3]string{
+		{"Sneaker/Trail/mud", "Trail", ""},
+		{"Sneaker/red_runner", "Sneaker", "Red runner\nline two"},
+		{"broken/x-y", "broken", ""},
+		{"broken/x/y", "x", ""},
+		{"broken/！", "broken", ""},
+		{"broken/😀", "broken", ""},
+		{"link", "", ""},
+		{"real/target", "real", ""},
+		{"top", "", ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestListFolderRejectsTitlesThatAreNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.png"), "x")
+	write(t, filepath.Join(dir, "a.txt"), "\xff\xfe")
+	if _, err := ListFolder(dir); err == nil {
+		t.Fatal("want an error for a title that is not UTF-8")
+	}
+}
+
+func TestCatalogName(t *testing.T) {
+	for in, want := range map[string]string{"": "", "shop-a": "catalogs/shop-a", "catalogs/shop-a": "catalogs/shop-a"} {
+		if got := CatalogName(in); got != want {
+			t.Errorf("CatalogName(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -79,9 +146,11 @@ type recorder struct {
 	pb.UnimplementedProductSearchServer
 	authorization []string
 	deadline      time.Duration
+	catalogs      []string
 }
 
 func (r *recorder) SearchByText(ctx context.Context, req *pb.SearchByTextRequest) (*pb.SearchResponse, error) {
+	r.catalogs = append(r.catalogs, req.Catalog)
 	md, _ := metadata.FromIncomingContext(ctx)
 	r.authorization = md.Get("authorization")
 	if deadline, ok := ctx.Deadline(); ok {
@@ -128,5 +197,102 @@ func TestCallsCarryDeadlineAndAPIKey(t *testing.T) {
 	_, err = c.SearchSimilar(context.Background(), "sku-1", 1)
 	if status.Code(err) != codes.Unimplemented || !IsStatus(err) {
 		t.Errorf("errors are gRPC statuses: got %v", err)
+	}
+}
+
+func TestCallsNameTheClientsCatalogUnlessTheyNameAnother(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	rec := &recorder{}
+	pb.RegisterProductSearchServer(server, rec)
+	go server.Serve(listener)
+	defer server.Stop()
+
+	plain, err := Dial(listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	shop, err := Dial(listener.Addr().String(), WithCatalog("shop-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shop.Close()
+	ctx := context.Background()
+	for _, search := range []func() error{
+		func() error { _, err := plain.SearchByText(ctx, "a", 1); return err },
+		func() error { _, err := shop.SearchByText(ctx, "a", 1); return err },
+		func() error { _, err := shop.SearchByText(ctx, "a", 1, InCatalog("catalogs/shop-b")); return err },
+		func() error { _, err := shop.SearchByText(ctx, "a", 1, InCatalog("")); return err },
+	} {
+		if err := search(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"", "catalogs/shop-a", "catalogs/shop-b", ""}
+	if !reflect.DeepEqual(rec.catalogs, want) {
+		t.Errorf("catalogs sent %q, want %q", rec.catalogs, want)
+	}
+}
+
+// catalogServer pages through three catalogs, two a page, and records deletions.
+type catalogServer struct {
+	pb.UnimplementedProductSearchServer
+	deleted []*pb.DeleteCatalogRequest
+}
+
+func (s *catalogServer) ListCatalogs(_ context.Context, req *pb.ListCatalogsRequest) (*pb.ListCatalogsResponse, error) {
+	if req.PageToken == "" {
+		return &pb.ListCatalogsResponse{
+			Catalogs:      []*pb.Catalog{{Name: "catalogs/default"}, {Name: "catalogs/shop-a", ProductCount: 3}},
+			NextPageToken: "opaque",
+		}, nil
+	}
+	return &pb.ListCatalogsResponse{Catalogs: []*pb.Catalog{{Name: "catalogs/shop-b", CreateTime: 1.5}}}, nil
+}
+
+func (s *catalogServer) DeleteCatalog(_ context.Context, req *pb.DeleteCatalogRequest) (*pb.DeleteCatalogResponse, error) {
+	s.deleted = append(s.deleted, req)
+	return &pb.DeleteCatalogResponse{}, nil
+}
+
+func TestListCatalogsReadsEveryPage(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	fake := &catalogServer{}
+	pb.RegisterProductSearchServer(server, fake)
+	go server.Serve(listener)
+	defer server.Stop()
+	c, err := Dial(listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	catalogs, err := c.ListCatalogs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, catalog := range catalogs {
+		ids = append(ids, catalog.ID())
+	}
+	if !reflect.DeepEqual(ids, []string{"default", "shop-a", "shop-b"}) || catalogs[1].ProductCount != 3 {
+		t.Fatalf("catalogs %+v", catalogs)
+	}
+	if want := time.Unix(1, 5e8).UTC(); !catalogs[2].CreateTime.Equal(want) {
+		t.Errorf("create time %v, want %v", catalogs[2].CreateTime, want)
+	}
+	if err := c.DeleteCatalog(context.Background(), "shop-b", true); err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.deleted) != 1 || fake.deleted[0].Name != "catalogs/shop-b" || !fake.deleted[0].Force {
+		t.Errorf("deleted %v", fake.deleted)
 	}
 }

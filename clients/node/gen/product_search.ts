@@ -1,15 +1,24 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { Catalog as _productsearch_v1_Catalog, Catalog__Output as _productsearch_v1_Catalog__Output } from './productsearch/v1/Catalog';
+import type { CreateCatalogRequest as _productsearch_v1_CreateCatalogRequest, CreateCatalogRequest__Output as _productsearch_v1_CreateCatalogRequest__Output } from './productsearch/v1/CreateCatalogRequest';
+import type { CreateCatalogResponse as _productsearch_v1_CreateCatalogResponse, CreateCatalogResponse__Output as _productsearch_v1_CreateCatalogResponse__Output } from './productsearch/v1/CreateCatalogResponse';
+import type { DeleteCatalogRequest as _productsearch_v1_DeleteCatalogRequest, DeleteCatalogRequest__Output as _productsearch_v1_DeleteCatalogRequest__Output } from './productsearch/v1/DeleteCatalogRequest';
+import type { DeleteCatalogResponse as _productsearch_v1_DeleteCatalogResponse, DeleteCatalogResponse__Output as _productsearch_v1_DeleteCatalogResponse__Output } from './productsearch/v1/DeleteCatalogResponse';
 import type { DeleteProductsRequest as _productsearch_v1_DeleteProductsRequest, DeleteProductsRequest__Output as _productsearch_v1_DeleteProductsRequest__Output } from './productsearch/v1/DeleteProductsRequest';
 import type { DeleteProductsResponse as _productsearch_v1_DeleteProductsResponse, DeleteProductsResponse__Output as _productsearch_v1_DeleteProductsResponse__Output } from './productsearch/v1/DeleteProductsResponse';
 import type { Filter as _productsearch_v1_Filter, Filter__Output as _productsearch_v1_Filter__Output } from './productsearch/v1/Filter';
 import type { FindDuplicatesRequest as _productsearch_v1_FindDuplicatesRequest, FindDuplicatesRequest__Output as _productsearch_v1_FindDuplicatesRequest__Output } from './productsearch/v1/FindDuplicatesRequest';
+import type { GetCatalogRequest as _productsearch_v1_GetCatalogRequest, GetCatalogRequest__Output as _productsearch_v1_GetCatalogRequest__Output } from './productsearch/v1/GetCatalogRequest';
+import type { GetCatalogResponse as _productsearch_v1_GetCatalogResponse, GetCatalogResponse__Output as _productsearch_v1_GetCatalogResponse__Output } from './productsearch/v1/GetCatalogResponse';
 import type { GetProductRequest as _productsearch_v1_GetProductRequest, GetProductRequest__Output as _productsearch_v1_GetProductRequest__Output } from './productsearch/v1/GetProductRequest';
 import type { GetProductResponse as _productsearch_v1_GetProductResponse, GetProductResponse__Output as _productsearch_v1_GetProductResponse__Output } from './productsearch/v1/GetProductResponse';
 import type { GetStatsRequest as _productsearch_v1_GetStatsRequest, GetStatsRequest__Output as _productsearch_v1_GetStatsRequest__Output } from './productsearch/v1/GetStatsRequest';
 import type { GetStatsResponse as _productsearch_v1_GetStatsResponse, GetStatsResponse__Output as _productsearch_v1_GetStatsResponse__Output } from './productsearch/v1/GetStatsResponse';
 import type { IndexInfo as _productsearch_v1_IndexInfo, IndexInfo__Output as _productsearch_v1_IndexInfo__Output } from './productsearch/v1/IndexInfo';
+import type { ListCatalogsRequest as _productsearch_v1_ListCatalogsRequest, ListCatalogsRequest__Output as _productsearch_v1_ListCatalogsRequest__Output } from './productsearch/v1/ListCatalogsRequest';
+import type { ListCatalogsResponse as _productsearch_v1_ListCatalogsResponse, ListCatalogsResponse__Output as _productsearch_v1_ListCatalogsResponse__Output } from './productsearch/v1/ListCatalogsResponse';
 import type { ListProductsRequest as _productsearch_v1_ListProductsRequest, ListProductsRequest__Output as _productsearch_v1_ListProductsRequest__Output } from './productsearch/v1/ListProductsRequest';
 import type { ListProductsResponse as _productsearch_v1_ListProductsResponse, ListProductsResponse__Output as _productsearch_v1_ListProductsResponse__Output } from './productsearch/v1/ListProductsResponse';
 import type { ModelInfo as _productsearch_v1_ModelInfo, ModelInfo__Output as _productsearch_v1_ModelInfo__Output } from './productsearch/v1/ModelInfo';
@@ -35,24 +44,35 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   productsearch: {
     v1: {
+      Catalog: MessageTypeDefinition<_productsearch_v1_Catalog, _productsearch_v1_Catalog__Output>
+      CreateCatalogRequest: MessageTypeDefinition<_productsearch_v1_CreateCatalogRequest, _productsearch_v1_CreateCatalogRequest__Output>
+      CreateCatalogResponse: MessageTypeDefinition<_productsearch_v1_CreateCatalogResponse, _productsearch_v1_CreateCatalogResponse__Output>
+      DeleteCatalogRequest: MessageTypeDefinition<_productsearch_v1_DeleteCatalogRequest, _productsearch_v1_DeleteCatalogRequest__Output>
+      DeleteCatalogResponse: MessageTypeDefinition<_productsearch_v1_DeleteCatalogResponse, _productsearch_v1_DeleteCatalogResponse__Output>
       DeleteProductsRequest: MessageTypeDefinition<_productsearch_v1_DeleteProductsRequest, _productsearch_v1_DeleteProductsRequest__Output>
       DeleteProductsResponse: MessageTypeDefinition<_productsearch_v1_DeleteProductsResponse, _productsearch_v1_DeleteProductsResponse__Output>
       Filter: MessageTypeDefinition<_productsearch_v1_Filter, _productsearch_v1_Filter__Output>
       FindDuplicatesRequest: MessageTypeDefinition<_productsearch_v1_FindDuplicatesRequest, _productsearch_v1_FindDuplicatesRequest__Output>
+      GetCatalogRequest: MessageTypeDefinition<_productsearch_v1_GetCatalogRequest, _productsearch_v1_GetCatalogRequest__Output>
+      GetCatalogResponse: MessageTypeDefinition<_productsearch_v1_GetCatalogResponse, _productsearch_v1_GetCatalogResponse__Output>
       GetProductRequest: MessageTypeDefinition<_productsearch_v1_GetProductRequest, _productsearch_v1_GetProductRequest__Output>
       GetProductResponse: MessageTypeDefinition<_productsearch_v1_GetProductResponse, _productsearch_v1_GetProductResponse__Output>
       GetStatsRequest: MessageTypeDefinition<_productsearch_v1_GetStatsRequest, _productsearch_v1_GetStatsRequest__Output>
       GetStatsResponse: MessageTypeDefinition<_productsearch_v1_GetStatsResponse, _productsearch_v1_GetStatsResponse__Output>
       IndexInfo: MessageTypeDefinition<_productsearch_v1_IndexInfo, _productsearch_v1_IndexInfo__Output>
+      ListCatalogsRequest: MessageTypeDefinition<_productsearch_v1_ListCatalogsRequest, _productsearch_v1_ListCatalogsRequest__Output>
+      ListCatalogsResponse: MessageTypeDefinition<_productsearch_v1_ListCatalogsResponse, _productsearch_v1_ListCatalogsResponse__Output>
       ListProductsRequest: MessageTypeDefinition<_productsearch_v1_ListProductsRequest, _productsearch_v1_ListProductsRequest__Output>
       ListProductsResponse: MessageTypeDefinition<_productsearch_v1_ListProductsResponse, _productsearch_v1_ListProductsResponse__Output>
       ModelInfo: MessageTypeDefinition<_productsearch_v1_ModelInfo, _productsearch_v1_ModelInfo__Output>
       Product: MessageTypeDefinition<_productsearch_v1_Product, _productsearch_v1_Product__Output>
       /**
-       * ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+       * ProductSearch is the service other backends call. Products live in catalogs; every call
+       * names one (`catalog`, empty for `catalogs/default`). Errors use canonical gRPC codes:
        * INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
-       * for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
-       * the caller's deadline passes.
+       * for unknown ids and catalogs, PERMISSION_DENIED for a key limited to other catalogs,
+       * UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when the caller's
+       * deadline passes.
        */
       ProductSearch: SubtypeConstructor<typeof grpc.Client, _productsearch_v1_ProductSearchClient> & { service: _productsearch_v1_ProductSearchDefinition }
       ProductStatus: MessageTypeDefinition<_productsearch_v1_ProductStatus, _productsearch_v1_ProductStatus__Output>

@@ -5,9 +5,10 @@
 import { DEFAULT_DEADLINE_S, DEFAULT_TARGET, ProductSearchClient, ProductSearchError } from "./client";
 import { formatHits } from "./format";
 
-const USAGE = `usage: run.sh [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] COMMAND ...
-  upsert FOLDER                   upsert every .jpg/.jpeg/.png/.webp file in FOLDER
-                                  (id = file stem, title = <stem>.txt when present)
+const USAGE = `usage: run.sh [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] [--catalog ID] COMMAND ...
+  upsert FOLDER                   upsert every .jpg/.jpeg/.png/.webp file under FOLDER
+                                  (id = relative path without extension, category = its
+                                  folder, title = <stem>.txt; names starting with "." skipped)
   search-image PATH [--top-k N]   products that look like the image at PATH
   search-text TEXT [--top-k N]    products matching a keyword or sentence
   similar PRODUCT_ID [--top-k N]  products that look like a catalog product
@@ -15,6 +16,8 @@ options:
   --target HOST:PORT   gateway address (env PRODUCTSEARCH_TARGET, default ${DEFAULT_TARGET})
   --deadline SECONDS   deadline of every call (default ${DEFAULT_DEADLINE_S})
   --api-key KEY        sent as "authorization: Bearer KEY" (env PRODUCTSEARCH_API_KEY)
+  --catalog ID         catalog id (shop-a) or name (catalogs/shop-a) of every call
+                       (env PRODUCTSEARCH_CATALOG, default the default catalog)
   --top-k N            number of hits (default 10)
 `;
 
@@ -25,6 +28,7 @@ interface Invocation {
   target: string;
   deadlineS: number;
   apiKey: string | undefined;
+  catalog: string;
   command: Command;
   argument: string;
   topK: number;
@@ -71,6 +75,7 @@ export function parseArguments(argv: string[], env: NodeJS.ProcessEnv): Invocati
   let target = env.PRODUCTSEARCH_TARGET || DEFAULT_TARGET;
   let deadlineS = DEFAULT_DEADLINE_S;
   let apiKey = env.PRODUCTSEARCH_API_KEY || undefined;
+  let catalog = env.PRODUCTSEARCH_CATALOG || "";
   let index = 0;
   while (index < argv.length && isOption(argv[index])) {
     if (argv[index] === "-h" || argv[index] === "--help") {
@@ -87,6 +92,8 @@ export function parseArguments(argv: string[], env: NodeJS.ProcessEnv): Invocati
       deadlineS = parseDeadline(value);
     } else if (name === "--api-key") {
       apiKey = value;
+    } else if (name === "--catalog") {
+      catalog = value;
     } else {
       throw new UsageError(`unknown option ${name}`);
     }
@@ -124,7 +131,7 @@ export function parseArguments(argv: string[], env: NodeJS.ProcessEnv): Invocati
   if (positional.length !== 1) {
     throw new UsageError(`${command} takes exactly one argument, got ${positional.length}`);
   }
-  return { target, deadlineS, apiKey, command, argument: positional[0], topK };
+  return { target, deadlineS, apiKey, catalog, command, argument: positional[0], topK };
 }
 
 async function execute(client: ProductSearchClient, invocation: Invocation): Promise<string> {
@@ -161,6 +168,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const client = new ProductSearchClient(invocation.target, {
     apiKey: invocation.apiKey,
+    catalog: invocation.catalog,
     deadlineS: invocation.deadlineS,
   });
   try {

@@ -1,11 +1,17 @@
 // productsearch-client: a Node.js client for the productsearch.v1 gRPC API.
 export {
+  CATALOG_PREFIX,
   type CallOptions,
+  type Catalog,
+  type CatalogCallOptions,
   type ClientOptions,
+  type CreateCatalogOptions,
   DEFAULT_DEADLINE_S,
   DEFAULT_TARGET,
+  type DeleteCatalogOptions,
   type FieldViolation,
   type Filter,
+  type FolderEntry,
   type Hit,
   IMAGE_EXTENSIONS,
   type Product,
@@ -15,6 +21,8 @@ export {
   type ProductStatus,
   type SearchOptions,
   type UpsertSummary,
+  catalogName,
+  folderEntries,
   folderProducts,
   statusName,
 } from "./client";

@@ -3,7 +3,7 @@ example image or keyword over gRPC.
 
     from productsearch_client import Client
 
-    with Client("127.0.0.1:50051") as client:
+    with Client("127.0.0.1:50051", catalog="shop-a") as client:
         client.upsert_folder("photos/")
         for hit in client.search_by_text("运动鞋", top_k=5):
             print(hit.product_id, round(hit.score, 4), hit.title)
@@ -15,8 +15,10 @@ is the command line.
 from productsearch_client._client import Client
 from productsearch_client._errors import FieldViolation, ProductSearchError
 from productsearch_client._types import (
+    Catalog,
     DeleteSummary,
     Filter,
+    FolderEntry,
     Hit,
     IndexInfo,
     ModelInfo,
@@ -25,15 +27,19 @@ from productsearch_client._types import (
     Projection,
     Stats,
     UpsertSummary,
+    catalog_name,
+    folder_entries,
     folder_products,
 )
 
 __version__ = "0.1.0"
 __all__ = [
+    "Catalog",
     "Client",
     "DeleteSummary",
     "FieldViolation",
     "Filter",
+    "FolderEntry",
     "Hit",
     "IndexInfo",
     "ModelInfo",
@@ -43,5 +49,7 @@ __all__ = [
     "Projection",
     "Stats",
     "UpsertSummary",
+    "catalog_name",
+    "folder_entries",
     "folder_products",
 ]

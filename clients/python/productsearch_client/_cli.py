@@ -58,13 +58,21 @@ def parser() -> argparse.ArgumentParser:
         "--deadline", type=_deadline, default=10.0, help="seconds allowed for each call (default: 10)"
     )
     root.add_argument(
+        "--catalog",
+        default=os.environ.get("PRODUCTSEARCH_CATALOG") or "",
+        help="catalog id (shop-a) or name (catalogs/shop-a) of every call "
+        "(default: $PRODUCTSEARCH_CATALOG or the default catalog)",
+    )
+    root.add_argument(
         "--api-key",
         default=os.environ.get("PRODUCTSEARCH_API_KEY") or None,
         help="sent as `authorization: Bearer KEY` (default: $PRODUCTSEARCH_API_KEY)",
     )
     commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
     upsert = commands.add_parser(
-        "upsert", help="upsert every .jpg/.jpeg/.png/.webp in FOLDER; titles from <name>.txt"
+        "upsert",
+        help="upsert every .jpg/.jpeg/.png/.webp under FOLDER: id = relative path without "
+        "extension, category = its folder, title = <stem>.txt",
     )
     upsert.add_argument("folder", metavar="FOLDER")
     for name, metavar, what in (
@@ -84,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(encoding="utf-8")
     args = parser().parse_args(argv)
     try:
-        with Client(args.target, api_key=args.api_key, deadline_s=args.deadline) as client:
+        with Client(
+            args.target, catalog=args.catalog, api_key=args.api_key, deadline_s=args.deadline
+        ) as client:
             _run(client, args, sys.stdout)
     except ProductSearchError as error:
         print(f"error: {error.code.name}: {error.message}", file=sys.stderr)

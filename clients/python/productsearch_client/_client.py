@@ -12,6 +12,7 @@ from productsearch_client._errors import ProductSearchError
 from productsearch_client._proto import product_search_pb2 as pb
 from productsearch_client._proto import product_search_pb2_grpc as pb_grpc
 from productsearch_client._types import (
+    Catalog,
     DeleteSummary,
     Filter,
     Hit,
@@ -21,6 +22,7 @@ from productsearch_client._types import (
     Stats,
     StrPath,
     UpsertSummary,
+    catalog_name,
     folder_products,
 )
 
@@ -53,7 +55,9 @@ def channel_credentials(
 class Client:
     """A connection to the product search service.
 
-    `target` is HOST:PORT. `api_key`, when given, goes with every call as `authorization:
+    `target` is HOST:PORT. `catalog` is the catalog every call uses unless it names another
+    (`catalog=`): an id (`shop-a`) or a resource name (`catalogs/shop-a`); empty is
+    `catalogs/default`. `api_key`, when given, goes with every call as `authorization:
     Bearer <key>`. `deadline_s` bounds every call (each method takes `deadline_s=` to override
     it). `tls=True` uses TLS with the system's root certificates, `credentials` any other
     channel credentials; otherwise the channel is plaintext. Close it, or use it as a
@@ -64,6 +68,7 @@ class Client:
         self,
         target: str,
         *,
+        catalog: str = "",
         api_key: str | None = None,
         deadline_s: float = 10.0,
         tls: bool = False,
@@ -78,6 +83,7 @@ class Client:
         self._stub = pb_grpc.ProductSearchStub(self._channel)
         self._metadata = auth_metadata(api_key)
         self.target = target
+        self.catalog = catalog
         self.deadline_s = deadline_s
 
     def close(self) -> None:
@@ -99,10 +105,16 @@ class Client:
         except grpc.RpcError as error:
             raise ProductSearchError.from_rpc_error(error) from error
 
-    def upsert(self, products: Iterable[Product], *, deadline_s: float | None = None) -> UpsertSummary:
+    def _catalog(self, catalog: str | None) -> str:
+        """The resource name a call sends: `catalog` when given, else the client's."""
+        return catalog_name(self.catalog if catalog is None else catalog)
+
+    def upsert(
+        self, products: Iterable[Product], *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> UpsertSummary:
         """Creates or replaces `products` (streamed, read lazily) by id. Products the service
         rejects are reported in the summary, not raised; the others are committed."""
-        requests = _convert.UpsertRequests(products)
+        requests = _convert.UpsertRequests(products, self._catalog(catalog))
         try:
             response = self._call(self._stub.UpsertProducts, iter(requests), deadline_s)
         except ProductSearchError:
@@ -111,10 +123,13 @@ class Client:
             raise
         return _convert.upsert_summary(response)
 
-    def upsert_folder(self, folder: StrPath, *, deadline_s: float | None = None) -> UpsertSummary:
-        """Upserts every .jpg/.jpeg/.png/.webp file in `folder` (not recursive, by name): id =
-        file name without extension, title = the trimmed content of `<id>.txt` if present."""
-        return self.upsert(folder_products(folder), deadline_s=deadline_s)
+    def upsert_folder(
+        self, folder: StrPath, *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> UpsertSummary:
+        """Upserts the product images under `folder` by the shared folder rule (see
+        `folder_entries`: any depth, id = relative path without extension, category = the
+        file's folder, title = `<stem>.txt`)."""
+        return self.upsert(folder_products(folder), catalog=catalog, deadline_s=deadline_s)
 
     def search_by_image(
         self,
@@ -124,12 +139,14 @@ class Client:
         filter: Filter | None = None,
         min_score: float = 0.0,
         include_thumbnails: bool = False,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
         """Products that look like `image` (bytes or a file path), best first."""
         request = pb.SearchByImageRequest(
             image=_convert.image_bytes(image),
             options=_convert.search_options(top_k, filter, min_score, include_thumbnails),
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(self._call(self._stub.SearchByImage, request, deadline_s))
 
@@ -141,11 +158,14 @@ class Client:
         filter: Filter | None = None,
         min_score: float = 0.0,
         include_thumbnails: bool = False,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
         """Products matching a keyword or sentence (e.g. 运动鞋, red sneakers), best first."""
         request = pb.SearchByTextRequest(
-            text=text, options=_convert.search_options(top_k, filter, min_score, include_thumbnails)
+            text=text,
+            options=_convert.search_options(top_k, filter, min_score, include_thumbnails),
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(self._call(self._stub.SearchByText, request, deadline_s))
 
@@ -157,12 +177,14 @@ class Client:
         filter: Filter | None = None,
         min_score: float = 0.0,
         include_thumbnails: bool = False,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
         """Products that look like catalog product `product_id` (itself left out), best first."""
         request = pb.SearchSimilarRequest(
             product_id=product_id,
             options=_convert.search_options(top_k, filter, min_score, include_thumbnails),
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(self._call(self._stub.SearchSimilar, request, deadline_s))
 
@@ -172,25 +194,34 @@ class Client:
         *,
         threshold: float = 0.0,
         max_results: int = 0,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
-        """Near-copies of `image` scoring above `threshold` (0: the service default, 0.9), at
-        most `max_results` (0: 100)."""
+        """Near-copies of `image` with a copy score of at least `threshold` (0: the service
+        default, 0.997), at most `max_results` (0: 100)."""
         request = pb.FindDuplicatesRequest(
-            image=_convert.image_bytes(image), threshold=threshold, max_results=max_results
+            image=_convert.image_bytes(image),
+            threshold=threshold,
+            max_results=max_results,
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(self._call(self._stub.FindDuplicates, request, deadline_s))
 
-    def get(self, product_id: str, *, deadline_s: float | None = None) -> Product:
+    def get(self, product_id: str, *, catalog: str | None = None, deadline_s: float | None = None) -> Product:
         """The stored product, with its thumbnail; NOT_FOUND when unknown."""
-        response = self._call(self._stub.GetProduct, pb.GetProductRequest(id=product_id), deadline_s)
-        return _convert.product_from_proto(response.product)
+        request = pb.GetProductRequest(id=product_id, catalog=self._catalog(catalog))
+        return _convert.product_from_proto(self._call(self._stub.GetProduct, request, deadline_s).product)
 
     def list_products(
-        self, *, filter: Filter | None = None, page_size: int = 0, deadline_s: float | None = None
+        self,
+        *,
+        filter: Filter | None = None,
+        page_size: int = 0,
+        catalog: str | None = None,
+        deadline_s: float | None = None,
     ) -> Iterator[Product]:
         """Every product (without thumbnails) in id order, fetched a page at a time."""
-        request = pb.ListProductsRequest(page_size=page_size)
+        request = pb.ListProductsRequest(page_size=page_size, catalog=self._catalog(catalog))
         if filter is not None:
             request.filter.CopyFrom(_convert.filter_to_proto(filter))
         while True:
@@ -200,17 +231,58 @@ class Client:
                 return
             request.page_token = response.next_page_token
 
-    def delete(self, ids: str | Iterable[str], *, deadline_s: float | None = None) -> DeleteSummary:
+    def delete(
+        self, ids: str | Iterable[str], *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> DeleteSummary:
         """Removes products by id (1 to 1,000 ids); unknown ids are reported, not raised."""
-        request = pb.DeleteProductsRequest(ids=_convert.delete_ids(ids))
+        request = pb.DeleteProductsRequest(ids=_convert.delete_ids(ids), catalog=self._catalog(catalog))
         return _convert.delete_summary(self._call(self._stub.DeleteProducts, request, deadline_s))
 
-    def stats(self, *, deadline_s: float | None = None) -> Stats:
-        """Product count, models and index parameters."""
-        return _convert.stats(self._call(self._stub.GetStats, pb.GetStatsRequest(), deadline_s))
+    def stats(self, *, catalog: str | None = None, deadline_s: float | None = None) -> Stats:
+        """The catalog's product count, the models and its indexes."""
+        request = pb.GetStatsRequest(catalog=self._catalog(catalog))
+        return _convert.stats(self._call(self._stub.GetStats, request, deadline_s))
 
-    def train_projection(self, method: str = "", *, deadline_s: float | None = None) -> Projection:
-        """(admin) Retrains keyword → image search from the titled products; give it a
-        generous deadline. FAILED_PRECONDITION when too few products have titles."""
-        request = pb.TrainProjectionRequest(method=method)
+    def train_projection(
+        self, method: str = "", *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> Projection:
+        """(admin) Retrains the catalog's keyword → image search from its titled products; give
+        it a generous deadline. FAILED_PRECONDITION when too few products have titles."""
+        request = pb.TrainProjectionRequest(method=method, catalog=self._catalog(catalog))
         return _convert.projection(self._call(self._stub.TrainProjection, request, deadline_s))
+
+    # --- catalogs ---------------------------------------------------------------------------
+
+    def create_catalog(
+        self,
+        catalog_id: str,
+        *,
+        display_name: str = "",
+        description: str = "",
+        deadline_s: float | None = None,
+    ) -> Catalog:
+        """(admin) Creates an empty catalog `catalog_id` (e.g. "shop-a": 1 to 63 of a-z, 0-9
+        and "-", starting with a letter); ALREADY_EXISTS when it is taken."""
+        request = _convert.create_catalog_request(catalog_id, display_name, description)
+        return _convert.catalog(self._call(self._stub.CreateCatalog, request, deadline_s).catalog)
+
+    def get_catalog(self, catalog: str | None = None, *, deadline_s: float | None = None) -> Catalog:
+        """One catalog (id or name; the client's when not given) with its product count."""
+        request = pb.GetCatalogRequest(name=self._catalog(catalog) or _convert.DEFAULT_CATALOG)
+        return _convert.catalog(self._call(self._stub.GetCatalog, request, deadline_s).catalog)
+
+    def list_catalogs(self, *, page_size: int = 0, deadline_s: float | None = None) -> Iterator[Catalog]:
+        """Every catalog the key may use, in id order, fetched a page at a time."""
+        request = pb.ListCatalogsRequest(page_size=page_size)
+        while True:
+            response = self._call(self._stub.ListCatalogs, request, deadline_s)
+            yield from (_convert.catalog(c) for c in response.catalogs)
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def delete_catalog(self, catalog: str, *, force: bool = False, deadline_s: float | None = None) -> None:
+        """(admin) Deletes a catalog (id or name) with everything it stores. Without `force`
+        only an empty one (FAILED_PRECONDITION otherwise); never the default catalog."""
+        request = pb.DeleteCatalogRequest(name=_convert.required_catalog(catalog), force=force)
+        self._call(self._stub.DeleteCatalog, request, deadline_s)

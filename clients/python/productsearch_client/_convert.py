@@ -9,6 +9,8 @@ import grpc
 
 from productsearch_client._proto import product_search_pb2 as pb
 from productsearch_client._types import (
+    CATALOG_PREFIX,
+    Catalog,
     DeleteSummary,
     Filter,
     Hit,
@@ -20,9 +22,11 @@ from productsearch_client._types import (
     Projection,
     Stats,
     UpsertSummary,
+    catalog_name,
 )
 
 _STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+DEFAULT_CATALOG = "catalogs/default"
 
 
 def status_code(value: int) -> grpc.StatusCode:
@@ -66,14 +70,17 @@ class UpsertRequests:
     """The request stream of an upsert. gRPC turns an exception raised while iterating the
     caller's products into a bare UNKNOWN status; this keeps it so the client can re-raise it."""
 
-    def __init__(self, products: Iterable[Product]) -> None:
+    def __init__(self, products: Iterable[Product], catalog: str) -> None:
         self._products = products
+        self._catalog = catalog
         self.error: BaseException | None = None
 
     def __iter__(self) -> Iterator[pb.UpsertProductsRequest]:
         try:
             for product in self._products:
-                yield pb.UpsertProductsRequest(product=product_to_proto(product))
+                # Every message names the catalog: the service takes the first one's and
+                # rejects a stream that switches.
+                yield pb.UpsertProductsRequest(product=product_to_proto(product), catalog=self._catalog)
         except Exception as error:
             self.error = error
             raise
@@ -83,7 +90,10 @@ def upsert_summary(response: pb.UpsertProductsResponse) -> UpsertSummary:
     return UpsertSummary(
         upserted=response.upserted,
         failed=response.failed,
-        statuses=tuple(ProductStatus(s.id, status_code(s.code), s.message) for s in response.statuses),
+        statuses=tuple(
+            ProductStatus(s.id, status_code(s.code), s.message, s.position) for s in response.statuses
+        ),
+        truncated=response.truncated,
     )
 
 
@@ -130,16 +140,43 @@ def delete_ids(ids: str | Iterable[str]) -> list[str]:
     return [ids] if isinstance(ids, str) else list(ids)
 
 
+def catalog(message: pb.Catalog) -> Catalog:
+    return Catalog(
+        name=message.name,
+        display_name=message.display_name,
+        description=message.description,
+        create_time=message.create_time,
+        product_count=message.product_count,
+    )
+
+
+def create_catalog_request(catalog_id: str, display_name: str, description: str) -> pb.CreateCatalogRequest:
+    return pb.CreateCatalogRequest(
+        catalog_id=catalog_id.removeprefix(CATALOG_PREFIX),
+        catalog=pb.Catalog(display_name=display_name, description=description),
+    )
+
+
+def required_catalog(catalog: str) -> str:
+    """The name of a catalog a call must name explicitly (deleting one)."""
+    if not catalog:
+        raise ValueError("name the catalog to delete, e.g. 'shop-a'")
+    return catalog_name(catalog)
+
+
 def stats(response: pb.GetStatsResponse) -> Stats:
     return Stats(
         product_count=response.product_count,
         models=tuple(ModelInfo(m.name, m.version, m.dimension) for m in response.models),
         indexes=tuple(
-            IndexInfo(i.space, i.model, i.count, i.capacity, i.m, i.ef_construction, i.ef_search)
+            IndexInfo(i.space, i.model, i.count, i.model_version, i.dimension, i.engine, dict(i.parameters))
             for i in response.indexes
         ),
+        catalog=catalog(response.catalog) if response.HasField("catalog") else None,
     )
 
 
 def projection(response: pb.TrainProjectionResponse) -> Projection:
-    return Projection(response.version, response.pairs, response.method, response.seconds)
+    return Projection(
+        response.version, response.pairs, response.method, response.seconds, response.epochs, response.model
+    )

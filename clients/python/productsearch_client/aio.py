@@ -13,6 +13,7 @@ from productsearch_client._errors import ProductSearchError
 from productsearch_client._proto import product_search_pb2 as pb
 from productsearch_client._proto import product_search_pb2_grpc as pb_grpc
 from productsearch_client._types import (
+    Catalog,
     DeleteSummary,
     Filter,
     Hit,
@@ -22,6 +23,7 @@ from productsearch_client._types import (
     Stats,
     StrPath,
     UpsertSummary,
+    catalog_name,
     folder_products,
 )
 
@@ -34,6 +36,7 @@ class AsyncClient:
         self,
         target: str,
         *,
+        catalog: str = "",
         api_key: str | None = None,
         deadline_s: float = 10.0,
         tls: bool = False,
@@ -48,6 +51,7 @@ class AsyncClient:
         self._stub = pb_grpc.ProductSearchStub(self._channel)
         self._metadata = auth_metadata(api_key)
         self.target = target
+        self.catalog = catalog
         self.deadline_s = deadline_s
 
     async def close(self) -> None:
@@ -69,9 +73,14 @@ class AsyncClient:
         except grpc.aio.AioRpcError as error:
             raise ProductSearchError.from_rpc_error(error) from error
 
-    async def upsert(self, products: Iterable[Product], *, deadline_s: float | None = None) -> UpsertSummary:
+    def _catalog(self, catalog: str | None) -> str:
+        return catalog_name(self.catalog if catalog is None else catalog)
+
+    async def upsert(
+        self, products: Iterable[Product], *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> UpsertSummary:
         """See `Client.upsert`; `products` is a plain iterable, read as the stream goes."""
-        requests = _convert.UpsertRequests(products)
+        requests = _convert.UpsertRequests(products, self._catalog(catalog))
         try:
             response = await self._call(self._stub.UpsertProducts, iter(requests), deadline_s)
         except ProductSearchError:
@@ -80,9 +89,11 @@ class AsyncClient:
             raise
         return _convert.upsert_summary(response)
 
-    async def upsert_folder(self, folder: StrPath, *, deadline_s: float | None = None) -> UpsertSummary:
+    async def upsert_folder(
+        self, folder: StrPath, *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> UpsertSummary:
         """See `Client.upsert_folder`."""
-        return await self.upsert(folder_products(folder), deadline_s=deadline_s)
+        return await self.upsert(folder_products(folder), catalog=catalog, deadline_s=deadline_s)
 
     async def search_by_image(
         self,
@@ -92,12 +103,14 @@ class AsyncClient:
         filter: Filter | None = None,
         min_score: float = 0.0,
         include_thumbnails: bool = False,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
         """See `Client.search_by_image`."""
         request = pb.SearchByImageRequest(
             image=_convert.image_bytes(image),
             options=_convert.search_options(top_k, filter, min_score, include_thumbnails),
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(await self._call(self._stub.SearchByImage, request, deadline_s))
 
@@ -109,11 +122,14 @@ class AsyncClient:
         filter: Filter | None = None,
         min_score: float = 0.0,
         include_thumbnails: bool = False,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
         """See `Client.search_by_text`."""
         request = pb.SearchByTextRequest(
-            text=text, options=_convert.search_options(top_k, filter, min_score, include_thumbnails)
+            text=text,
+            options=_convert.search_options(top_k, filter, min_score, include_thumbnails),
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(await self._call(self._stub.SearchByText, request, deadline_s))
 
@@ -125,12 +141,14 @@ class AsyncClient:
         filter: Filter | None = None,
         min_score: float = 0.0,
         include_thumbnails: bool = False,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
         """See `Client.search_similar`."""
         request = pb.SearchSimilarRequest(
             product_id=product_id,
             options=_convert.search_options(top_k, filter, min_score, include_thumbnails),
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(await self._call(self._stub.SearchSimilar, request, deadline_s))
 
@@ -140,24 +158,36 @@ class AsyncClient:
         *,
         threshold: float = 0.0,
         max_results: int = 0,
+        catalog: str | None = None,
         deadline_s: float | None = None,
     ) -> list[Hit]:
         """See `Client.find_duplicates`."""
         request = pb.FindDuplicatesRequest(
-            image=_convert.image_bytes(image), threshold=threshold, max_results=max_results
+            image=_convert.image_bytes(image),
+            threshold=threshold,
+            max_results=max_results,
+            catalog=self._catalog(catalog),
         )
         return _convert.hits(await self._call(self._stub.FindDuplicates, request, deadline_s))
 
-    async def get(self, product_id: str, *, deadline_s: float | None = None) -> Product:
+    async def get(
+        self, product_id: str, *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> Product:
         """See `Client.get`."""
-        response = await self._call(self._stub.GetProduct, pb.GetProductRequest(id=product_id), deadline_s)
+        request = pb.GetProductRequest(id=product_id, catalog=self._catalog(catalog))
+        response = await self._call(self._stub.GetProduct, request, deadline_s)
         return _convert.product_from_proto(response.product)
 
     async def list_products(
-        self, *, filter: Filter | None = None, page_size: int = 0, deadline_s: float | None = None
+        self,
+        *,
+        filter: Filter | None = None,
+        page_size: int = 0,
+        catalog: str | None = None,
+        deadline_s: float | None = None,
     ) -> AsyncIterator[Product]:
         """See `Client.list_products`."""
-        request = pb.ListProductsRequest(page_size=page_size)
+        request = pb.ListProductsRequest(page_size=page_size, catalog=self._catalog(catalog))
         if filter is not None:
             request.filter.CopyFrom(_convert.filter_to_proto(filter))
         while True:
@@ -168,16 +198,58 @@ class AsyncClient:
                 return
             request.page_token = response.next_page_token
 
-    async def delete(self, ids: str | Iterable[str], *, deadline_s: float | None = None) -> DeleteSummary:
+    async def delete(
+        self, ids: str | Iterable[str], *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> DeleteSummary:
         """See `Client.delete`."""
-        request = pb.DeleteProductsRequest(ids=_convert.delete_ids(ids))
+        request = pb.DeleteProductsRequest(ids=_convert.delete_ids(ids), catalog=self._catalog(catalog))
         return _convert.delete_summary(await self._call(self._stub.DeleteProducts, request, deadline_s))
 
-    async def stats(self, *, deadline_s: float | None = None) -> Stats:
+    async def stats(self, *, catalog: str | None = None, deadline_s: float | None = None) -> Stats:
         """See `Client.stats`."""
-        return _convert.stats(await self._call(self._stub.GetStats, pb.GetStatsRequest(), deadline_s))
+        request = pb.GetStatsRequest(catalog=self._catalog(catalog))
+        return _convert.stats(await self._call(self._stub.GetStats, request, deadline_s))
 
-    async def train_projection(self, method: str = "", *, deadline_s: float | None = None) -> Projection:
+    async def train_projection(
+        self, method: str = "", *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> Projection:
         """See `Client.train_projection`."""
-        request = pb.TrainProjectionRequest(method=method)
+        request = pb.TrainProjectionRequest(method=method, catalog=self._catalog(catalog))
         return _convert.projection(await self._call(self._stub.TrainProjection, request, deadline_s))
+
+    async def create_catalog(
+        self,
+        catalog_id: str,
+        *,
+        display_name: str = "",
+        description: str = "",
+        deadline_s: float | None = None,
+    ) -> Catalog:
+        """See `Client.create_catalog`."""
+        request = _convert.create_catalog_request(catalog_id, display_name, description)
+        return _convert.catalog((await self._call(self._stub.CreateCatalog, request, deadline_s)).catalog)
+
+    async def get_catalog(self, catalog: str | None = None, *, deadline_s: float | None = None) -> Catalog:
+        """See `Client.get_catalog`."""
+        request = pb.GetCatalogRequest(name=self._catalog(catalog) or _convert.DEFAULT_CATALOG)
+        return _convert.catalog((await self._call(self._stub.GetCatalog, request, deadline_s)).catalog)
+
+    async def list_catalogs(
+        self, *, page_size: int = 0, deadline_s: float | None = None
+    ) -> AsyncIterator[Catalog]:
+        """See `Client.list_catalogs`."""
+        request = pb.ListCatalogsRequest(page_size=page_size)
+        while True:
+            response = await self._call(self._stub.ListCatalogs, request, deadline_s)
+            for catalog in response.catalogs:
+                yield _convert.catalog(catalog)
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    async def delete_catalog(
+        self, catalog: str, *, force: bool = False, deadline_s: float | None = None
+    ) -> None:
+        """See `Client.delete_catalog`."""
+        request = pb.DeleteCatalogRequest(name=_convert.required_catalog(catalog), force=force)
+        await self._call(self._stub.DeleteCatalog, request, deadline_s)

@@ -1,12 +1,13 @@
 // ProductSearchClient: a small synchronous C++ client for productsearch.v1.ProductSearch.
 //
-// Every call carries the client's deadline and, when an API key is set, the metadata
-// `authorization: Bearer <key>`. A failed RPC throws productsearch::RpcError, which carries
-// the grpc::Status (code and message).
+// Every call carries the client's deadline, its catalog (set_catalog; a call may name
+// another) and, when an API key is set, the metadata `authorization: Bearer <key>`. A failed
+// RPC throws productsearch::RpcError, which carries the grpc::Status (code and message).
 #ifndef PRODUCTSEARCH_CLIENT_H_
 #define PRODUCTSEARCH_CLIENT_H_
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -21,6 +22,10 @@
 #include "productsearch/v1/product_search.grpc.pb.h"
 
 namespace productsearch {
+
+// CatalogName is the resource name of a catalog given by id ("shop-a") or name
+// ("catalogs/shop-a"); empty stays empty, which the server reads as "catalogs/default".
+std::string CatalogName(const std::string& catalog);
 
 // StatusCodeName is the canonical name of a gRPC status code ("INVALID_ARGUMENT"), or the
 // number as text for a code outside 0..16.
@@ -56,10 +61,12 @@ struct ProductFailure {
 };
 
 // UpsertSummary: how many products were committed and which ones failed, in stream order.
+// `truncated`: the server stopped reading after 10,000 products; send the rest again.
 struct UpsertSummary {
   int upserted = 0;
   int failed = 0;
   std::vector<ProductFailure> failures;
+  bool truncated = false;
 };
 
 // SearchOptions are shared by every search; see SearchOptions in the proto.
@@ -67,6 +74,26 @@ struct SearchOptions {
   int top_k = 10;                       // 1 to 1,000
   float min_score = 0.0f;               // drop hits below this cosine; 0 keeps all
   std::vector<std::string> categories;  // empty: any category
+  std::optional<std::string> catalog;   // id or name; unset: the client's catalog
+};
+
+// Catalog is a named, isolated collection of products.
+struct Catalog {
+  std::string name;  // resource name, "catalogs/{id}"
+  std::string display_name;
+  std::string description;
+  std::chrono::system_clock::time_point create_time;
+  int64_t product_count = 0;
+  // id is the last part of the name: "shop-a" of "catalogs/shop-a".
+  std::string id() const;
+};
+
+// FolderEntry is one product image of a folder, as FolderEntries finds it.
+struct FolderEntry {
+  std::string id;  // path relative to the folder without extension, "/" between folders
+  std::filesystem::path path;
+  std::string category;  // name of the folder the image is in; empty directly in the folder
+  std::string title;     // trimmed UTF-8 text of <stem>.txt beside the image, or empty
 };
 
 // Hit is one ranked product.
@@ -95,31 +122,59 @@ class ProductSearchClient {
   ProductSearchClient(std::shared_ptr<grpc::Channel> channel, std::string api_key,
                       std::chrono::microseconds deadline);
 
-  // Upsert streams `products` in one UpsertProducts call.
-  UpsertSummary Upsert(const std::vector<Product>& products);
-  // UpsertFolder streams every .jpg/.jpeg/.png/.webp file of `folder` (not recursive, sorted
-  // by name) as a product: id = file stem, title = trimmed <stem>.txt when present.
-  // Files are read one at a time while streaming. Throws std::runtime_error when the folder
-  // or a file cannot be read.
-  UpsertSummary UpsertFolder(const std::filesystem::path& folder);
+  // set_catalog makes `catalog` (an id, "shop-a", or a name, "catalogs/shop-a") the one every
+  // call uses unless it names another; empty (the default) is the default catalog.
+  void set_catalog(const std::string& catalog) { catalog_ = CatalogName(catalog); }
+  // catalog is that catalog's resource name; empty for the default catalog.
+  const std::string& catalog() const { return catalog_; }
+
+  // Upsert streams `products` in one UpsertProducts call, to `catalog` (unset: the client's).
+  UpsertSummary Upsert(const std::vector<Product>& products,
+                       const std::optional<std::string>& catalog = std::nullopt);
+  // UpsertFolder streams the product images of `folder` (see FolderEntries) as products,
+  // reading them one at a time. Throws std::runtime_error when the folder or a file cannot
+  // be read.
+  UpsertSummary UpsertFolder(const std::filesystem::path& folder,
+                             const std::optional<std::string>& catalog = std::nullopt);
 
   SearchResult SearchByImage(const std::string& image, const SearchOptions& options = {});
   SearchResult SearchByText(const std::string& text, const SearchOptions& options = {});
   SearchResult SearchSimilar(const std::string& product_id, const SearchOptions& options = {});
 
+  // CreateCatalog (admin) creates the empty catalog `catalog_id` ("shop-a": 1 to 63 of a-z,
+  // 0-9 and '-', starting with a letter); ALREADY_EXISTS when the id is taken.
+  Catalog CreateCatalog(const std::string& catalog_id, const std::string& display_name = {},
+                        const std::string& description = {});
+  // GetCatalog describes one catalog (an id or a name; empty: the default catalog).
+  Catalog GetCatalog(const std::string& catalog);
+  // ListCatalogs returns every catalog the API key may use, in id order (all pages; the
+  // deadline bounds each page).
+  std::vector<Catalog> ListCatalogs();
+  // DeleteCatalog (admin) removes a catalog with its products, vectors and models. Without
+  // `force` only an empty one (FAILED_PRECONDITION otherwise); never the default catalog.
+  void DeleteCatalog(const std::string& catalog, bool force = false);
+
  private:
   // Prepares a context with the deadline and the authorization metadata.
   void Prepare(grpc::ClientContext& context) const;
+  // The resource name a call sends: `catalog` when given, else the client's.
+  std::string CatalogOf(const std::optional<std::string>& catalog) const;
   // Streams products produced by `next` (std::nullopt ends the stream).
-  UpsertSummary UpsertStream(const std::function<std::optional<Product>()>& next);
+  UpsertSummary UpsertStream(const std::function<std::optional<Product>()>& next, const std::string& catalog);
 
   std::unique_ptr<v1::ProductSearch::Stub> stub_;
   std::string api_key_;
   std::chrono::microseconds deadline_;
+  std::string catalog_;
 };
 
-// ImageFiles lists the files UpsertFolder sends, in order.
-std::vector<std::filesystem::path> ImageFiles(const std::filesystem::path& folder);
+// FolderEntries lists the product images of `folder` by the rule every client shares with
+// the server's `productsearch index --folder`: every regular .jpg/.jpeg/.png/.webp file (any
+// case) at any depth; names starting with "." are skipped, links to files are followed,
+// links to folders are not descended. Sorted by id in byte (UTF-8) order; images with the
+// same id (x.jpg and x.png) in name order, so the later one wins. Throws std::runtime_error
+// when a folder cannot be read or a title file is not UTF-8.
+std::vector<FolderEntry> FolderEntries(const std::filesystem::path& folder);
 
 // ReadFile returns a file's bytes; throws std::runtime_error naming the file on failure.
 std::string ReadFile(const std::filesystem::path& path);

@@ -1,7 +1,7 @@
 // Command productsearch is the Go command-line client of the product search service; its
 // arguments, output and exit codes are the same as every other language's client.
 //
-//	productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] COMMAND ...
+//	productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] [--catalog ID] COMMAND ...
 package main
 
 import (
@@ -19,15 +19,18 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-const usage = `usage: productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] COMMAND ...
-  upsert FOLDER                 stream every .jpg/.jpeg/.png/.webp file in FOLDER as a product
-                                (id = file name without extension, title = FOLDER/<id>.txt)
+const usage = `usage: productsearch [--target HOST:PORT] [--deadline SECONDS] [--api-key KEY] [--catalog ID] COMMAND ...
+  upsert FOLDER                 stream every .jpg/.jpeg/.png/.webp file under FOLDER as a product
+                                (id = relative path without extension, category = its folder,
+                                title = <stem>.txt beside it; names starting with "." skipped)
   search-image PATH [--top-k N] products that look like the image at PATH
   search-text TEXT [--top-k N]  products matching a keyword (运动鞋, red sneakers, ...)
   similar PRODUCT_ID [--top-k N]
                                 products that look like a catalog product
 defaults: --target $PRODUCTSEARCH_TARGET or 127.0.0.1:50051, --deadline 10,
-          --api-key $PRODUCTSEARCH_API_KEY (sent as "authorization: Bearer KEY"), --top-k 10
+          --api-key $PRODUCTSEARCH_API_KEY (sent as "authorization: Bearer KEY"),
+          --catalog $PRODUCTSEARCH_CATALOG or the default catalog (an id, shop-a, or a
+          name, catalogs/shop-a), --top-k 10
 exit status: 0 ok, 1 usage or local error, 2 the call failed (stderr: error: CODE: details)
 `
 
@@ -51,6 +54,7 @@ type invocation struct {
 	target   string
 	deadline time.Duration
 	apiKey   string
+	catalog  string
 	command  string
 	argument string
 	topK     int
@@ -70,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "error: %v\n%s", err, usage)
 		return exitUsage
 	}
-	c, err := client.Dial(inv.target, client.WithDeadline(inv.deadline), client.WithAPIKey(inv.apiKey))
+	c, err := client.Dial(inv.target, client.WithDeadline(inv.deadline), client.WithAPIKey(inv.apiKey), client.WithCatalog(inv.catalog))
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
@@ -97,6 +101,7 @@ func parse(args []string, getenv func(string) string) (invocation, error) {
 		target:   getenv("PRODUCTSEARCH_TARGET"),
 		deadline: client.DefaultDeadline,
 		apiKey:   getenv("PRODUCTSEARCH_API_KEY"),
+		catalog:  getenv("PRODUCTSEARCH_CATALOG"),
 		topK:     10,
 	}
 	if inv.target == "" {
@@ -113,6 +118,8 @@ func parse(args []string, getenv func(string) string) (invocation, error) {
 			inv.target = value
 		case "--api-key":
 			inv.apiKey = value
+		case "--catalog":
+			inv.catalog = value
 		case "--deadline":
 			seconds, err := strconv.ParseFloat(value, 64)
 			if err != nil || !(seconds > 0) || seconds > 1e9 {

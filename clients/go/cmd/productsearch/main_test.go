@@ -22,19 +22,20 @@ func TestParseDefaultsAndEnvironment(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", inv, want)
 	}
 	inv, err = parse([]string{"similar", "sku-1"}, env(map[string]string{
-		"PRODUCTSEARCH_TARGET": "gw:1", "PRODUCTSEARCH_API_KEY": "k",
+		"PRODUCTSEARCH_TARGET": "gw:1", "PRODUCTSEARCH_API_KEY": "k", "PRODUCTSEARCH_CATALOG": "shop-a",
 	}))
-	if err != nil || inv.target != "gw:1" || inv.apiKey != "k" {
+	if err != nil || inv.target != "gw:1" || inv.apiKey != "k" || inv.catalog != "shop-a" {
 		t.Fatalf("environment not used: %+v %v", inv, err)
 	}
 }
 
 func TestParseOptions(t *testing.T) {
-	inv, err := parse([]string{"--target=h:2", "--deadline", "0.0001", "--api-key", "s", "search-image", "x.png", "--top-k", "3"}, env(map[string]string{"PRODUCTSEARCH_TARGET": "gw:1"}))
+	inv, err := parse([]string{"--target=h:2", "--deadline", "0.0001", "--api-key", "s", "--catalog=catalogs/shop-b", "search-image", "x.png", "--top-k", "3"},
+		env(map[string]string{"PRODUCTSEARCH_TARGET": "gw:1", "PRODUCTSEARCH_CATALOG": "shop-a"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.target != "h:2" || inv.deadline != 100*time.Microsecond || inv.apiKey != "s" || inv.argument != "x.png" || inv.topK != 3 {
+	if inv.target != "h:2" || inv.deadline != 100*time.Microsecond || inv.apiKey != "s" || inv.catalog != "catalogs/shop-b" || inv.argument != "x.png" || inv.topK != 3 {
 		t.Fatalf("got %+v", inv)
 	}
 	inv, err = parse([]string{"search-text", "--top-k=5", "--", "--red"}, env(nil))
@@ -47,6 +48,7 @@ func TestParseUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
 		{"--target"},
+		{"--catalog"},
 		{"--deadline", "0", "similar", "a"},
 		{"--deadline", "soon", "similar", "a"},
 		{"--colour", "red", "similar", "a"},

@@ -6,6 +6,74 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Catalog(_message.Message):
+    __slots__ = ("name", "display_name", "description", "create_time", "product_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    display_name: str
+    description: str
+    create_time: float
+    product_count: int
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., create_time: _Optional[float] = ..., product_count: _Optional[int] = ...) -> None: ...
+
+class CreateCatalogRequest(_message.Message):
+    __slots__ = ("catalog_id", "catalog")
+    CATALOG_ID_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
+    catalog_id: str
+    catalog: Catalog
+    def __init__(self, catalog_id: _Optional[str] = ..., catalog: _Optional[_Union[Catalog, _Mapping]] = ...) -> None: ...
+
+class CreateCatalogResponse(_message.Message):
+    __slots__ = ("catalog",)
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
+    catalog: Catalog
+    def __init__(self, catalog: _Optional[_Union[Catalog, _Mapping]] = ...) -> None: ...
+
+class GetCatalogRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetCatalogResponse(_message.Message):
+    __slots__ = ("catalog",)
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
+    catalog: Catalog
+    def __init__(self, catalog: _Optional[_Union[Catalog, _Mapping]] = ...) -> None: ...
+
+class ListCatalogsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCatalogsResponse(_message.Message):
+    __slots__ = ("catalogs", "next_page_token")
+    CATALOGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    catalogs: _containers.RepeatedCompositeFieldContainer[Catalog]
+    next_page_token: str
+    def __init__(self, catalogs: _Optional[_Iterable[_Union[Catalog, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteCatalogRequest(_message.Message):
+    __slots__ = ("name", "force")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    force: bool
+    def __init__(self, name: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class DeleteCatalogResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class Product(_message.Message):
     __slots__ = ("id", "title", "category", "price", "attributes", "image", "image_uri", "thumbnail", "update_time")
     class AttributesEntry(_message.Message):
@@ -36,36 +104,44 @@ class Product(_message.Message):
     def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., category: _Optional[str] = ..., price: _Optional[float] = ..., attributes: _Optional[_Mapping[str, str]] = ..., image: _Optional[bytes] = ..., image_uri: _Optional[str] = ..., thumbnail: _Optional[bytes] = ..., update_time: _Optional[float] = ...) -> None: ...
 
 class UpsertProductsRequest(_message.Message):
-    __slots__ = ("product",)
+    __slots__ = ("product", "catalog")
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     product: Product
-    def __init__(self, product: _Optional[_Union[Product, _Mapping]] = ...) -> None: ...
+    catalog: str
+    def __init__(self, product: _Optional[_Union[Product, _Mapping]] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class ProductStatus(_message.Message):
-    __slots__ = ("id", "code", "message")
+    __slots__ = ("id", "code", "message", "position")
     ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
     id: str
     code: int
     message: str
-    def __init__(self, id: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    position: int
+    def __init__(self, id: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., position: _Optional[int] = ...) -> None: ...
 
 class UpsertProductsResponse(_message.Message):
-    __slots__ = ("statuses", "upserted", "failed")
+    __slots__ = ("statuses", "upserted", "failed", "truncated")
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     UPSERTED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     statuses: _containers.RepeatedCompositeFieldContainer[ProductStatus]
     upserted: int
     failed: int
-    def __init__(self, statuses: _Optional[_Iterable[_Union[ProductStatus, _Mapping]]] = ..., upserted: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, statuses: _Optional[_Iterable[_Union[ProductStatus, _Mapping]]] = ..., upserted: _Optional[int] = ..., failed: _Optional[int] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class GetProductRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "catalog")
     ID_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    catalog: str
+    def __init__(self, id: _Optional[str] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class GetProductResponse(_message.Message):
     __slots__ = ("product",)
@@ -74,14 +150,16 @@ class GetProductResponse(_message.Message):
     def __init__(self, product: _Optional[_Union[Product, _Mapping]] = ...) -> None: ...
 
 class ListProductsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "filter")
+    __slots__ = ("page_size", "page_token", "filter", "catalog")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     filter: Filter
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
+    catalog: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class ListProductsResponse(_message.Message):
     __slots__ = ("products", "next_page_token")
@@ -92,10 +170,12 @@ class ListProductsResponse(_message.Message):
     def __init__(self, products: _Optional[_Iterable[_Union[Product, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteProductsRequest(_message.Message):
-    __slots__ = ("ids",)
+    __slots__ = ("ids", "catalog")
     IDS_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    catalog: str
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class DeleteProductsResponse(_message.Message):
     __slots__ = ("deleted", "not_found")
@@ -137,56 +217,70 @@ class SearchOptions(_message.Message):
     def __init__(self, top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., min_score: _Optional[float] = ..., include_thumbnails: _Optional[bool] = ...) -> None: ...
 
 class SearchByImageRequest(_message.Message):
-    __slots__ = ("image", "options")
+    __slots__ = ("image", "options", "catalog")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     image: bytes
     options: SearchOptions
-    def __init__(self, image: _Optional[bytes] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+    catalog: str
+    def __init__(self, image: _Optional[bytes] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class SearchByTextRequest(_message.Message):
-    __slots__ = ("text", "options")
+    __slots__ = ("text", "options", "catalog")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     text: str
     options: SearchOptions
-    def __init__(self, text: _Optional[str] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+    catalog: str
+    def __init__(self, text: _Optional[str] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class SearchSimilarRequest(_message.Message):
-    __slots__ = ("product_id", "options")
+    __slots__ = ("product_id", "options", "catalog")
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     product_id: str
     options: SearchOptions
-    def __init__(self, product_id: _Optional[str] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+    catalog: str
+    def __init__(self, product_id: _Optional[str] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class FindDuplicatesRequest(_message.Message):
-    __slots__ = ("image", "threshold", "max_results")
+    __slots__ = ("image", "threshold", "max_results", "catalog")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     image: bytes
     threshold: float
     max_results: int
-    def __init__(self, image: _Optional[bytes] = ..., threshold: _Optional[float] = ..., max_results: _Optional[int] = ...) -> None: ...
+    catalog: str
+    def __init__(self, image: _Optional[bytes] = ..., threshold: _Optional[float] = ..., max_results: _Optional[int] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class TrainProjectionRequest(_message.Message):
-    __slots__ = ("method",)
+    __slots__ = ("method", "catalog")
     METHOD_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     method: str
-    def __init__(self, method: _Optional[str] = ...) -> None: ...
+    catalog: str
+    def __init__(self, method: _Optional[str] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class TrainProjectionResponse(_message.Message):
-    __slots__ = ("version", "pairs", "method", "seconds")
+    __slots__ = ("version", "pairs", "method", "seconds", "epochs", "model")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     version: int
     pairs: int
     method: str
     seconds: float
-    def __init__(self, version: _Optional[int] = ..., pairs: _Optional[int] = ..., method: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+    epochs: int
+    model: str
+    def __init__(self, version: _Optional[int] = ..., pairs: _Optional[int] = ..., method: _Optional[str] = ..., seconds: _Optional[float] = ..., epochs: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
 
 class SignalScore(_message.Message):
     __slots__ = ("signal", "score")
@@ -217,8 +311,10 @@ class SearchResponse(_message.Message):
     def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., embedding_ms: _Optional[float] = ..., index_ms: _Optional[float] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("catalog",)
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
+    catalog: str
+    def __init__(self, catalog: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "version", "dimension")
@@ -231,29 +327,38 @@ class ModelInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., dimension: _Optional[int] = ...) -> None: ...
 
 class IndexInfo(_message.Message):
-    __slots__ = ("space", "model", "count", "capacity", "m", "ef_construction", "ef_search")
+    __slots__ = ("space", "model", "count", "model_version", "dimension", "engine", "parameters")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SPACE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
-    CAPACITY_FIELD_NUMBER: _ClassVar[int]
-    M_FIELD_NUMBER: _ClassVar[int]
-    EF_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
-    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     space: str
     model: str
     count: int
-    capacity: int
-    m: int
-    ef_construction: int
-    ef_search: int
-    def __init__(self, space: _Optional[str] = ..., model: _Optional[str] = ..., count: _Optional[int] = ..., capacity: _Optional[int] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ...) -> None: ...
+    model_version: str
+    dimension: int
+    engine: str
+    parameters: _containers.ScalarMap[str, str]
+    def __init__(self, space: _Optional[str] = ..., model: _Optional[str] = ..., count: _Optional[int] = ..., model_version: _Optional[str] = ..., dimension: _Optional[int] = ..., engine: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("product_count", "models", "indexes")
+    __slots__ = ("product_count", "models", "indexes", "catalog")
     PRODUCT_COUNT_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     INDEXES_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
     product_count: int
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     indexes: _containers.RepeatedCompositeFieldContainer[IndexInfo]
-    def __init__(self, product_count: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ...) -> None: ...
+    catalog: Catalog
+    def __init__(self, product_count: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ..., catalog: _Optional[_Union[Catalog, _Mapping]] = ...) -> None: ...

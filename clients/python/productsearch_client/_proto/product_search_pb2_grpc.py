@@ -26,10 +26,12 @@ if _version_not_supported:
 
 
 class ProductSearchStub:
-    """ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+    """ProductSearch is the service other backends call. Products live in catalogs; every call
+    names one (`catalog`, empty for `catalogs/default`). Errors use canonical gRPC codes:
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
-    for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
-    the caller's deadline passes.
+    for unknown ids and catalogs, PERMISSION_DENIED for a key limited to other catalogs,
+    UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when the caller's
+    deadline passes.
     """
 
     def __init__(self, channel):
@@ -88,13 +90,35 @@ class ProductSearchStub:
                 request_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.SerializeToString,
                 response_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.FromString,
                 _registered_method=True)
+        self.CreateCatalog = channel.unary_unary(
+                '/productsearch.v1.ProductSearch/CreateCatalog',
+                request_serializer=productsearch_dot_v1_dot_product__search__pb2.CreateCatalogRequest.SerializeToString,
+                response_deserializer=productsearch_dot_v1_dot_product__search__pb2.CreateCatalogResponse.FromString,
+                _registered_method=True)
+        self.GetCatalog = channel.unary_unary(
+                '/productsearch.v1.ProductSearch/GetCatalog',
+                request_serializer=productsearch_dot_v1_dot_product__search__pb2.GetCatalogRequest.SerializeToString,
+                response_deserializer=productsearch_dot_v1_dot_product__search__pb2.GetCatalogResponse.FromString,
+                _registered_method=True)
+        self.ListCatalogs = channel.unary_unary(
+                '/productsearch.v1.ProductSearch/ListCatalogs',
+                request_serializer=productsearch_dot_v1_dot_product__search__pb2.ListCatalogsRequest.SerializeToString,
+                response_deserializer=productsearch_dot_v1_dot_product__search__pb2.ListCatalogsResponse.FromString,
+                _registered_method=True)
+        self.DeleteCatalog = channel.unary_unary(
+                '/productsearch.v1.ProductSearch/DeleteCatalog',
+                request_serializer=productsearch_dot_v1_dot_product__search__pb2.DeleteCatalogRequest.SerializeToString,
+                response_deserializer=productsearch_dot_v1_dot_product__search__pb2.DeleteCatalogResponse.FromString,
+                _registered_method=True)
 
 
 class ProductSearchServicer:
-    """ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+    """ProductSearch is the service other backends call. Products live in catalogs; every call
+    names one (`catalog`, empty for `catalogs/default`). Errors use canonical gRPC codes:
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
-    for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
-    the caller's deadline passes.
+    for unknown ids and catalogs, PERMISSION_DENIED for a key limited to other catalogs,
+    UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when the caller's
+    deadline passes.
     """
 
     def UpsertProducts(self, request_iterator, context):
@@ -163,9 +187,39 @@ class ProductSearchServicer:
         raise NotImplementedError('Method not implemented!')
 
     def TrainProjection(self, request, context):
-        """TrainProjection (admin) retrains the text → image projection from the catalog's titled
+        """TrainProjection (admin) retrains the catalog's text → image projection from its titled
         products and has Triton serve it as a new model version; searches go on meanwhile.
         FAILED_PRECONDITION when the catalog has too few titled products.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCatalog(self, request, context):
+        """CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCatalog(self, request, context):
+        """GetCatalog describes one catalog; NOT_FOUND when unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCatalogs(self, request, context):
+        """ListCatalogs pages through the catalogs the caller's key may use, in id order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCatalog(self, request, context):
+        """DeleteCatalog (admin) removes a catalog with its products, vectors, images and trained
+        models, and frees their disk space. FAILED_PRECONDITION for the default catalog, and for
+        a catalog that still has products unless `force` is set.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -224,6 +278,26 @@ def add_ProductSearchServicer_to_server(servicer, server):
                     request_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.FromString,
                     response_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.SerializeToString,
             ),
+            'CreateCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCatalog,
+                    request_deserializer=productsearch_dot_v1_dot_product__search__pb2.CreateCatalogRequest.FromString,
+                    response_serializer=productsearch_dot_v1_dot_product__search__pb2.CreateCatalogResponse.SerializeToString,
+            ),
+            'GetCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCatalog,
+                    request_deserializer=productsearch_dot_v1_dot_product__search__pb2.GetCatalogRequest.FromString,
+                    response_serializer=productsearch_dot_v1_dot_product__search__pb2.GetCatalogResponse.SerializeToString,
+            ),
+            'ListCatalogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCatalogs,
+                    request_deserializer=productsearch_dot_v1_dot_product__search__pb2.ListCatalogsRequest.FromString,
+                    response_serializer=productsearch_dot_v1_dot_product__search__pb2.ListCatalogsResponse.SerializeToString,
+            ),
+            'DeleteCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCatalog,
+                    request_deserializer=productsearch_dot_v1_dot_product__search__pb2.DeleteCatalogRequest.FromString,
+                    response_serializer=productsearch_dot_v1_dot_product__search__pb2.DeleteCatalogResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'productsearch.v1.ProductSearch', rpc_method_handlers)
@@ -233,10 +307,12 @@ def add_ProductSearchServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ProductSearch:
-    """ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+    """ProductSearch is the service other backends call. Products live in catalogs; every call
+    names one (`catalog`, empty for `catalogs/default`). Errors use canonical gRPC codes:
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
-    for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
-    the caller's deadline passes.
+    for unknown ids and catalogs, PERMISSION_DENIED for a key limited to other catalogs,
+    UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when the caller's
+    deadline passes.
     """
 
     @staticmethod
@@ -499,6 +575,114 @@ class ProductSearch:
             '/productsearch.v1.ProductSearch/TrainProjection',
             productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.SerializeToString,
             productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/productsearch.v1.ProductSearch/CreateCatalog',
+            productsearch_dot_v1_dot_product__search__pb2.CreateCatalogRequest.SerializeToString,
+            productsearch_dot_v1_dot_product__search__pb2.CreateCatalogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/productsearch.v1.ProductSearch/GetCatalog',
+            productsearch_dot_v1_dot_product__search__pb2.GetCatalogRequest.SerializeToString,
+            productsearch_dot_v1_dot_product__search__pb2.GetCatalogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCatalogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/productsearch.v1.ProductSearch/ListCatalogs',
+            productsearch_dot_v1_dot_product__search__pb2.ListCatalogsRequest.SerializeToString,
+            productsearch_dot_v1_dot_product__search__pb2.ListCatalogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/productsearch.v1.ProductSearch/DeleteCatalog',
+            productsearch_dot_v1_dot_product__search__pb2.DeleteCatalogRequest.SerializeToString,
+            productsearch_dot_v1_dot_product__search__pb2.DeleteCatalogResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,10 +37,20 @@ type ProductSearchClient interface {
 	FindDuplicates(ctx context.Context, in *FindDuplicatesRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
-	// TrainProjection (admin) retrains the text → image projection from the catalog's titled
+	// TrainProjection (admin) retrains the catalog's text → image projection from its titled
 	// products and has Triton serve it as a new model version; searches go on meanwhile.
 	// FAILED_PRECONDITION when the catalog has too few titled products.
 	TrainProjection(ctx context.Context, in *TrainProjectionRequest, opts ...grpc.CallOption) (*TrainProjectionResponse, error)
+	// CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
+	CreateCatalog(ctx context.Context, in *CreateCatalogRequest, opts ...grpc.CallOption) (*CreateCatalogResponse, error)
+	// GetCatalog describes one catalog; NOT_FOUND when unknown.
+	GetCatalog(ctx context.Context, in *GetCatalogRequest, opts ...grpc.CallOption) (*GetCatalogResponse, error)
+	// ListCatalogs pages through the catalogs the caller's key may use, in id order.
+	ListCatalogs(ctx context.Context, in *ListCatalogsRequest, opts ...grpc.CallOption) (*ListCatalogsResponse, error)
+	// DeleteCatalog (admin) removes a catalog with its products, vectors, images and trained
+	// models, and frees their disk space. FAILED_PRECONDITION for the default catalog, and for
+	// a catalog that still has products unless `force` is set.
+	DeleteCatalog(ctx context.Context, in *DeleteCatalogRequest, opts ...grpc.CallOption) (*DeleteCatalogResponse, error)
 }
 
 type productSearchClient struct {
@@ -166,6 +176,42 @@ func (c *productSearchClient) TrainProjection(ctx context.Context, in *TrainProj
 	return out, nil
 }
 
+func (c *productSearchClient) CreateCatalog(ctx context.Context, in *CreateCatalogRequest, opts ...grpc.CallOption) (*CreateCatalogResponse, error) {
+	out := new(CreateCatalogResponse)
+	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/CreateCatalog", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *productSearchClient) GetCatalog(ctx context.Context, in *GetCatalogRequest, opts ...grpc.CallOption) (*GetCatalogResponse, error) {
+	out := new(GetCatalogResponse)
+	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/GetCatalog", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *productSearchClient) ListCatalogs(ctx context.Context, in *ListCatalogsRequest, opts ...grpc.CallOption) (*ListCatalogsResponse, error) {
+	out := new(ListCatalogsResponse)
+	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/ListCatalogs", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *productSearchClient) DeleteCatalog(ctx context.Context, in *DeleteCatalogRequest, opts ...grpc.CallOption) (*DeleteCatalogResponse, error) {
+	out := new(DeleteCatalogResponse)
+	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/DeleteCatalog", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProductSearchServer is the server API for ProductSearch service.
 // All implementations must embed UnimplementedProductSearchServer
 // for forward compatibility
@@ -190,10 +236,20 @@ type ProductSearchServer interface {
 	FindDuplicates(context.Context, *FindDuplicatesRequest) (*SearchResponse, error)
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
-	// TrainProjection (admin) retrains the text → image projection from the catalog's titled
+	// TrainProjection (admin) retrains the catalog's text → image projection from its titled
 	// products and has Triton serve it as a new model version; searches go on meanwhile.
 	// FAILED_PRECONDITION when the catalog has too few titled products.
 	TrainProjection(context.Context, *TrainProjectionRequest) (*TrainProjectionResponse, error)
+	// CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
+	CreateCatalog(context.Context, *CreateCatalogRequest) (*CreateCatalogResponse, error)
+	// GetCatalog describes one catalog; NOT_FOUND when unknown.
+	GetCatalog(context.Context, *GetCatalogRequest) (*GetCatalogResponse, error)
+	// ListCatalogs pages through the catalogs the caller's key may use, in id order.
+	ListCatalogs(context.Context, *ListCatalogsRequest) (*ListCatalogsResponse, error)
+	// DeleteCatalog (admin) removes a catalog with its products, vectors, images and trained
+	// models, and frees their disk space. FAILED_PRECONDITION for the default catalog, and for
+	// a catalog that still has products unless `force` is set.
+	DeleteCatalog(context.Context, *DeleteCatalogRequest) (*DeleteCatalogResponse, error)
 	mustEmbedUnimplementedProductSearchServer()
 }
 
@@ -230,6 +286,18 @@ func (UnimplementedProductSearchServer) GetStats(context.Context, *GetStatsReque
 }
 func (UnimplementedProductSearchServer) TrainProjection(context.Context, *TrainProjectionRequest) (*TrainProjectionResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method TrainProjection not implemented")
+}
+func (UnimplementedProductSearchServer) CreateCatalog(context.Context, *CreateCatalogRequest) (*CreateCatalogResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateCatalog not implemented")
+}
+func (UnimplementedProductSearchServer) GetCatalog(context.Context, *GetCatalogRequest) (*GetCatalogResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCatalog not implemented")
+}
+func (UnimplementedProductSearchServer) ListCatalogs(context.Context, *ListCatalogsRequest) (*ListCatalogsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListCatalogs not implemented")
+}
+func (UnimplementedProductSearchServer) DeleteCatalog(context.Context, *DeleteCatalogRequest) (*DeleteCatalogResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteCatalog not implemented")
 }
 func (UnimplementedProductSearchServer) mustEmbedUnimplementedProductSearchServer() {}
 
@@ -432,6 +500,78 @@ func _ProductSearch_TrainProjection_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProductSearch_CreateCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductSearchServer).CreateCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/productsearch.v1.ProductSearch/CreateCatalog",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductSearchServer).CreateCatalog(ctx, req.(*CreateCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProductSearch_GetCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductSearchServer).GetCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/productsearch.v1.ProductSearch/GetCatalog",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductSearchServer).GetCatalog(ctx, req.(*GetCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProductSearch_ListCatalogs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCatalogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductSearchServer).ListCatalogs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/productsearch.v1.ProductSearch/ListCatalogs",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductSearchServer).ListCatalogs(ctx, req.(*ListCatalogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProductSearch_DeleteCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductSearchServer).DeleteCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/productsearch.v1.ProductSearch/DeleteCatalog",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductSearchServer).DeleteCatalog(ctx, req.(*DeleteCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _ProductSearch_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "productsearch.v1.ProductSearch",
 	HandlerType: (*ProductSearchServer)(nil),
@@ -471,6 +611,22 @@ var _ProductSearch_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TrainProjection",
 			Handler:    _ProductSearch_TrainProjection_Handler,
+		},
+		{
+			MethodName: "CreateCatalog",
+			Handler:    _ProductSearch_CreateCatalog_Handler,
+		},
+		{
+			MethodName: "GetCatalog",
+			Handler:    _ProductSearch_GetCatalog_Handler,
+		},
+		{
+			MethodName: "ListCatalogs",
+			Handler:    _ProductSearch_ListCatalogs_Handler,
+		},
+		{
+			MethodName: "DeleteCatalog",
+			Handler:    _ProductSearch_DeleteCatalog_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

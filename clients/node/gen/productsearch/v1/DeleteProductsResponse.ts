@@ -10,7 +10,7 @@ export interface DeleteProductsResponse {
    */
   'deleted'?: (number);
   /**
-   * not_found lists ids that were not in the catalog.
+   * not_found lists ids that were not in the catalog, each cut to its first 128 characters.
    */
   'notFound'?: (string)[];
 }
@@ -24,7 +24,7 @@ export interface DeleteProductsResponse__Output {
    */
   'deleted': (number);
   /**
-   * not_found lists ids that were not in the catalog.
+   * not_found lists ids that were not in the catalog, each cut to its first 128 characters.
    */
   'notFound': (string)[];
 }

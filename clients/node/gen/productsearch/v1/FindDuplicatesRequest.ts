@@ -20,6 +20,12 @@ export interface FindDuplicatesRequest {
    * max_results caps the answer: 1 to 1,000; 0 means 100.
    */
   'maxResults'?: (number);
+  /**
+   * catalog is the resource name of the catalog, `catalogs/{catalog_id}`; empty means
+   * `catalogs/default`. NOT_FOUND when it does not exist, PERMISSION_DENIED when the API key
+   * is limited to other catalogs.
+   */
+  'catalog'?: (string);
 }
 
 /**
@@ -41,4 +47,10 @@ export interface FindDuplicatesRequest__Output {
    * max_results caps the answer: 1 to 1,000; 0 means 100.
    */
   'maxResults': (number);
+  /**
+   * catalog is the resource name of the catalog, `catalogs/{catalog_id}`; empty means
+   * `catalogs/default`. NOT_FOUND when it does not exist, PERMISSION_DENIED when the API key
+   * is limited to other catalogs.
+   */
+  'catalog': (string);
 }

@@ -2,10 +2,11 @@
 
 import type { ModelInfo as _productsearch_v1_ModelInfo, ModelInfo__Output as _productsearch_v1_ModelInfo__Output } from '../../productsearch/v1/ModelInfo';
 import type { IndexInfo as _productsearch_v1_IndexInfo, IndexInfo__Output as _productsearch_v1_IndexInfo__Output } from '../../productsearch/v1/IndexInfo';
+import type { Catalog as _productsearch_v1_Catalog, Catalog__Output as _productsearch_v1_Catalog__Output } from '../../productsearch/v1/Catalog';
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * GetStatsResponse describes the service.
+ * GetStatsResponse describes one catalog, the models and its indexes.
  */
 export interface GetStatsResponse {
   /**
@@ -13,17 +14,21 @@ export interface GetStatsResponse {
    */
   'productCount'?: (number | string | Long);
   /**
-   * models serving embeddings.
+   * models serving embeddings (and the catalog's projection, once trained).
    */
   'models'?: (_productsearch_v1_ModelInfo)[];
   /**
    * indexes, one per embedding space.
    */
   'indexes'?: (_productsearch_v1_IndexInfo)[];
+  /**
+   * catalog described.
+   */
+  'catalog'?: (_productsearch_v1_Catalog | null);
 }
 
 /**
- * GetStatsResponse describes the service.
+ * GetStatsResponse describes one catalog, the models and its indexes.
  */
 export interface GetStatsResponse__Output {
   /**
@@ -31,11 +36,15 @@ export interface GetStatsResponse__Output {
    */
   'productCount': (string);
   /**
-   * models serving embeddings.
+   * models serving embeddings (and the catalog's projection, once trained).
    */
   'models': (_productsearch_v1_ModelInfo__Output)[];
   /**
    * indexes, one per embedding space.
    */
   'indexes': (_productsearch_v1_IndexInfo__Output)[];
+  /**
+   * catalog described.
+   */
+  'catalog': (_productsearch_v1_Catalog__Output | null);
 }

@@ -3,69 +3,71 @@
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * IndexInfo describes one HNSW index.
+ * IndexInfo describes the vector store of one embedding space.
  */
 export interface IndexInfo {
   /**
-   * space: "image" or "title".
+   * space: "image", "title" or "copy".
    */
   'space'?: (string);
   /**
-   * model whose embeddings it holds.
+   * model whose embeddings it holds ("gray16" for copy descriptors).
    */
   'model'?: (string);
   /**
-   * count of live vectors.
+   * count of products with a vector in this space.
    */
   'count'?: (number | string | Long);
   /**
-   * capacity before the index grows.
+   * model_version of the vectors: the sha256 prefix of the model's ONNX file.
    */
-  'capacity'?: (number | string | Long);
+  'modelVersion'?: (string);
   /**
-   * m: HNSW graph degree.
+   * dimension of the vectors.
    */
-  'm'?: (number);
+  'dimension'?: (number);
   /**
-   * ef_construction used when inserting.
+   * engine holding them: "hnswlib" (embedded) or another vector store.
    */
-  'efConstruction'?: (number);
+  'engine'?: (string);
   /**
-   * ef_search used when querying.
+   * parameters are the engine's own settings and figures, as text (for hnswlib: M,
+   * ef_construction, ef_search, capacity, deleted_slots, exact_search_max, distinct_vectors).
    */
-  'efSearch'?: (number);
+  'parameters'?: ({[key: string]: string});
 }
 
 /**
- * IndexInfo describes one HNSW index.
+ * IndexInfo describes the vector store of one embedding space.
  */
 export interface IndexInfo__Output {
   /**
-   * space: "image" or "title".
+   * space: "image", "title" or "copy".
    */
   'space': (string);
   /**
-   * model whose embeddings it holds.
+   * model whose embeddings it holds ("gray16" for copy descriptors).
    */
   'model': (string);
   /**
-   * count of live vectors.
+   * count of products with a vector in this space.
    */
   'count': (string);
   /**
-   * capacity before the index grows.
+   * model_version of the vectors: the sha256 prefix of the model's ONNX file.
    */
-  'capacity': (string);
+  'modelVersion': (string);
   /**
-   * m: HNSW graph degree.
+   * dimension of the vectors.
    */
-  'm': (number);
+  'dimension': (number);
   /**
-   * ef_construction used when inserting.
+   * engine holding them: "hnswlib" (embedded) or another vector store.
    */
-  'efConstruction': (number);
+  'engine': (string);
   /**
-   * ef_search used when querying.
+   * parameters are the engine's own settings and figures, as text (for hnswlib: M,
+   * ef_construction, ef_search, capacity, deleted_slots, exact_search_max, distinct_vectors).
    */
-  'efSearch': (number);
+  'parameters': ({[key: string]: string});
 }

@@ -18,6 +18,12 @@ export interface ListProductsRequest {
    * filter restricts the listed products; optional.
    */
   'filter'?: (_productsearch_v1_Filter | null);
+  /**
+   * catalog is the resource name of the catalog, `catalogs/{catalog_id}`; empty means
+   * `catalogs/default`. NOT_FOUND when it does not exist, PERMISSION_DENIED when the API key
+   * is limited to other catalogs.
+   */
+  'catalog'?: (string);
 }
 
 /**
@@ -36,4 +42,10 @@ export interface ListProductsRequest__Output {
    * filter restricts the listed products; optional.
    */
   'filter': (_productsearch_v1_Filter__Output | null);
+  /**
+   * catalog is the resource name of the catalog, `catalogs/{catalog_id}`; empty means
+   * `catalogs/default`. NOT_FOUND when it does not exist, PERMISSION_DENIED when the API key
+   * is limited to other catalogs.
+   */
+  'catalog': (string);
 }

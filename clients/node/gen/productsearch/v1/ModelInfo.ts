@@ -10,7 +10,7 @@ export interface ModelInfo {
    */
   'name'?: (string);
   /**
-   * version: the sha256 prefix of its ONNX file.
+   * version: the sha256 prefix of its ONNX file (for a projection: its version number).
    */
   'version'?: (string);
   /**
@@ -28,7 +28,7 @@ export interface ModelInfo__Output {
    */
   'name': (string);
   /**
-   * version: the sha256 prefix of its ONNX file.
+   * version: the sha256 prefix of its ONNX file (for a projection: its version number).
    */
   'version': (string);
   /**

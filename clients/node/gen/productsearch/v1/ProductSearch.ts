@@ -2,13 +2,21 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { CreateCatalogRequest as _productsearch_v1_CreateCatalogRequest, CreateCatalogRequest__Output as _productsearch_v1_CreateCatalogRequest__Output } from '../../productsearch/v1/CreateCatalogRequest';
+import type { CreateCatalogResponse as _productsearch_v1_CreateCatalogResponse, CreateCatalogResponse__Output as _productsearch_v1_CreateCatalogResponse__Output } from '../../productsearch/v1/CreateCatalogResponse';
+import type { DeleteCatalogRequest as _productsearch_v1_DeleteCatalogRequest, DeleteCatalogRequest__Output as _productsearch_v1_DeleteCatalogRequest__Output } from '../../productsearch/v1/DeleteCatalogRequest';
+import type { DeleteCatalogResponse as _productsearch_v1_DeleteCatalogResponse, DeleteCatalogResponse__Output as _productsearch_v1_DeleteCatalogResponse__Output } from '../../productsearch/v1/DeleteCatalogResponse';
 import type { DeleteProductsRequest as _productsearch_v1_DeleteProductsRequest, DeleteProductsRequest__Output as _productsearch_v1_DeleteProductsRequest__Output } from '../../productsearch/v1/DeleteProductsRequest';
 import type { DeleteProductsResponse as _productsearch_v1_DeleteProductsResponse, DeleteProductsResponse__Output as _productsearch_v1_DeleteProductsResponse__Output } from '../../productsearch/v1/DeleteProductsResponse';
 import type { FindDuplicatesRequest as _productsearch_v1_FindDuplicatesRequest, FindDuplicatesRequest__Output as _productsearch_v1_FindDuplicatesRequest__Output } from '../../productsearch/v1/FindDuplicatesRequest';
+import type { GetCatalogRequest as _productsearch_v1_GetCatalogRequest, GetCatalogRequest__Output as _productsearch_v1_GetCatalogRequest__Output } from '../../productsearch/v1/GetCatalogRequest';
+import type { GetCatalogResponse as _productsearch_v1_GetCatalogResponse, GetCatalogResponse__Output as _productsearch_v1_GetCatalogResponse__Output } from '../../productsearch/v1/GetCatalogResponse';
 import type { GetProductRequest as _productsearch_v1_GetProductRequest, GetProductRequest__Output as _productsearch_v1_GetProductRequest__Output } from '../../productsearch/v1/GetProductRequest';
 import type { GetProductResponse as _productsearch_v1_GetProductResponse, GetProductResponse__Output as _productsearch_v1_GetProductResponse__Output } from '../../productsearch/v1/GetProductResponse';
 import type { GetStatsRequest as _productsearch_v1_GetStatsRequest, GetStatsRequest__Output as _productsearch_v1_GetStatsRequest__Output } from '../../productsearch/v1/GetStatsRequest';
 import type { GetStatsResponse as _productsearch_v1_GetStatsResponse, GetStatsResponse__Output as _productsearch_v1_GetStatsResponse__Output } from '../../productsearch/v1/GetStatsResponse';
+import type { ListCatalogsRequest as _productsearch_v1_ListCatalogsRequest, ListCatalogsRequest__Output as _productsearch_v1_ListCatalogsRequest__Output } from '../../productsearch/v1/ListCatalogsRequest';
+import type { ListCatalogsResponse as _productsearch_v1_ListCatalogsResponse, ListCatalogsResponse__Output as _productsearch_v1_ListCatalogsResponse__Output } from '../../productsearch/v1/ListCatalogsResponse';
 import type { ListProductsRequest as _productsearch_v1_ListProductsRequest, ListProductsRequest__Output as _productsearch_v1_ListProductsRequest__Output } from '../../productsearch/v1/ListProductsRequest';
 import type { ListProductsResponse as _productsearch_v1_ListProductsResponse, ListProductsResponse__Output as _productsearch_v1_ListProductsResponse__Output } from '../../productsearch/v1/ListProductsResponse';
 import type { SearchByImageRequest as _productsearch_v1_SearchByImageRequest, SearchByImageRequest__Output as _productsearch_v1_SearchByImageRequest__Output } from '../../productsearch/v1/SearchByImageRequest';
@@ -21,12 +29,48 @@ import type { UpsertProductsRequest as _productsearch_v1_UpsertProductsRequest, 
 import type { UpsertProductsResponse as _productsearch_v1_UpsertProductsResponse, UpsertProductsResponse__Output as _productsearch_v1_UpsertProductsResponse__Output } from '../../productsearch/v1/UpsertProductsResponse';
 
 /**
- * ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+ * ProductSearch is the service other backends call. Products live in catalogs; every call
+ * names one (`catalog`, empty for `catalogs/default`). Errors use canonical gRPC codes:
  * INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
- * for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
- * the caller's deadline passes.
+ * for unknown ids and catalogs, PERMISSION_DENIED for a key limited to other catalogs,
+ * UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when the caller's
+ * deadline passes.
  */
 export interface ProductSearchClient extends grpc.Client {
+  /**
+   * CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
+   */
+  CreateCatalog(argument: _productsearch_v1_CreateCatalogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  CreateCatalog(argument: _productsearch_v1_CreateCatalogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  CreateCatalog(argument: _productsearch_v1_CreateCatalogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  CreateCatalog(argument: _productsearch_v1_CreateCatalogRequest, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
+   */
+  createCatalog(argument: _productsearch_v1_CreateCatalogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  createCatalog(argument: _productsearch_v1_CreateCatalogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  createCatalog(argument: _productsearch_v1_CreateCatalogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  createCatalog(argument: _productsearch_v1_CreateCatalogRequest, callback: grpc.requestCallback<_productsearch_v1_CreateCatalogResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * DeleteCatalog (admin) removes a catalog with its products, vectors, images and trained
+   * models, and frees their disk space. FAILED_PRECONDITION for the default catalog, and for
+   * a catalog that still has products unless `force` is set.
+   */
+  DeleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  DeleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  DeleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  DeleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * DeleteCatalog (admin) removes a catalog with its products, vectors, images and trained
+   * models, and frees their disk space. FAILED_PRECONDITION for the default catalog, and for
+   * a catalog that still has products unless `force` is set.
+   */
+  deleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  deleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  deleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  deleteCatalog(argument: _productsearch_v1_DeleteCatalogRequest, callback: grpc.requestCallback<_productsearch_v1_DeleteCatalogResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * DeleteProducts removes products from the catalog and every index.
    */
@@ -60,6 +104,21 @@ export interface ProductSearchClient extends grpc.Client {
   findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * GetCatalog describes one catalog; NOT_FOUND when unknown.
+   */
+  GetCatalog(argument: _productsearch_v1_GetCatalogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  GetCatalog(argument: _productsearch_v1_GetCatalogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  GetCatalog(argument: _productsearch_v1_GetCatalogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  GetCatalog(argument: _productsearch_v1_GetCatalogRequest, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * GetCatalog describes one catalog; NOT_FOUND when unknown.
+   */
+  getCatalog(argument: _productsearch_v1_GetCatalogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  getCatalog(argument: _productsearch_v1_GetCatalogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  getCatalog(argument: _productsearch_v1_GetCatalogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  getCatalog(argument: _productsearch_v1_GetCatalogRequest, callback: grpc.requestCallback<_productsearch_v1_GetCatalogResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * GetProduct returns one product by id; NOT_FOUND when unknown.
    */
   GetProduct(argument: _productsearch_v1_GetProductRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetProductResponse__Output>): grpc.ClientUnaryCall;
@@ -88,6 +147,21 @@ export interface ProductSearchClient extends grpc.Client {
   getStats(argument: _productsearch_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
   getStats(argument: _productsearch_v1_GetStatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
   getStats(argument: _productsearch_v1_GetStatsRequest, callback: grpc.requestCallback<_productsearch_v1_GetStatsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ListCatalogs pages through the catalogs the caller's key may use, in id order.
+   */
+  ListCatalogs(argument: _productsearch_v1_ListCatalogsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
+  ListCatalogs(argument: _productsearch_v1_ListCatalogsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
+  ListCatalogs(argument: _productsearch_v1_ListCatalogsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
+  ListCatalogs(argument: _productsearch_v1_ListCatalogsRequest, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ListCatalogs pages through the catalogs the caller's key may use, in id order.
+   */
+  listCatalogs(argument: _productsearch_v1_ListCatalogsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
+  listCatalogs(argument: _productsearch_v1_ListCatalogsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
+  listCatalogs(argument: _productsearch_v1_ListCatalogsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
+  listCatalogs(argument: _productsearch_v1_ListCatalogsRequest, callback: grpc.requestCallback<_productsearch_v1_ListCatalogsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * ListProducts pages through the catalog in id order.
@@ -150,7 +224,7 @@ export interface ProductSearchClient extends grpc.Client {
   searchSimilar(argument: _productsearch_v1_SearchSimilarRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * TrainProjection (admin) retrains the text → image projection from the catalog's titled
+   * TrainProjection (admin) retrains the catalog's text → image projection from its titled
    * products and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
    */
@@ -159,7 +233,7 @@ export interface ProductSearchClient extends grpc.Client {
   TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
   TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * TrainProjection (admin) retrains the text → image projection from the catalog's titled
+   * TrainProjection (admin) retrains the catalog's text → image projection from its titled
    * products and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
    */
@@ -188,12 +262,26 @@ export interface ProductSearchClient extends grpc.Client {
 }
 
 /**
- * ProductSearch is the service other backends call. Errors use canonical gRPC codes:
+ * ProductSearch is the service other backends call. Products live in catalogs; every call
+ * names one (`catalog`, empty for `catalogs/default`). Errors use canonical gRPC codes:
  * INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for bad input, NOT_FOUND
- * for unknown ids, UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when
- * the caller's deadline passes.
+ * for unknown ids and catalogs, PERMISSION_DENIED for a key limited to other catalogs,
+ * UNAVAILABLE while the embedding models are down, DEADLINE_EXCEEDED when the caller's
+ * deadline passes.
  */
 export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
+   */
+  CreateCatalog: grpc.handleUnaryCall<_productsearch_v1_CreateCatalogRequest__Output, _productsearch_v1_CreateCatalogResponse>;
+  
+  /**
+   * DeleteCatalog (admin) removes a catalog with its products, vectors, images and trained
+   * models, and frees their disk space. FAILED_PRECONDITION for the default catalog, and for
+   * a catalog that still has products unless `force` is set.
+   */
+  DeleteCatalog: grpc.handleUnaryCall<_productsearch_v1_DeleteCatalogRequest__Output, _productsearch_v1_DeleteCatalogResponse>;
+  
   /**
    * DeleteProducts removes products from the catalog and every index.
    */
@@ -206,6 +294,11 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
   FindDuplicates: grpc.handleUnaryCall<_productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse>;
   
   /**
+   * GetCatalog describes one catalog; NOT_FOUND when unknown.
+   */
+  GetCatalog: grpc.handleUnaryCall<_productsearch_v1_GetCatalogRequest__Output, _productsearch_v1_GetCatalogResponse>;
+  
+  /**
    * GetProduct returns one product by id; NOT_FOUND when unknown.
    */
   GetProduct: grpc.handleUnaryCall<_productsearch_v1_GetProductRequest__Output, _productsearch_v1_GetProductResponse>;
@@ -214,6 +307,11 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
    * GetStats describes the catalog, the models and the indexes.
    */
   GetStats: grpc.handleUnaryCall<_productsearch_v1_GetStatsRequest__Output, _productsearch_v1_GetStatsResponse>;
+  
+  /**
+   * ListCatalogs pages through the catalogs the caller's key may use, in id order.
+   */
+  ListCatalogs: grpc.handleUnaryCall<_productsearch_v1_ListCatalogsRequest__Output, _productsearch_v1_ListCatalogsResponse>;
   
   /**
    * ListProducts pages through the catalog in id order.
@@ -236,7 +334,7 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
   SearchSimilar: grpc.handleUnaryCall<_productsearch_v1_SearchSimilarRequest__Output, _productsearch_v1_SearchResponse>;
   
   /**
-   * TrainProjection (admin) retrains the text → image projection from the catalog's titled
+   * TrainProjection (admin) retrains the catalog's text → image projection from its titled
    * products and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
    */
@@ -251,10 +349,14 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
 }
 
 export interface ProductSearchDefinition extends grpc.ServiceDefinition {
+  CreateCatalog: MethodDefinition<_productsearch_v1_CreateCatalogRequest, _productsearch_v1_CreateCatalogResponse, _productsearch_v1_CreateCatalogRequest__Output, _productsearch_v1_CreateCatalogResponse__Output>
+  DeleteCatalog: MethodDefinition<_productsearch_v1_DeleteCatalogRequest, _productsearch_v1_DeleteCatalogResponse, _productsearch_v1_DeleteCatalogRequest__Output, _productsearch_v1_DeleteCatalogResponse__Output>
   DeleteProducts: MethodDefinition<_productsearch_v1_DeleteProductsRequest, _productsearch_v1_DeleteProductsResponse, _productsearch_v1_DeleteProductsRequest__Output, _productsearch_v1_DeleteProductsResponse__Output>
   FindDuplicates: MethodDefinition<_productsearch_v1_FindDuplicatesRequest, _productsearch_v1_SearchResponse, _productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse__Output>
+  GetCatalog: MethodDefinition<_productsearch_v1_GetCatalogRequest, _productsearch_v1_GetCatalogResponse, _productsearch_v1_GetCatalogRequest__Output, _productsearch_v1_GetCatalogResponse__Output>
   GetProduct: MethodDefinition<_productsearch_v1_GetProductRequest, _productsearch_v1_GetProductResponse, _productsearch_v1_GetProductRequest__Output, _productsearch_v1_GetProductResponse__Output>
   GetStats: MethodDefinition<_productsearch_v1_GetStatsRequest, _productsearch_v1_GetStatsResponse, _productsearch_v1_GetStatsRequest__Output, _productsearch_v1_GetStatsResponse__Output>
+  ListCatalogs: MethodDefinition<_productsearch_v1_ListCatalogsRequest, _productsearch_v1_ListCatalogsResponse, _productsearch_v1_ListCatalogsRequest__Output, _productsearch_v1_ListCatalogsResponse__Output>
   ListProducts: MethodDefinition<_productsearch_v1_ListProductsRequest, _productsearch_v1_ListProductsResponse, _productsearch_v1_ListProductsRequest__Output, _productsearch_v1_ListProductsResponse__Output>
   SearchByImage: MethodDefinition<_productsearch_v1_SearchByImageRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchByImageRequest__Output, _productsearch_v1_SearchResponse__Output>
   SearchByText: MethodDefinition<_productsearch_v1_SearchByTextRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchByTextRequest__Output, _productsearch_v1_SearchResponse__Output>

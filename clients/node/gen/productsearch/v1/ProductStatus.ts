@@ -6,7 +6,7 @@
  */
 export interface ProductStatus {
   /**
-   * id of the product, as sent.
+   * id of the product as sent, cut to its first 128 characters (a longer id is invalid).
    */
   'id'?: (string);
   /**
@@ -18,6 +18,10 @@ export interface ProductStatus {
    * message explains a non-OK code.
    */
   'message'?: (string);
+  /**
+   * position of the product in the stream, from 0.
+   */
+  'position'?: (number);
 }
 
 /**
@@ -25,7 +29,7 @@ export interface ProductStatus {
  */
 export interface ProductStatus__Output {
   /**
-   * id of the product, as sent.
+   * id of the product as sent, cut to its first 128 characters (a longer id is invalid).
    */
   'id': (string);
   /**
@@ -37,4 +41,8 @@ export interface ProductStatus__Output {
    * message explains a non-OK code.
    */
   'message': (string);
+  /**
+   * position of the product in the stream, from 0.
+   */
+  'position': (number);
 }

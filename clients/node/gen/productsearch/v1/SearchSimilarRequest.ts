@@ -14,6 +14,12 @@ export interface SearchSimilarRequest {
    * options: top_k, filter, min_score.
    */
   'options'?: (_productsearch_v1_SearchOptions | null);
+  /**
+   * catalog is the resource name of the catalog, `catalogs/{catalog_id}`; empty means
+   * `catalogs/default`. NOT_FOUND when it does not exist, PERMISSION_DENIED when the API key
+   * is limited to other catalogs.
+   */
+  'catalog'?: (string);
 }
 
 /**
@@ -28,4 +34,10 @@ export interface SearchSimilarRequest__Output {
    * options: top_k, filter, min_score.
    */
   'options': (_productsearch_v1_SearchOptions__Output | null);
+  /**
+   * catalog is the resource name of the catalog, `catalogs/{catalog_id}`; empty means
+   * `catalogs/default`. NOT_FOUND when it does not exist, PERMISSION_DENIED when the API key
+   * is limited to other catalogs.
+   */
+  'catalog': (string);
 }

@@ -21,6 +21,14 @@ export interface TrainProjectionResponse {
    * seconds the fit took.
    */
   'seconds'?: (number | string);
+  /**
+   * epochs of contrastive training kept (the one with the lowest held-out loss; 0 for ridge).
+   */
+  'epochs'?: (number);
+  /**
+   * model is the Triton model that serves the catalog's projection.
+   */
+  'model'?: (string);
 }
 
 /**
@@ -43,4 +51,12 @@ export interface TrainProjectionResponse__Output {
    * seconds the fit took.
    */
   'seconds': (number);
+  /**
+   * epochs of contrastive training kept (the one with the lowest held-out loss; 0 for ridge).
+   */
+  'epochs': (number);
+  /**
+   * model is the Triton model that serves the catalog's projection.
+   */
+  'model': (string);
 }

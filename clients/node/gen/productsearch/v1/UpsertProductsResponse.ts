@@ -18,6 +18,11 @@ export interface UpsertProductsResponse {
    * failed counts products rejected.
    */
   'failed'?: (number);
+  /**
+   * truncated is set when the stream sent more than 10,000 products: the gateway stopped
+   * reading after that many (those have statuses); send the rest in another stream.
+   */
+  'truncated'?: (boolean);
 }
 
 /**
@@ -36,4 +41,9 @@ export interface UpsertProductsResponse__Output {
    * failed counts products rejected.
    */
   'failed': (number);
+  /**
+   * truncated is set when the stream sent more than 10,000 products: the gateway stopped
+   * reading after that many (those have statuses); send the rest in another stream.
+   */
+  'truncated': (boolean);
 }
