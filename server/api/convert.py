@@ -17,6 +17,7 @@ from server.domain import (
     SearchResult,
 )
 from server.index.store import StoreStats
+from server.service.catalogs import CATALOG_ID
 from server.service.facade import CatalogStats, CatalogSummary
 
 CATALOG_PREFIX = "catalogs/"
@@ -33,10 +34,18 @@ def catalog_id(name: str, field: str = "catalog") -> str:
     """The id in a catalog resource name (`catalogs/{id}`); empty means the default."""
     if not name:
         return DEFAULT_CATALOG
-    if not name.startswith(CATALOG_PREFIX) or "/" in name.removeprefix(CATALOG_PREFIX):
+    catalog = name.removeprefix(CATALOG_PREFIX)
+    if not name.startswith(CATALOG_PREFIX) or not CATALOG_ID.match(catalog):
         shown = name if len(name) <= 80 else name[:64] + "…"
-        raise InvalidArgumentError([(field, f"must be 'catalogs/{{catalog_id}}', got {shown!r}")])
-    return name.removeprefix(CATALOG_PREFIX)
+        raise InvalidArgumentError(
+            [
+                (
+                    field,
+                    f"must be 'catalogs/{{id}}' (id: 1-63 of a-z, 0-9, '-', a letter first), got {shown!r}",
+                )
+            ]
+        )
+    return catalog
 
 
 def page_token(kind: str, scope: str, after: str) -> str:

@@ -28,7 +28,12 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.config import Config
 from server.models.registry import image_models
-from server.tools.sources import products_from_csv, products_from_fashion_mnist, products_from_folder
+from server.tools.sources import (
+    SourceError,
+    products_from_csv,
+    products_from_fashion_mnist,
+    products_from_folder,
+)
 
 STREAM_CHUNK = 256  # products per UpsertProducts stream
 
@@ -253,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_client_command(stub, args)
         except grpc.RpcError as error:
             print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+        except (SourceError, OSError) as error:  # a local file, not the gateway
+            print(f"error: {error}", file=sys.stderr)
             return 1
 
 

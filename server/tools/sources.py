@@ -5,6 +5,7 @@ Fashion-MNIST. The folder rule is the one every client's `upsert FOLDER` follows
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,21 +23,30 @@ class FolderEntry:
     title: str  # the trimmed text of <stem>.txt beside it; empty without one
 
 
+class SourceError(ValueError):
+    """A local file that cannot become a product (a name or title that is not UTF-8)."""
+
+
 def folder_entries(folder: Path) -> list[FolderEntry]:
     """Every regular image file under `folder` at any depth (names starting with "." are
-    skipped, as are links to folders), sorted by id."""
+    skipped, as are links to folders), sorted by id, then file name (`x.jpg` before
+    `x.png`: the later one wins)."""
     entries = []
     for path in _walk(Path(folder)):
         relative = path.relative_to(folder)
+        try:
+            relative.as_posix().encode()
+        except UnicodeEncodeError:
+            raise SourceError(f"{os.fsdecode(path)!r}: the file name is not UTF-8") from None
         title_file = path.with_suffix(".txt")
-        title = title_file.read_text(encoding="utf-8").strip() if title_file.is_file() else ""
+        try:
+            title = title_file.read_text(encoding="utf-8").strip() if title_file.is_file() else ""
+        except UnicodeDecodeError:
+            raise SourceError(f"{title_file}: a title file must be UTF-8 text") from None
         parent = relative.parent
-        entries.append(
-            FolderEntry(
-                relative.with_suffix("").as_posix(), path, "" if parent == Path(".") else parent.name, title
-            )
-        )
-    return sorted(entries, key=lambda e: e.id.encode())
+        category = "" if parent == Path(".") else parent.name
+        entries.append(FolderEntry(relative.with_suffix("").as_posix(), path, category, title))
+    return sorted(entries, key=lambda e: (e.id.encode(), e.path.name.encode()))
 
 
 def _walk(folder: Path) -> Iterator[Path]:

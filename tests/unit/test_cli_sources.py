@@ -5,9 +5,15 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from server.tools.sources import products_from_csv, products_from_fashion_mnist, products_from_folder
+from server.tools.sources import (
+    SourceError,
+    products_from_csv,
+    products_from_fashion_mnist,
+    products_from_folder,
+)
 
 
 def write_image(path, colour) -> None:
@@ -56,3 +62,16 @@ def test_fashion_mnist_products_are_balanced_and_optionally_untitled():
     assert len(products) == 50 and all(categories.count(c) == 5 for c in set(categories))
     assert all(p.title == "" for p in products)
     assert np.asarray(Image.open(io.BytesIO(products[0].image))).shape == (28, 28, 3)
+
+
+def test_a_title_that_is_not_utf8_is_named(tmp_path):
+    write_image(tmp_path / "a.jpg", "red")
+    (tmp_path / "a.txt").write_bytes(b"\xff\xfe title")
+    with pytest.raises(SourceError, match=r"a\.txt"):
+        list(products_from_folder(tmp_path))
+
+
+def test_two_images_with_one_stem_come_in_name_order(tmp_path):
+    write_image(tmp_path / "x.png", "red")
+    write_image(tmp_path / "x.jpg", "blue")
+    assert [p.image_uri.rsplit("/", 1)[1] for p in products_from_folder(tmp_path)] == ["x.jpg", "x.png"]
