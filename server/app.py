@@ -67,21 +67,29 @@ class Gateway:
             await self.health.set(name, SERVING if serving else NOT_SERVING)
 
     async def watch(self) -> None:
-        """Keep health in step with Triton; bring the embedded Triton back when it dies."""
+        """Keep health in step with Triton: bring the embedded Triton back when it dies or
+        leaves `hung_after_probes` probes in a row unanswered (frozen); while a probe fails,
+        embedding calls fail at once (UNAVAILABLE) instead of waiting for their deadline."""
         models = [self.config.image_model, self.config.text_model]
-        serving = True
+        serving, unanswered = True, 0
         while True:
             if self.triton is not None and not self.triton.running():
-                _LOGGER.error("embedded Triton died: restarting it\n%s", self.triton.log_tail(10))
-                self.embedder.down = "the embedded Triton died; the gateway is restarting it, retry shortly"
+                await self._restart_triton("the embedded Triton died")
+                serving, unanswered = False, 0
+            ready = await self.embedder.ready(models, timeout_s=self.config.probe_timeout_s)
+            unanswered = 0 if ready else unanswered + 1
+            if not ready:  # calls fail at once rather than at their deadline
+                self.embedder.down = f"Triton at {self.embedder.url} does not answer; retry shortly"
+            elif self.triton is None or self.triton.running():
+                self.embedder.down = None
+            if unanswered >= self.config.hung_after_probes and self.triton is not None:
+                _LOGGER.error(
+                    "Triton answered no health probe for %d tries: killing and restarting it", unanswered
+                )
                 await self.set_serving(False)
                 serving = False
-                try:
-                    await asyncio.to_thread(self.triton.start)
-                    self.embedder.down = None
-                except Exception:
-                    _LOGGER.exception("embedded Triton did not restart; trying again")
-            ready = await self.embedder.ready(models)
+                await asyncio.to_thread(self.triton.kill)  # SIGKILL works on a stopped process
+                continue  # restarted at the top
             if ready != serving:
                 _LOGGER.warning(
                     "models %s: health now %s",
@@ -91,6 +99,17 @@ class Gateway:
                 await self.set_serving(ready)
                 serving = ready
             await asyncio.sleep(self.config.health_interval_s)
+
+    async def _restart_triton(self, why: str) -> None:
+        assert self.triton is not None
+        _LOGGER.error("%s: restarting it\n%s", why, self.triton.log_tail(10))
+        self.embedder.down = f"{why}; the gateway is restarting it, retry shortly"
+        await self.set_serving(False)
+        try:
+            await asyncio.to_thread(self.triton.start)
+            self.embedder.down = None
+        except Exception:
+            _LOGGER.exception("embedded Triton did not restart; trying again")
 
     async def stop(self, grace_s: float | None = None) -> None:
         await self.set_serving(False)

@@ -53,6 +53,10 @@ class Config:
     hnsw_ef_search: int = 64
     exact_search_max: int = 20_000
     health_interval_s: float = 1.0
+    # A Triton that leaves this many probes in a row unanswered within probe_timeout_s is
+    # hung (e.g. SIGSTOP): calls fail fast and the embedded one is killed and restarted.
+    probe_timeout_s: float = 2.0
+    hung_after_probes: int = 3
     shutdown_grace_s: float = 5.0
     limits: Limits = field(default_factory=Limits)
     # Access: no keys means no checks (refused beyond loopback unless `insecure`).

@@ -94,11 +94,13 @@ class EmbeddingClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def ready(self, models: Sequence[str]) -> bool:
-        """True when Triton answers and every model in `models` is ready. Server readiness is
-        not asked: it drops for a moment whenever any model (a projection) is reloaded."""
+    async def ready(self, models: Sequence[str], timeout_s: float | None = None) -> bool:
+        """True when Triton answers within `timeout_s` (default: the call timeout) and every
+        model in `models` is ready. Server readiness is not asked: it drops for a moment
+        whenever any model (a projection) is reloaded."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
         try:
-            return all([await self._client.is_model_ready(m, client_timeout=self.timeout_s) for m in models])
+            return all([await self._client.is_model_ready(m, client_timeout=timeout) for m in models])
         except InferenceServerException:
             return False
 

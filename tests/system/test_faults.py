@@ -19,6 +19,7 @@ A product is acknowledged when its UpsertProducts stream's answer says OK for it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -344,6 +345,47 @@ def test_triton_sigkill_under_load(child, train):
         f"outage {recovered - killed:.1f} s, {len(failed)} calls failed "
         f"(slowest {max(c[2] for c in failed):.2f} s), {len(reads)} reads OK meanwhile"
     )
+
+
+def test_a_frozen_triton_is_detected_and_restarted(child, train):
+    """SIGSTOP: Triton accepts connections but answers nothing. Within a few probes health
+    says NOT_SERVING, calls fail fast (UNAVAILABLE, not at their deadline), and the gateway
+    kills the stopped process group and starts a new Triton; searches work again."""
+    child.start()
+    product = fmnist_product(train, 3500, "frozen")
+    assert upsert(child.stub, [product], {}).upserted == 1
+    old_triton = child.triton_pid()
+    os.kill(old_triton, signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        while child.health_status() == SERVING:
+            assert time.monotonic() - stopped < 30, (
+                f"health still SERVING 30 s after SIGSTOP:\n{child.tail()}"
+            )
+            time.sleep(0.2)
+        detected = time.monotonic() - stopped
+        outcomes = []
+        while time.monotonic() - stopped < 120:
+            started = time.monotonic()
+            try:
+                child.stub.SearchByText(pb.SearchByTextRequest(text="bag"), timeout=20)
+                outcomes.append(("OK", time.monotonic() - started))
+                if child.health_status() == SERVING:
+                    break
+            except grpc.RpcError as error:
+                outcomes.append((error.code().name, time.monotonic() - started))
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(old_triton, signal.SIGCONT)  # in case it was not restarted: let it be stopped
+    assert outcomes[-1][0] == "OK", f"no recovery within 120 s: {outcomes[-5:]}\n{child.tail()}"
+    assert child.triton_pid() != old_triton and not Path(f"/proc/{old_triton}").exists()
+    failed = [o for o in outcomes if o[0] != "OK"]
+    assert {code for code, _ in failed} <= {"UNAVAILABLE"}, failed
+    assert all(seconds < FAIL_FAST_S for _, seconds in failed), failed
+    assert "answered no health probe" in child.tail(20_000)
+    assert detected < 10, f"NOT_SERVING only after {detected:.1f} s"
+    print(f"NOT_SERVING after {detected:.1f} s, served again after {time.monotonic() - stopped:.1f} s")
 
 
 # -- damaged index snapshots -------------------------------------------------------------------
