@@ -241,6 +241,7 @@ async def create_server(config: Config) -> Gateway:
         interceptors.insert(0, AccessInterceptor(KeyRing(config.api_keys)))
     server = grpc.aio.server(
         interceptors=interceptors,
+        maximum_concurrent_rpcs=config.limits.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", size),
             ("grpc.max_send_message_length", size),

@@ -27,9 +27,18 @@ class Limits:
     max_page_size: int = 1000
     default_page_size: int = 100
     max_message_bytes: int = 32 * 1024 * 1024
-    # Per HTTP/2 connection; above admission's running + waiting calls, so that admission answers
-    # a spike with RESOURCE_EXHAUSTED before the transport refuses streams (UNAVAILABLE, no message).
-    max_concurrent_streams: int = 512
+    # Per HTTP/2 connection, above every call the server takes at once (max_concurrent_rpcs),
+    # so that a spike is answered RESOURCE_EXHAUSTED by gRPC or admission, never refused by
+    # the transport (REFUSED_STREAM reaches callers as UNAVAILABLE, without a message).
+    max_concurrent_streams: int = 1024
+
+    @property
+    def max_concurrent_rpcs(self) -> int:
+        """Calls gRPC takes at once, beyond: RESOURCE_EXHAUSTED before any handler runs.
+        Admission's reads (running and waiting) and upsert streams, and room for health."""
+        admission = self.admission
+        return admission.max_in_flight + admission.max_queued + admission.max_write_streams + 64
+
     image: ImageLimits = field(default_factory=ImageLimits)
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
 

@@ -158,3 +158,26 @@ async def test_searches_racing_deletes_never_answer_unknown(stub, train):
     await asyncio.gather(search(), search(), delete())
     assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND}, codes
     assert codes.get(grpc.StatusCode.NOT_FOUND, 0) > 0, "the race was not exercised"
+
+
+async def test_a_thousand_calls_on_one_connection_get_ok_or_resource_exhausted(gateway, train):
+    """Far beyond what the server takes at once, on one HTTP/2 connection: every call is
+    answered OK or RESOURCE_EXHAUSTED (never UNAVAILABLE from a refused stream)."""
+    image = fmnist_product(train, 5, "spike").image
+    async with grpc.aio.insecure_channel(gateway.address) as channel:
+        stub = pb_grpc.ProductSearchStub(channel)
+
+        async def one(n: int) -> grpc.StatusCode:
+            try:
+                if n % 2:
+                    await stub.SearchByImage(pb.SearchByImageRequest(image=image), timeout=60)
+                else:
+                    await stub.SearchByText(pb.SearchByTextRequest(text="bag"), timeout=60)
+            except grpc.aio.AioRpcError as error:
+                return error.code()
+            return grpc.StatusCode.OK
+
+        codes = await asyncio.gather(*[one(n) for n in range(1000)])
+    counted = {code: codes.count(code) for code in set(codes)}
+    assert set(counted) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}, counted
+    assert counted.get(grpc.StatusCode.RESOURCE_EXHAUSTED, 0) > 0 and counted.get(grpc.StatusCode.OK, 0) >= 64
