@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import resource
 import signal
 import ssl
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from server.api.interceptors import ErrorInterceptor
 from server.api.servicer import ProductSearchServicer
 from server.api.web import WebConsole, start_console
 from server.catalog.sqlite import SqliteCatalogRegistry
-from server.config import Config
+from server.config import Config, ConsoleLimits
 from server.domain import DEFAULT_CATALOG
 from server.index.embedded import EmbeddedVectors
 from server.index.hnsw import IndexParams
@@ -196,9 +198,39 @@ def open_registry(config: Config) -> SqliteCatalogRegistry:
     return registry
 
 
+# Descriptors kept for catalogs, snapshots, Triton, logs, and connections accepted in a
+# burst before the cap closes them (asyncio accepts up to its backlog of 128 at once).
+FILE_RESERVE = 384
+
+
+def connection_caps(config: Config) -> tuple[int, ConsoleLimits]:
+    """The gRPC connection cap and the console's limits, fitted to the open-file limit
+    (raised to the hard one first: the usual soft 1,024 is too few) so that a reserve is
+    left for catalogs, snapshots, Triton and connections accepted before they are refused."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard or hard == resource.RLIM_INFINITY:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    limits = config.limits
+    budget = max(soft - FILE_RESERVE, 64)
+    console = min(limits.console.max_connections, budget // 8)
+    grpc_cap = min(limits.max_connections, budget - console)
+    if (grpc_cap, console) != (limits.max_connections, limits.console.max_connections):
+        _LOGGER.warning(
+            "open-file limit %d: at most %d gRPC and %d console connections (raise ulimit -n for more)",
+            soft,
+            grpc_cap,
+            console,
+        )
+    return grpc_cap, dataclasses.replace(limits.console, max_connections=console)
+
+
 async def create_server(config: Config) -> Gateway:
     """Start everything and return once the gateway accepts RPCs (port 0 → a free port)."""
     check_exposure(config)
+    max_connections, console_limits = connection_caps(config)
     credentials = server_credentials(config)  # read before starting anything: fail fast
     registry = await asyncio.to_thread(open_registry, config)
     triton = None
@@ -236,7 +268,8 @@ async def create_server(config: Config) -> Gateway:
         raise
     size = config.limits.max_message_bytes
     # Outermost first: refuse unknown callers, then admit, then map errors of the handler.
-    interceptors = [AdmissionInterceptor(config.limits.admission), ErrorInterceptor()]
+    admission = AdmissionInterceptor(config.limits.admission)
+    interceptors: list[grpc.aio.ServerInterceptor] = [admission, ErrorInterceptor()]
     if config.api_keys:
         interceptors.insert(0, AccessInterceptor(KeyRing(config.api_keys)))
     server = grpc.aio.server(
@@ -246,6 +279,9 @@ async def create_server(config: Config) -> Gateway:
             ("grpc.max_receive_message_length", size),
             ("grpc.max_send_message_length", size),
             ("grpc.max_concurrent_streams", config.limits.max_concurrent_streams),
+            ("grpc.max_allowed_incoming_connections", max_connections),
+            ("grpc.server_handshake_timeout_ms", int(config.limits.handshake_timeout_s * 1000)),
+            ("grpc.max_connection_idle_ms", int(config.limits.connection_idle_s * 1000)),
         ],
     )
     product_search_pb2_grpc.add_ProductSearchServicer_to_server(ProductSearchServicer(service), server)
@@ -262,7 +298,14 @@ async def create_server(config: Config) -> Gateway:
         try:
             keys = KeyRing(config.api_keys) if config.api_keys else None
             gateway.console = await start_console(
-                service, config.host, config.http_port, config.shutdown_grace_s, keys, console_ssl(config)
+                service,
+                config.host,
+                config.http_port,
+                config.shutdown_grace_s,
+                keys,
+                console_ssl(config),
+                admission.admission,  # one read budget for gRPC and the console
+                console_limits,
             )
         except BaseException:
             await gateway.stop(0)

@@ -11,6 +11,15 @@ from server.models.images import ImageLimits
 
 
 @dataclass(frozen=True)
+class ConsoleLimits:
+    """Connections of the web console (server/api/web.py)."""
+
+    max_connections: int = 64  # open at once (a page for people, not a bulk API); more are closed
+    first_request_s: float = 10.0  # a connection that sends no request by then is closed
+    keepalive_s: float = 30.0  # an idle keep-alive connection is closed after this
+
+
+@dataclass(frozen=True)
 class Limits:
     """Request limits; requests beyond them get INVALID_ARGUMENT."""
 
@@ -39,8 +48,14 @@ class Limits:
         admission = self.admission
         return admission.max_in_flight + admission.max_queued + admission.max_write_streams + 64
 
+    # gRPC connections: open at once (beyond: closed as they arrive), the time a new one has
+    # to finish its HTTP/2 (and TLS) handshake, and how long an idle one stays open.
+    max_connections: int = 512
+    handshake_timeout_s: float = 10.0
+    connection_idle_s: float = 300.0
     image: ImageLimits = field(default_factory=ImageLimits)
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    console: ConsoleLimits = field(default_factory=ConsoleLimits)
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,10 @@ async def batch_slot() -> AsyncIterator[None]:
 class AdmissionInterceptor(ScopedInterceptor):
     """Applies the read and write budgets and default deadlines to ProductSearch calls."""
 
-    def __init__(self, limits: AdmissionLimits) -> None:
+    def __init__(self, limits: AdmissionLimits, reads: Admission | None = None) -> None:
         self.limits = limits
-        self.admission = Admission(limits.max_in_flight, limits.max_queued)
+        # The read budget; the web console shares it (server/api/web.py).
+        self.admission = reads or Admission(limits.max_in_flight, limits.max_queued)
         # Every open stream may wait for a batch slot: the queue is the streams' cap.
         self.writes = Admission(limits.max_write_batches, limits.max_write_streams)
         self.open_streams = 0

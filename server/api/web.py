@@ -18,6 +18,7 @@ Errors are JSON {code, message[, violations]}: INVALID_ARGUMENT → 400, PERMISS
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ import grpc
 from aiohttp import BodyPartReader, web
 
 from server.api.access import ApiKey, KeyRing, Role
+from server.api.admission import Admission, BusyError
 from server.api.errors import to_status
+from server.config import ConsoleLimits
 from server.domain import (
     ANYONE,
     DEFAULT_CATALOG,
@@ -47,7 +50,8 @@ CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 SERVICE_KEY = web.AppKey("service", ProductSearchService)
 CALLER_KEY = web.RequestKey("caller", Principal)  # set by requires_key
 _READ_CHUNK = 64 * 1024
-_MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers, other small fields
+_MULTIPART_OVERHEAD = 64 * 1024
+DEFAULT_CONSOLE_LIMITS = ConsoleLimits()  # boundaries, part headers, other small fields
 
 HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -265,8 +269,31 @@ def requires_key(keys: KeyRing):
     return check
 
 
-def create_app(service: ProductSearchService, keys: KeyRing | None = None) -> web.Application:
-    app = web.Application(middlewares=[requires_key(keys), errors_as_json] if keys else [errors_as_json])
+def admitted(admission: Admission, queue_wait_s: float):
+    """/api/ calls take a slot of the gateway's read budget, shared with gRPC: beyond it 429
+    at once (a thousand console uploads cannot pile up in memory)."""
+
+    @web.middleware
+    async def admit(request: web.Request, handler) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        try:
+            async with admission.slot(queue_wait_s):
+                return await handler(request)
+        except BusyError as busy:
+            message = f"server busy ({busy}); retry with backoff"
+            return web.json_response({"code": "RESOURCE_EXHAUSTED", "message": message}, status=429)
+
+    return admit
+
+
+def create_app(
+    service: ProductSearchService, keys: KeyRing | None = None, admission: Admission | None = None
+) -> web.Application:
+    middlewares = [requires_key(keys)] if keys else []
+    if admission is not None:
+        middlewares.append(admitted(admission, service.config.limits.admission.queue_wait_s))
+    app = web.Application(middlewares=[*middlewares, errors_as_json])
     app[SERVICE_KEY] = service
     app.router.add_get("/", index_page)
     app.router.add_get("/api/search", search_text)
@@ -301,6 +328,28 @@ class WebConsole:
         await self.runner.cleanup()
 
 
+def bound_connections(server: web.Server, limits: ConsoleLimits) -> None:
+    """Cap the open connections of aiohttp's connection handler and give each a deadline
+    for its first request: half-open connections cannot use up the process's file
+    descriptors (what is beyond the cap is closed as it arrives)."""
+    accept = server.connection_made
+
+    def connection_made(handler, transport) -> None:
+        accept(handler, transport)
+        loop = asyncio.get_running_loop()
+        if len(server.connections) > limits.max_connections:
+            loop.call_soon(transport.close)  # once aiohttp has set the connection up
+            return
+
+        def close_if_silent() -> None:
+            if handler._request_count == 0 and not transport.is_closing():
+                transport.close()
+
+        loop.call_later(limits.first_request_s, close_if_silent)
+
+    server.connection_made = connection_made  # type: ignore[method-assign]
+
+
 async def start_console(
     service: ProductSearchService,
     host: str,
@@ -308,12 +357,20 @@ async def start_console(
     grace_s: float = 5.0,
     keys: KeyRing | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    admission: Admission | None = None,
+    limits: ConsoleLimits = DEFAULT_CONSOLE_LIMITS,
 ) -> WebConsole:
     """Serve the console on host:port (0: a free port) in the running loop; HTTPS with
-    `ssl_context`."""
+    `ssl_context`. `admission` is the gateway's read budget: the console's searches share
+    it with gRPC's (beyond it: 429)."""
     host = host.strip("[]")
-    runner = web.AppRunner(create_app(service, keys), shutdown_timeout=grace_s, access_log=None)
+    app = create_app(service, keys, admission)
+    runner = web.AppRunner(
+        app, shutdown_timeout=grace_s, access_log=None, keepalive_timeout=limits.keepalive_s
+    )
     await runner.setup()
+    assert runner.server is not None
+    bound_connections(runner.server, limits)
     try:
         await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except BaseException:

@@ -14,6 +14,7 @@ import errno
 import json
 import logging
 import os
+import queue
 import shutil
 import sqlite3
 import tempfile
@@ -128,18 +129,25 @@ def _where(condition: Filter) -> tuple[str, list[object]]:
     return "".join(f" AND {clause}" for clause in clauses), parameters
 
 
+READERS = 3  # reader connections per catalog, opened up front
+
+
 class SqliteCatalogStore:
-    """One catalog in one SQLite file. Thread-safe: one serialised writer connection, one
-    reader connection per thread."""
+    """One catalog in one SQLite file. Thread-safe: one serialised writer connection and a
+    small pool of reader connections, all opened at once, so that reads never need a new
+    file descriptor (a flood of connections cannot starve the catalog of them) and closing
+    the store closes every file."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         try:
             self._writer = self._connect()
             self._writer.executescript(_SCHEMA)
+            for _ in range(READERS):
+                self._readers.put(self._connect())
         except sqlite3.Error as error:
             raise storage_failure(f"cannot open the catalog {self.path}", self.path.parent, error) from error
 
@@ -150,14 +158,22 @@ class SqliteCatalogStore:
         connection.execute("PRAGMA foreign_keys=ON")
         return connection
 
-    @property
-    def _reader(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._connect()
-        return connection
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A reader connection of the pool, for the block (waits while all are busy)."""
+        connection = self._readers.get()
+        try:
+            yield connection
+        finally:
+            self._readers.put(connection)
+
+    def _read(self, sql: str, parameters: Sequence = ()) -> list:
+        with self._reading() as db:
+            return db.execute(sql, parameters).fetchall()
 
     def close(self) -> None:
+        for _ in range(READERS):
+            self._readers.get().close()
         self._writer.close()
 
     # -- writes ---------------------------------------------------------------------------
@@ -241,10 +257,10 @@ class SqliteCatalogStore:
     # -- reads ----------------------------------------------------------------------------
 
     def seq(self) -> int:
-        return self._reader.execute("SELECT value FROM meta WHERE name = 'seq'").fetchone()[0]
+        return self._read("SELECT value FROM meta WHERE name = 'seq'")[0][0]
 
     def count(self) -> int:
-        return self._reader.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM products")[0][0]
 
     def get(self, id_: str, with_thumbnail: bool = True) -> Product | None:
         rows = self.get_many_by_id([id_], with_thumbnail)
@@ -262,7 +278,7 @@ class SqliteCatalogStore:
         for start in range(0, len(values), 500):  # SQLite caps bound parameters
             chunk = values[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._reader.execute(
+            for row in self._read(
                 f"SELECT {_PRODUCT_COLUMNS}{thumbnail} FROM products WHERE {column} IN ({marks})", chunk
             ):
                 products.append(_product(row[:8], row[8] if with_thumbnail else b""))
@@ -270,14 +286,19 @@ class SqliteCatalogStore:
 
     def list_page(self, after_id: str, limit: int, condition: Filter = EVERYTHING) -> list[Product]:
         where, parameters = _where(condition)
-        rows = self._reader.execute(
+        rows = self._read(
             f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE id > ?{where} ORDER BY id LIMIT ?",
             (after_id, *parameters, limit),
         )
         return [_product(row) for row in rows]
 
     def iter_embeddings(self, space: str, batch: int = 4096) -> Iterator[list[EmbeddingRow]]:
-        cursor = self._reader.execute(
+        with self._reading() as db:  # held while the caller iterates
+            yield from self._embedding_batches(db, space, batch)
+
+    @staticmethod
+    def _embedding_batches(db: sqlite3.Connection, space: str, batch: int) -> Iterator[list[EmbeddingRow]]:
+        cursor = db.execute(
             "SELECT e.key, e.space, e.model, e.model_version, e.vector, p.category, p.price, p.attributes"
             " FROM embeddings e JOIN products p USING (key) WHERE e.space = ? ORDER BY e.key",
             (space,),
@@ -296,7 +317,7 @@ class SqliteCatalogStore:
             ]
 
     def keys_without(self, space: str) -> list[int]:
-        rows = self._reader.execute(
+        rows = self._read(
             "SELECT key FROM products WHERE key NOT IN (SELECT key FROM embeddings WHERE space = ?)"
             " ORDER BY key",
             (space,),
@@ -308,9 +329,7 @@ class SqliteCatalogStore:
         for start in range(0, len(keys), 500):
             chunk = [int(k) for k in keys[start : start + 500]]
             marks = ",".join("?" * len(chunk))
-            result.update(
-                self._reader.execute(f"SELECT key, image FROM products WHERE key IN ({marks})", chunk)
-            )
+            result.update(self._read(f"SELECT key, image FROM products WHERE key IN ({marks})", chunk))
         return result
 
     def titles(self, keys: Sequence[int]) -> dict[int, str]:

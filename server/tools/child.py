@@ -6,14 +6,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def spawn_gateway(port: int, data_dir: Path, repository: Path, **popen) -> subprocess.Popen:
-    """Start `python -m server.tools.cli serve` on 127.0.0.1:`port` with the embedded Triton."""
+def spawn_gateway(
+    port: int, data_dir: Path, repository: Path, extra_args: Sequence[str] = (), **popen
+) -> subprocess.Popen:
+    """Start `productsearch serve` on 127.0.0.1:`port` with the embedded Triton, with
+    `extra_args` (e.g. --http-port, --api-keys) added."""
     command = [
         sys.executable,
         "-m",
@@ -25,6 +29,7 @@ def spawn_gateway(port: int, data_dir: Path, repository: Path, **popen) -> subpr
         str(data_dir),
         "--model-repository",
         str(repository),
+        *extra_args,
     ]
     return subprocess.Popen(command, **popen)
 

@@ -21,7 +21,7 @@ from server.api.access import (
     parse_keys,
     required_role,
 )
-from server.api.admission import Admission, AdmissionLimits, BusyError
+from server.api.admission import Admission, BusyError
 from server.app import InsecureExposureError, check_exposure
 from server.config import Config
 
@@ -163,11 +163,11 @@ def test_the_cli_refuses_an_exposed_plaintext_gateway_before_starting_anything()
 
 
 async def test_admission_bounds_running_and_waiting_calls():
-    admission = Admission(AdmissionLimits(max_in_flight=1, max_queued=1, queue_wait_s=0.2))
+    admission = Admission(max_in_flight=1, max_queued=1)
     release = asyncio.Event()
 
     async def hold():
-        async with admission.slot(5):
+        async with admission.slot(0.2):
             await release.wait()
 
     holder = asyncio.create_task(hold())
