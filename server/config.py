@@ -71,6 +71,7 @@ class Config:
     http_port: int | None = None  # the web console (same host); None: off; 0: any free port
     embed_timeout_s: float = 10.0
     upsert_batch: int = 32  # products embedded and committed together
+    upsert_batch_bytes: int = 32 * 1024 * 1024  # or fewer: a stream holds at most this many image bytes
     duplicate_threshold: float = 0.997  # copy score (server/copy_detection.py), calibrated
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200

@@ -20,11 +20,13 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
         self.service = service
         self.default_top_k = service.config.limits.default_top_k
         self.batch = service.config.upsert_batch
+        self.batch_bytes = service.config.upsert_batch_bytes
         self.max_stream_products = service.config.limits.max_stream_products
 
     async def UpsertProducts(self, request_iterator, context: grpc.aio.ServicerContext):
-        """Batches of `upsert_batch` products, each admitted on its own (`batch_slot`); one
-        status per product, in stream order. One catalog per stream: the first message's."""
+        """Batches of `upsert_batch` products (fewer when their images reach
+        `upsert_batch_bytes`), each admitted on its own (`batch_slot`); one status per product,
+        in stream order. One catalog per stream: the first message's."""
         statuses: list[pb.ProductStatus] = []
         batch: list[UpsertItem] = []
         stream_catalog: str | None = None
@@ -55,7 +57,7 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
                 )
                 continue
             batch.append(UpsertItem(convert.product_from_proto(request.product), request.product.image))
-            if len(batch) >= self.batch:
+            if len(batch) >= self.batch or sum(len(item.image) for item in batch) >= self.batch_bytes:
                 await flush()
         if batch:
             await flush()

@@ -1,12 +1,23 @@
 """Image bytes → uint8 RGB arrays, defensively: size and pixel limits before decoding,
-EXIF orientation, and every mode Pillow knows (CMYK, palette, alpha, 16-bit) made RGB."""
+EXIF orientation, and every mode Pillow knows (CMYK, palette, alpha, 16-bit) made RGB.
+
+Memory: a few KB of PNG can declare 40 MP (a 160 MB decode). Images come out at most
+`decoded_side` px per side (JPEGs are decoded reduced, by libjpeg's DCT scaling), the
+gateway's decodes run in threads of their own, and the full-size pixels they decode at once
+are bounded by a budget (`DecodeBudget`)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 import re
 import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -33,45 +44,104 @@ class ImageLimits:
     # empty ones would hold a core for 15-25 s. Files have tens; PNGs whose pixels come in
     # 8 KB chunks a few thousand.
     max_segments: int = 10_000
+    # Longest side of a decoded image: the models take 224-260 px, stored images are 512.
+    decoded_side: int = 512
 
 
 DEFAULT_LIMITS = ImageLimits()
 
+# Full-size pixels being decoded at once by the gateway: two of the largest images, one per
+# core here. The worst decode (a palette PNG made RGBA) peaks at about 13 bytes per pixel
+# (measured): 80 MP is about 1.1 GB.
+DECODE_BUDGET_PIXELS = 80_000_000
+_DECODERS = ThreadPoolExecutor(max(2, min(4, os.cpu_count() or 1)), thread_name_prefix="decode")
+T = TypeVar("T")
+
+
+async def run_decoding(function: Callable[..., T], *args) -> T:
+    """`function(*args)` in the decoding threads, apart from those other calls need."""
+    return await asyncio.get_running_loop().run_in_executor(_DECODERS, function, *args)
+
+
+class DecodeBudget:
+    """Decodes of request images, bounded in full-size pixels at once: a decode waits (in
+    asyncio, holding no thread) until its pixels fit; one larger than the whole budget is
+    charged all of it and runs alone."""
+
+    def __init__(self, pixels: int = DECODE_BUDGET_PIXELS) -> None:
+        self.limit = pixels
+        self.in_use = 0
+        self._changed = asyncio.Condition()
+
+    async def decode(self, data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarray:
+        """decode_image(data, limits), within the budget."""
+        image = await run_decoding(open_image, data, limits)
+        pixels = min(image.size[0] * image.size[1], self.limit)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_use + pixels <= self.limit)
+            self.in_use += pixels
+        try:
+            return await run_decoding(decoded_rgb, image, data, limits)
+        finally:
+            async with self._changed:
+                self.in_use -= pixels
+                self._changed.notify_all()
+
 
 def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarray:
-    """JPEG/PNG/WebP bytes → uint8 [H, W, 3] RGB, upright. Raises ImageError."""
+    """JPEG/PNG/WebP bytes → uint8 [H, W, 3] RGB, upright, at most `limits.decoded_side` px
+    per side. Raises ImageError."""
+    return decoded_rgb(open_image(data, limits), data, limits)
+
+
+@contextmanager
+def decoding_errors() -> Iterator[None]:
+    """Pillow's exceptions on bad input as ImageError; its bomb warnings silenced (the pixel
+    limit is checked here)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageError(f"cannot decode image: {error}") from error
+
+
+def open_image(data: bytes, limits: ImageLimits) -> Image.Image:
+    """The image's header read and checked against the limits; no pixels decoded yet. A JPEG
+    is set to decode at 1/2, 1/4 or 1/8 scale where that still covers `decoded_side`."""
     if not data:
         raise ImageError("image is empty")
     if len(data) > limits.max_bytes:
         raise ImageError(f"image is {len(data)} bytes, more than the limit of {limits.max_bytes}")
     check_structure(data, limits)
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns, then raises, on decompression bombs; we check pixels ourselves.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            # Only the accepted formats' parsers see the bytes: others (DDS, TIFF, ...) raise
-            # exceptions Pillow does not catch, on damaged input.
-            try:
-                image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-            except UnidentifiedImageError as error:
-                raise ImageError(
-                    "cannot decode image: unknown format (JPEG, PNG and WebP are accepted)"
-                ) from error
-            width, height = image.size
-            if width * height > limits.max_pixels:
-                raise ImageError(
-                    f"image is {width}x{height} pixels, more than the limit of {limits.max_pixels}"
-                )
-            if min(width, height) < limits.min_side:
-                raise ImageError(f"image is {width}x{height}; each side must be at least {limits.min_side}")
-            image.load()
-            if image.format == "PNG" and "transparency" in image.info:
-                image.info["transparency"] = png_key_as_decoded(image, bit_depth=data[24])
-            return np.asarray(to_rgb(ImageOps.exif_transpose(image)))
-    except ImageError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageError(f"cannot decode image: {error}") from error
+    with decoding_errors():
+        # Only the accepted formats' parsers see the bytes: others (DDS, TIFF, ...) raise
+        # exceptions Pillow does not catch, on damaged input.
+        try:
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        except UnidentifiedImageError as error:
+            raise ImageError(
+                "cannot decode image: unknown format (JPEG, PNG and WebP are accepted)"
+            ) from error
+        width, height = image.size
+        if width * height > limits.max_pixels:
+            raise ImageError(f"image is {width}x{height} pixels, more than the limit of {limits.max_pixels}")
+        if min(width, height) < limits.min_side:
+            raise ImageError(f"image is {width}x{height}; each side must be at least {limits.min_side}")
+        image.draft(None, (limits.decoded_side, limits.decoded_side))
+        return image
+
+
+def decoded_rgb(image: Image.Image, data: bytes, limits: ImageLimits) -> np.ndarray:
+    """The pixels of an `open_image`, upright, RGB and shrunk."""
+    with decoding_errors():
+        image.load()
+        if image.format == "PNG" and "transparency" in image.info:
+            image.info["transparency"] = png_key_as_decoded(image, bit_depth=data[24])
+        ImageOps.exif_transpose(image, in_place=True)
+        return np.asarray(shrunk_rgb(image, limits.decoded_side, limits.min_side))
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -132,6 +202,23 @@ def png_key_as_decoded(image: Image.Image, bit_depth: int):
     if image.mode == "RGB" and bit_depth == 16:
         return tuple(k >> 8 for k in key)  # Pillow keeps the high byte of each sample
     return key
+
+
+def shrunk_rgb(image: Image.Image, side: int, min_side: int) -> Image.Image:
+    """RGB of at most `side` px per side (no side below `min_side`), shrunk before the colour
+    work where Pillow can average the mode (palette indices and colour keys it cannot: those
+    are made RGBA first)."""
+    scale = side / max(image.size)
+    if scale >= 1:
+        return to_rgb(image)
+    if image.mode.startswith("I"):  # 16-bit grey: scaled to 8 bits first
+        image = to_rgb(image)
+    elif image.mode == "1":
+        image = image.convert("L")
+    elif image.mode == "P" or "transparency" in image.info:
+        image = image.convert("RGBA")
+    width, height = (max(round(n * scale), min(n, min_side)) for n in image.size)
+    return to_rgb(image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

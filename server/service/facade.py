@@ -28,6 +28,7 @@ from server.domain import (
 from server.index.store import IndexSpace, StoreStats, VectorBackend
 from server.models.copy_descriptor import DESCRIPTOR_MODEL, DESCRIPTOR_VERSION, DIM
 from server.models.embedding import EmbeddingClient
+from server.models.images import DecodeBudget
 from server.models.manifest import model_version
 from server.service.catalogs import Catalog, CatalogSet
 from server.service.ingest import DeleteResult, Ingest, UpsertItem
@@ -82,8 +83,9 @@ class ProductSearchService:
         self.config = config
         self.spaces = spaces
         self.vectors = vectors
-        self.ingest = Ingest(config, embedder, spaces)
-        self.ranking = Ranking(config, embedder, spaces)
+        decodes = DecodeBudget()  # one for every image a request brings
+        self.ingest = Ingest(config, embedder, spaces, decodes)
+        self.ranking = Ranking(config, embedder, spaces, decodes)
         self.training = Training(config, embedder, spaces, triton)
         self.catalogs = CatalogSet(registry, self._open_catalog, self.training.forget)
 

@@ -30,7 +30,7 @@ from server.domain import (
 from server.index.store import IndexSpace, VectorRecord
 from server.models.copy_descriptor import catalog_vectors
 from server.models.embedding import EmbeddingClient, EmbeddingError
-from server.models.images import ImageError, decode_image, encode_jpeg
+from server.models.images import DecodeBudget, ImageError, decode_image, encode_jpeg, run_decoding
 from server.service.catalogs import Catalog
 from server.service.validation import product_violations, raise_if
 
@@ -59,14 +59,17 @@ class DeleteResult:
 class _Prepared:
     position: int
     product: Product  # with its thumbnail
-    pixels: np.ndarray  # decoded RGB, full size
+    pixels: np.ndarray  # decoded RGB, at most ImageLimits.decoded_side px per side
     jpeg: bytes  # at most STORED_IMAGE_SIDE px, kept to embed again
 
 
 class Ingest:
-    def __init__(self, config: Config, embedder: EmbeddingClient, spaces: dict[str, IndexSpace]) -> None:
+    def __init__(
+        self, config: Config, embedder: EmbeddingClient, spaces: dict[str, IndexSpace], decodes: DecodeBudget
+    ) -> None:
         self.config = config
         self.embedder = embedder
+        self.decodes = decodes
         self.spaces = spaces  # image, title and copy: what each catalog indexes
         self.versions = {name: (s.model, s.model_version) for name, s in spaces.items()}
 
@@ -83,7 +86,13 @@ class Ingest:
                 statuses[position] = ProductStatus(item.product.id, Code.INVALID_ARGUMENT, message)
             else:
                 accepted.append((position, item))
-        prepared = await asyncio.to_thread(self._prepare_images, accepted, statuses)
+        decoded = await asyncio.gather(*(self._prepare(position, item) for position, item in accepted))
+        prepared = []
+        for (position, _), ready in zip(accepted, decoded, strict=True):
+            if isinstance(ready, ProductStatus):
+                statuses[position] = ready
+            else:
+                prepared.append(ready)
         last = {p.product.id: p for p in prepared}  # the last valid write of each id wins
         outcome = (
             {s.id: s for s in await self._embed_and_commit(catalog, list(last.values()))} if last else {}
@@ -92,19 +101,13 @@ class Ingest:
             statuses[p.position] = outcome[p.product.id]
         return [s for s in statuses if s is not None]
 
-    def _prepare_images(self, accepted: list[tuple[int, UpsertItem]], statuses: list) -> list[_Prepared]:
-        prepared = []
-        for position, item in accepted:
-            try:
-                pixels = decode_image(item.image, self.config.limits.image)
-            except ImageError as error:
-                statuses[position] = ProductStatus(
-                    item.product.id, Code.INVALID_ARGUMENT, f"product.image: {error}"
-                )
-                continue
-            product = replace(item.product, thumbnail=encode_jpeg(pixels, THUMBNAIL_SIDE, quality=85))
-            prepared.append(_Prepared(position, product, pixels, encode_jpeg(pixels, STORED_IMAGE_SIDE)))
-        return prepared
+    async def _prepare(self, position: int, item: UpsertItem) -> _Prepared | ProductStatus:
+        try:
+            pixels = await self.decodes.decode(item.image, self.config.limits.image)
+        except ImageError as error:
+            return ProductStatus(item.product.id, Code.INVALID_ARGUMENT, f"product.image: {error}")
+        thumbnail, stored = await run_decoding(_encodings, pixels)
+        return _Prepared(position, replace(item.product, thumbnail=thumbnail), pixels, stored)
 
     async def _embed_and_commit(self, catalog: Catalog, ready: list[_Prepared]) -> list[ProductStatus]:
         titled = [i for i, p in enumerate(ready) if p.product.title.strip()]
@@ -200,3 +203,8 @@ def _apply_writes(catalog: Catalog, writes: list[ProductWrite], seq: int) -> Non
             ],
             seq,
         )
+
+
+def _encodings(pixels: np.ndarray) -> tuple[bytes, bytes]:
+    """The thumbnail and the stored image (kept to embed again) of a decoded image."""
+    return encode_jpeg(pixels, THUMBNAIL_SIDE, quality=85), encode_jpeg(pixels, STORED_IMAGE_SIDE)

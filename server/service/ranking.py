@@ -29,7 +29,7 @@ from server.domain import (
 from server.index.store import IndexSpace
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
-from server.models.images import ImageError, decode_image
+from server.models.images import DecodeBudget, ImageError
 from server.service.catalogs import Catalog
 from server.service.validation import check_filter, check_options, check_query_text, raise_if
 
@@ -46,9 +46,12 @@ def not_found(product_id: str) -> NotFoundError:
 
 
 class Ranking:
-    def __init__(self, config: Config, embedder: EmbeddingClient, spaces: dict[str, IndexSpace]) -> None:
+    def __init__(
+        self, config: Config, embedder: EmbeddingClient, spaces: dict[str, IndexSpace], decodes: DecodeBudget
+    ) -> None:
         self.config = config
         self.embedder = embedder
+        self.decodes = decodes
         self.spaces = spaces
 
     # -- products -------------------------------------------------------------------------
@@ -148,7 +151,7 @@ class Ranking:
 
     async def _decode(self, image: bytes) -> np.ndarray:
         try:
-            return await asyncio.to_thread(decode_image, image, self.config.limits.image)
+            return await self.decodes.decode(image, self.config.limits.image)
         except ImageError as error:
             raise InvalidArgumentError([("image", str(error))]) from error
 

@@ -52,7 +52,7 @@ def decode_or_error(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> np.nda
         return None
     assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
     height, width = pixels.shape[:2]
-    assert min(height, width) >= limits.min_side and height * width <= limits.max_pixels
+    assert min(height, width) >= limits.min_side and max(height, width) <= limits.decoded_side
     return pixels
 
 
