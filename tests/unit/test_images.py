@@ -1,14 +1,16 @@
-"""Image decoding (unit tier): every mode becomes upright RGB; junk becomes ImageError."""
+"""Image decoding (unit tier): every mode becomes upright RGB, at most 512 px per side;
+junk becomes ImageError; the decode budget bounds the pixels decoding at once."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from server.models.images import ImageError, ImageLimits, decode_image, resize_for_model
+from server.models.images import DecodeBudget, ImageError, ImageLimits, decode_image, resize_for_model
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -103,3 +105,48 @@ def test_resize_for_model_is_square_and_skips_when_done():
     assert resize_for_model(image, 24).shape == (24, 24, 3)
     square = np.zeros((24, 24, 3), dtype=np.uint8)
     assert resize_for_model(square, 24) is square
+
+
+@pytest.mark.parametrize(
+    ("size", "fmt", "shape"),
+    [
+        ((4000, 3000), "JPEG", (384, 512, 3)),  # decoded at 1/4 by libjpeg, then shrunk
+        ((3000, 600), "PNG", (102, 512, 3)),
+        ((8, 4000), "PNG", (512, 8, 3)),  # no side below the 8 px minimum
+        ((500, 300), "WEBP", (300, 500, 3)),  # small enough: untouched
+    ],
+)
+def test_large_images_come_out_at_most_512_px_per_side(size, fmt, shape):
+    picture = Image.new("RGB", size, (10, 200, 30))
+    decoded = decode_image(encode(picture, fmt))
+    assert decoded.shape == shape
+    assert np.abs(decoded.astype(int) - (10, 200, 30)).max() <= 6  # lossy WebP: 5
+
+
+async def test_decode_budget_bounds_pixels_decoding_at_once():
+    budget = DecodeBudget(pixels=2_000_000)
+    images = [encode(Image.new("P", (1000, 1000), 3), "PNG")] * 6 + [
+        encode(Image.new("L", (1600, 1600), 9), "PNG")  # more than the whole budget: runs alone
+    ]
+    seen = []
+
+    async def watch() -> None:
+        while True:
+            seen.append(budget.in_use)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    decoded = await asyncio.gather(*(budget.decode(image) for image in images))
+    watcher.cancel()
+    assert [d.shape[:2] for d in decoded] == [(512, 512)] * 7
+    assert max(seen) == 2_000_000 and budget.in_use == 0
+    assert all(0 <= pixels <= budget.limit for pixels in seen)
+
+
+async def test_a_bad_image_gives_its_budget_back():
+    budget = DecodeBudget(pixels=1_000_000)
+    truncated = encode(Image.new("RGB", (900, 900), (1, 2, 3)), "PNG")[:200]
+    with pytest.raises(ImageError):
+        await budget.decode(truncated)
+    assert budget.in_use == 0
+    assert (await budget.decode(encode(RED, "PNG"))).shape == (20, 40, 3)
