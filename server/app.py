@@ -3,6 +3,10 @@ search service and the gRPC server; `serve(config)` runs it until SIGTERM/SIGINT
 
 Health (grpc.health.v1) is SERVING only while Triton's models are ready and the indexes
 are loaded; a background task watches Triton and restarts the embedded one if it dies.
+
+Before anything starts, the gateway takes the data directory's lock (one gateway or restore
+at a time), makes its files private and checks every catalog file (quick_check within a
+time budget, server/catalog/integrity.py): a damaged one stops the start with one line.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from server.api.admission import AdmissionInterceptor
 from server.api.interceptors import ErrorInterceptor
 from server.api.servicer import ProductSearchServicer
 from server.api.web import WebConsole, start_console
-from server.catalog.sqlite import SqliteCatalogRegistry
+from server.catalog.integrity import StartCheck
+from server.catalog.lock import DataDirectoryLock
+from server.catalog.sqlite import REGISTRY_FILE, SqliteCatalogRegistry
 from server.config import Config, ConsoleLimits
 from server.domain import DEFAULT_CATALOG
+from server.files import restrict_tree
 from server.index.embedded import EmbeddedVectors
 from server.index.hnsw import IndexParams
 from server.models import projection
@@ -59,6 +66,7 @@ class Gateway:
     triton: EmbeddedTriton | None
     _monitor: asyncio.Task | None = field(default=None, repr=False)
     console: WebConsole | None = None  # the web console, when config.http_port is set
+    lock: DataDirectoryLock | None = field(default=None, repr=False)  # the data directory's, till stopped
 
     @property
     def address(self) -> str:
@@ -126,6 +134,8 @@ class Gateway:
         await self.embedder.close()
         if self.triton is not None:
             await asyncio.to_thread(self.triton.stop)
+        if self.lock is not None:
+            self.lock.release()
 
 
 class InsecureExposureError(ValueError):
@@ -187,10 +197,20 @@ def console_ssl(config: Config) -> ssl.SSLContext | None:
 
 
 def open_registry(config: Config) -> SqliteCatalogRegistry:
-    """The data directory's catalogs; a single-catalog data directory becomes the default
-    catalog, and projections of catalogs that no longer exist are removed."""
+    """The data directory's catalogs, their files made private (0600, folders 0700) and
+    checked (CatalogCorruptError for a damaged one); a single-catalog data directory
+    becomes the default catalog, and projections of catalogs that no longer exist are
+    removed."""
+    restrict_tree(config.data_dir)
+    check = StartCheck(config.data_dir)
+    check.require_intact([("the catalog registry", config.data_dir / REGISTRY_FILE)])
     registry = SqliteCatalogRegistry(config.data_dir)
-    registry.adopt_legacy(DEFAULT_CATALOG)
+    try:
+        registry.adopt_legacy(DEFAULT_CATALOG)
+        check.require_intact((f"catalog {info.id!r}", path) for info, path in registry.databases())
+    except BaseException:
+        registry.close()
+        raise
     for model in projection.trained_models(config.model_repository):
         catalog_id = projection.catalog_of(model)
         if catalog_id is not None and registry.get(catalog_id) is None:
@@ -232,7 +252,12 @@ async def create_server(config: Config) -> Gateway:
     check_exposure(config)
     max_connections, console_limits = connection_caps(config)
     credentials = server_credentials(config)  # read before starting anything: fail fast
-    registry = await asyncio.to_thread(open_registry, config)
+    lock = DataDirectoryLock(config.data_dir, required=False)
+    try:
+        registry = await asyncio.to_thread(open_registry, config)
+    except BaseException:
+        lock.release()
+        raise
     triton = None
     url = config.triton_url
     if url is None:
@@ -242,6 +267,7 @@ async def create_server(config: Config) -> Gateway:
             await asyncio.to_thread(triton.start)
         except BaseException:
             registry.close()
+            lock.release()
             raise
         url = triton.url
     embedder = EmbeddingClient(
@@ -265,6 +291,7 @@ async def create_server(config: Config) -> Gateway:
         registry.close()
         if triton is not None:
             triton.stop()
+        lock.release()
         raise
     size = config.limits.max_message_bytes
     # Outermost first: refuse unknown callers, then admit, then map errors of the handler.
@@ -293,7 +320,7 @@ async def create_server(config: Config) -> Gateway:
     address = f"{config.host}:{config.port}"
     port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     await server.start()
-    gateway = Gateway(config, server, port, service, embedder, health, triton)
+    gateway = Gateway(config, server, port, service, embedder, health, triton, lock=lock)
     if config.http_port is not None:
         try:
             keys = KeyRing(config.api_keys) if config.api_keys else None

@@ -3,12 +3,14 @@ violations), for the error interceptor and the web console alike."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server.catalog.sqlite import CatalogError, CatalogFullError
+from server.catalog.sqlite import CatalogCorruptError, CatalogError, CatalogFullError, is_corrupt
 from server.domain import (
     AlreadyExistsError,
     Code,
@@ -30,7 +32,8 @@ _BY_ERROR: list[tuple[type[Exception], Code]] = [
     (FailedPreconditionError, Code.FAILED_PRECONDITION),
     (ResourceExhaustedError, Code.RESOURCE_EXHAUSTED),
     (DeadlineExceededError, Code.DEADLINE_EXCEEDED),
-    (CatalogFullError, Code.RESOURCE_EXHAUSTED),  # before its base class
+    (CatalogFullError, Code.RESOURCE_EXHAUSTED),  # before their base class
+    (CatalogCorruptError, Code.DATA_LOSS),
     (CatalogError, Code.UNAVAILABLE),
 ]
 
@@ -50,6 +53,10 @@ def to_status(error: Exception) -> grpc.Status | None:
     for kind, code in _BY_ERROR:
         if isinstance(error, kind):
             return _status(code, str(error))
+    if isinstance(error, sqlite3.Error):  # a store path that did not name its failure
+        if is_corrupt(error):
+            return _status(Code.DATA_LOSS, f"a catalog file is damaged ({error}); restore it from a backup")
+        return _status(Code.INTERNAL, f"catalog storage failed ({error})")
     return None
 
 

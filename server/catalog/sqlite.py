@@ -5,6 +5,12 @@ catalogs (`catalogs.sqlite3`) that gives each catalog its own folder.
 A write returns only after its transaction is committed with `synchronous=FULL`, so an
 acknowledged product survives a crash of the process or the machine. Every write bumps
 `seq`, which the vector stores record to tell whether they are current.
+
+A deleted product leaves nothing behind: every connection runs with `secure_delete` (freed
+content is overwritten with zeros, whatever SQLite was built with), and a delete returns
+after a TRUNCATE checkpoint has moved the WAL into the database and emptied it (see
+`SqliteCatalogStore.delete` for the bound when a read holds the WAL). Files are 0600 and
+folders 0700 (server/files.py).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 
 from server.catalog.store import EVERYTHING, Deleted
 from server.domain import AlreadyExistsError, CatalogInfo, EmbeddingRow, Facets, Filter, Product, ProductWrite
+from server.files import private_dir, private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
@@ -67,6 +74,23 @@ class CatalogFullError(CatalogError):
     """The data directory's file system is full: writes fail until space is freed."""
 
 
+class CatalogCorruptError(CatalogError):
+    """A catalog file is damaged (SQLite reports it malformed, or `quick_check` finds
+    faults): what it held may be lost; the remedy is a restore from a backup."""
+
+
+# SQLite's result codes for a damaged file.
+_CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+RESTORE_HINT = (
+    "stop the gateway and restore the data directory from a backup "
+    "(productsearch restore --data-dir DIR BACKUP; README: Backup and recovery)"
+)
+
+
+def is_corrupt(error: BaseException) -> bool:
+    return (getattr(error, "sqlite_errorname", "") or "").startswith(_CORRUPT)
+
+
 def _write_probe(folder: Path) -> int | None:
     """The errno of writing one byte to a new file in `folder` (None: it worked)."""
     try:
@@ -79,10 +103,17 @@ def _write_probe(folder: Path) -> int | None:
     return None
 
 
-def storage_failure(what: str, folder: Path, error: sqlite3.Error) -> CatalogError:
+def storage_failure(what: str, folder: Path, error: sqlite3.Error | OSError) -> CatalogError:
     """`error` as a CatalogError that names the data directory and, when SQLite or a
-    write probe there says so, why: full (CatalogFullError) or read-only."""
+    write probe there says so, why: damaged (CatalogCorruptError, also logged), full
+    (CatalogFullError) or read-only."""
     name = getattr(error, "sqlite_errorname", "") or "sqlite error"
+    if is_corrupt(error):
+        damaged = CatalogCorruptError(
+            f"{what}: the catalog file in {folder} is damaged ({error}); {RESTORE_HINT}"
+        )
+        _LOGGER.error("%s", damaged)
+        return damaged
     probe = _write_probe(folder)
     if name == "SQLITE_FULL" or probe in (errno.ENOSPC, errno.EDQUOT):
         return CatalogFullError(f"{what}: data directory {folder} is full ({error}); free space there")
@@ -129,7 +160,27 @@ def _where(condition: Filter) -> tuple[str, list[object]]:
     return "".join(f" AND {clause}" for clause in clauses), parameters
 
 
+BUSY_TIMEOUT_S = 30.0  # how long a statement waits for a lock
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection to a catalog file (created 0600 in a 0700 folder) with the settings
+    every connection to it runs with."""
+    if not path.exists():
+        private_file(private_dir(path.parent) / path.name)
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not just a crash
+    connection.execute("PRAGMA secure_delete=ON")  # deleted content is zeroed, not left in free space
+    connection.execute("PRAGMA temp_store=MEMORY")  # no temporary files of catalog data on disk
+    connection.execute("PRAGMA foreign_keys=ON")
+    return connection
+
+
 READERS = 3  # reader connections per catalog, opened up front
+# How long a delete waits for reads that hold the WAL before it gives up truncating it
+# (the next read to finish then retries, without waiting).
+CHECKPOINT_WAIT_S = 2.0
 
 
 class SqliteCatalogStore:
@@ -140,32 +191,30 @@ class SqliteCatalogStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._wal_pending = False  # a delete could not truncate the WAL yet
         try:
-            self._writer = self._connect()
+            self._writer = _connect(self.path)
             self._writer.executescript(_SCHEMA)
             for _ in range(READERS):
-                self._readers.put(self._connect())
-        except sqlite3.Error as error:
+                self._readers.put(_connect(self.path))
+        except (sqlite3.Error, OSError) as error:
             raise storage_failure(f"cannot open the catalog {self.path}", self.path.parent, error) from error
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not just a crash
-        connection.execute("PRAGMA foreign_keys=ON")
-        return connection
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """A reader connection of the pool, for the block (waits while all are busy)."""
+        """A reader connection of the pool, for the block (waits while all are busy); SQLite
+        errors become CatalogErrors (a damaged file: CatalogCorruptError)."""
         connection = self._readers.get()
         try:
             yield connection
+        except sqlite3.Error as error:
+            raise storage_failure(f"catalog read failed ({self.path})", self.path.parent, error) from error
         finally:
             self._readers.put(connection)
+            if self._wal_pending:
+                self._truncate_wal(wait_s=0.0, blocking=False)
 
     def _read(self, sql: str, parameters: Sequence = ()) -> list:
         with self._reading() as db:
@@ -214,13 +263,43 @@ class SqliteCatalogStore:
             return self._bump_seq(db)
 
     def delete(self, ids: Sequence[str]) -> Deleted:
+        """Delete products (their images and embeddings with them); once committed, the
+        WAL is checkpointed into the database (where secure_delete zeroed them) and
+        truncated, waiting up to CHECKPOINT_WAIT_S for reads that hold it. A read still
+        holding it then leaves the truncation to the first read that ends after it."""
         deleted = {}
         with self._transaction() as db:
             for id_ in ids:
                 row = db.execute("DELETE FROM products WHERE id = ? RETURNING key", (id_,)).fetchone()
                 if row:
                     deleted[id_] = row[0]
-            return Deleted(deleted, self._bump_seq(db))
+            result = Deleted(deleted, self._bump_seq(db))
+        if deleted:
+            self._truncate_wal(wait_s=CHECKPOINT_WAIT_S)
+        return result
+
+    def _truncate_wal(self, wait_s: float, blocking: bool = True) -> bool:
+        """Checkpoint the WAL into the database and truncate it to 0 bytes; True when done.
+        A failure is logged, not raised: what it concerns is already committed."""
+        if not self._write_lock.acquire(blocking=blocking):
+            return False  # a writer is busy; its delete, or the next read, truncates
+        try:
+            self._writer.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
+            try:
+                busy, _, _ = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                self._writer.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        except sqlite3.Error as error:
+            _LOGGER.warning(
+                "%s: WAL not truncated after a delete (%s); retried after the next read", self.path, error
+            )
+            busy = 1
+        finally:
+            self._write_lock.release()
+        if busy and not self._wal_pending:
+            _LOGGER.info("%s: a read holds the WAL; it is truncated once that read ends", self.path)
+        self._wal_pending = bool(busy)
+        return not busy
 
     def replace_embeddings(self, rows: Sequence[EmbeddingRow]) -> int:
         with self._transaction() as db:
@@ -293,17 +372,16 @@ class SqliteCatalogStore:
         return [_product(row) for row in rows]
 
     def iter_embeddings(self, space: str, batch: int = 4096) -> Iterator[list[EmbeddingRow]]:
-        with self._reading() as db:  # held while the caller iterates
-            yield from self._embedding_batches(db, space, batch)
-
-    @staticmethod
-    def _embedding_batches(db: sqlite3.Connection, space: str, batch: int) -> Iterator[list[EmbeddingRow]]:
-        cursor = db.execute(
+        """Batches in key order, each read on its own: no read spans the caller's work, so
+        none holds the WAL for long (a delete's truncation waits for reads)."""
+        after = -1
+        while rows := self._read(
             "SELECT e.key, e.space, e.model, e.model_version, e.vector, p.category, p.price, p.attributes"
-            " FROM embeddings e JOIN products p USING (key) WHERE e.space = ? ORDER BY e.key",
-            (space,),
-        )
-        while rows := cursor.fetchmany(batch):
+            " FROM embeddings e JOIN products p USING (key) WHERE e.space = ? AND e.key > ?"
+            " ORDER BY e.key LIMIT ?",
+            (space, after, batch),
+        ):
+            after = rows[-1][0]
             yield [
                 EmbeddingRow(
                     key,
@@ -347,6 +425,8 @@ CREATE TABLE IF NOT EXISTS catalogs (
 );
 """
 _CATALOG_COLUMNS = "id, uid, display_name, description, create_time"
+REGISTRY_FILE = "catalogs.sqlite3"
+CATALOG_FILE = "catalog.sqlite3"  # in each catalog's folder
 
 
 class SqliteCatalogRegistry:
@@ -355,15 +435,13 @@ class SqliteCatalogRegistry:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.data_dir / "catalogs.sqlite3"
+        self.path = self.data_dir / REGISTRY_FILE
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            private_dir(self.data_dir)
+            self._db = _connect(self.path)
             self._db.executescript(_REGISTRY_SCHEMA)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise storage_failure(
                 f"cannot open the catalog registry {self.path}", self.data_dir, error
             ) from error
@@ -393,7 +471,8 @@ class SqliteCatalogRegistry:
         except sqlite3.IntegrityError as error:
             raise AlreadyExistsError(f"catalog {info.name!r} already exists") from error
         except sqlite3.Error as error:
-            raise CatalogError(f"cannot create catalog {info.name!r} in {self.path}: {error}") from error
+            what = f"cannot create catalog {info.name!r} in {self.path}"
+            raise storage_failure(what, self.data_dir, error) from error
         return info
 
     def get(self, catalog_id: str) -> CatalogInfo | None:
@@ -414,8 +493,21 @@ class SqliteCatalogRegistry:
     def directory(self, info: CatalogInfo) -> Path:
         return self.data_dir / "catalogs" / info.uid
 
+    def database(self, info: CatalogInfo) -> Path:
+        """The catalog's SQLite file."""
+        return self.directory(info) / CATALOG_FILE
+
+    def databases(self) -> Sequence[tuple[CatalogInfo, Path]]:
+        """Every catalog with its SQLite file, in id order."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_CATALOG_COLUMNS} FROM catalogs WHERE deleting = 0 ORDER BY id"
+            ).fetchall()
+        infos = [CatalogInfo(*row) for row in rows]
+        return [(info, self.database(info)) for info in infos]
+
     def open(self, info: CatalogInfo) -> SqliteCatalogStore:
-        return SqliteCatalogStore(self.directory(info) / "catalog.sqlite3")
+        return SqliteCatalogStore(self.database(info))
 
     def delete(self, info: CatalogInfo) -> None:
         with self._lock:
@@ -423,6 +515,14 @@ class SqliteCatalogRegistry:
         shutil.rmtree(self.directory(info), ignore_errors=True)
         with self._lock:
             self._db.execute("DELETE FROM catalogs WHERE uid = ?", (info.uid,))
+            # Its name and description leave the WAL too (secure_delete zeroed them in the file).
+            self._db.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_S * 1000)}")
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as error:
+                _LOGGER.warning("%s: WAL not truncated after a catalog delete (%s)", self.path, error)
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
     def adopt_legacy(self, catalog_id: str) -> CatalogInfo | None:
         """A data directory of the single-catalog layout (`catalog.sqlite3` and `indexes/`
@@ -431,9 +531,8 @@ class SqliteCatalogRegistry:
         if not legacy.exists() or self.get(catalog_id) is not None:
             return None
         info = self.create(catalog_id, "Default catalog")
-        target = self.directory(info)
-        target.mkdir(parents=True)
-        for name in ("catalog.sqlite3", "catalog.sqlite3-wal", "catalog.sqlite3-shm", "indexes"):
+        target = private_dir(self.directory(info))
+        for name in (CATALOG_FILE, f"{CATALOG_FILE}-wal", f"{CATALOG_FILE}-shm", "indexes"):
             if (self.data_dir / name).exists():
                 os.replace(self.data_dir / name, target / name)
         _LOGGER.info("adopted the single-catalog data in %s as %s", self.data_dir, info.name)

@@ -7,7 +7,9 @@ searched exactly, larger ones through hnswlib's filter (with an exact fallback).
 `open_embedded` opens one space of one catalog: the stack of stores it needs (identical
 vectors share a point; copy detection stores several descriptors per product), loaded from
 its snapshot when that snapshot is as recent as the catalog, else rebuilt from the catalog.
-The returned `EmbeddedStore` writes a new snapshot when closed.
+The returned `EmbeddedStore` writes a new snapshot when closed, and removes its snapshot
+on disk when products are deleted (that snapshot is behind the catalog from then on, so it
+would never be loaded, and it still holds the deleted products' vectors and facets).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from server.index.copies import CopyStore
 from server.index.dedup import DeduplicatingStore
 from server.index.hnsw import IndexParams, VectorIndex
 from server.index.postings import FacetPostings
-from server.index.snapshot import IndexLoadError, SnapshotReader, SnapshotWriter
+from server.index.snapshot import IndexLoadError, SnapshotReader, SnapshotWriter, remove_snapshot
 from server.index.store import EVERYTHING, EmbeddingSource, IndexSpace, StoreStats, VectorRecord, VectorStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -178,7 +180,13 @@ class EmbeddedStore:
         self.stack.upsert(records, seq)
 
     def delete(self, keys: Collection[int], seq: int) -> int:
-        return self.stack.delete(keys, seq)
+        removed = self.stack.delete(keys, seq)
+        if keys:
+            try:
+                remove_snapshot(self.directory, self.space.name)
+            except OSError as error:
+                _LOGGER.warning("stale snapshot in %s not removed (%s)", self.directory, error)
+        return removed
 
     def search(
         self, query: np.ndarray, k: int, condition: Filter = EVERYTHING, exclude: Collection[int] = ()

@@ -9,6 +9,13 @@ Besides the hnswlib graph, the index keeps its own row-major copy of the live ve
 search over filter candidates or for ``get_vectors``. This doubles the memory per vector
 (and the snapshot on disk), in exchange for exact filtered search at numpy speed.
 
+Deleted vectors do not reach the disk: hnswlib keeps a marked-deleted element's vector (it
+still routes searches) and ``save_index`` writes it, so every snapshot's graph file has the
+vectors of its deleted elements zeroed (`erase_deleted_vectors`) before it is hashed, and
+the freed rows of our copy are zeroed at once. A zeroed element is a dead end for searches
+until a new key reuses its slot (with 1 % of 20k clustered 1280-d vectors deleted, recall@10
+at ef 64 went 0.885 → 0.881; with 10 %, 0.890 → 0.865).
+
 Thread safety: hnswlib's ``add_items`` is not safe alongside ``knn_query`` or
 ``resize_index``, so every method takes one readers-writer lock (searches share it, writes
 own it). hnswlib releases the GIL inside ``knn_query`` and ``add_items``, so searches run in
@@ -47,6 +54,14 @@ _EXACT_CHUNK_ROWS = 2048
 _MASK_MIN_BYTES = 1 << 20
 _MASK_BYTES_PER_CANDIDATE = 8
 _SPACE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# hnswlib's index file (hnswalg.h saveIndex, stable since 0.5): a header of six size_t
+# (offsetLevel0, max_elements, cur_element_count, size_data_per_element, label_offset,
+# offsetData), int maxlevel, uint enterpoint, size_t maxM, maxM0, M, double mult, size_t
+# ef_construction; then cur_element_count elements of [level-0 links | vector | label],
+# the links led by a uint whose third byte carries the deleted mark.
+_HNSW_HEADER_BYTES = 96
+_HNSW_MAX_M0_AT = 64
+_HNSW_DELETE_MARK = 0x01
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
@@ -289,6 +304,7 @@ class VectorIndex:
                 if row is None:
                     continue
                 self._index.mark_deleted(key)  # its slot is reused by the next new key
+                self._vectors[row] = 0.0
                 self._row_keys[row] = -1
                 self._free_rows.append(row)
                 self._deleted.add(key)
@@ -467,7 +483,7 @@ class VectorIndex:
             # No holes: save views, not a gigabyte copy of the vectors.
             rows = slice(0, self._rows_used) if len(live_rows) == self._rows_used else live_rows
             keys = self._row_keys[rows]
-            writer.add_file("graph", "hnsw", lambda path: self._index.save_index(str(path)))
+            writer.add_file("graph", "hnsw", self._save_graph)
             writer.add_array("keys", keys)
             writer.add_array("vectors", self._vectors[rows])
             writer.meta.update(
@@ -478,6 +494,12 @@ class VectorIndex:
                 capacity=self._index.get_max_elements(),
                 hnswlib=importlib.metadata.version("hnswlib"),
             )
+
+    def _save_graph(self, path: Path) -> None:
+        """hnswlib's index file, without the vectors of deleted elements."""
+        self._index.save_index(str(path))
+        if self._index.get_current_count() > len(self._row_of):
+            erase_deleted_vectors(path, self._space.dim)
 
     @classmethod
     def load(
@@ -612,6 +634,37 @@ class VectorIndex:
             raise ValueError("vectors must be L2-normalised (cosine similarity = inner product)")
         array /= norms
         return array
+
+
+def erase_deleted_vectors(path: Path, dim: int) -> int:
+    """Zero, in the hnswlib index file at `path`, the vector of every element marked
+    deleted; returns how many. Raises RuntimeError when the file is not laid out as
+    expected (the snapshot is then not saved: the next start rebuilds from the catalog)."""
+    header = np.fromfile(path, dtype="<u8", count=_HNSW_HEADER_BYTES // 8)
+    if len(header) != _HNSW_HEADER_BYTES // 8:
+        raise RuntimeError(f"{path}: not an hnswlib index file")
+    offset_links, _, count, element_bytes, label_at, vector_at = (int(v) for v in header[:6])
+    max_m0 = int(header[_HNSW_MAX_M0_AT // 8])
+    size = Path(path).stat().st_size
+    if (
+        offset_links != 0
+        or vector_at != 4 + 4 * max_m0
+        or label_at != vector_at + 4 * dim
+        or element_bytes != label_at + 8
+        or size < _HNSW_HEADER_BYTES + count * element_bytes
+    ):
+        raise RuntimeError(f"{path}: unexpected hnswlib file layout (hnswlib changed its format?)")
+    if not count:
+        return 0
+    shape = (count, element_bytes)
+    elements = np.memmap(path, dtype=np.uint8, mode="r+", offset=_HNSW_HEADER_BYTES, shape=shape)
+    try:
+        deleted = np.flatnonzero(elements[:, 2] & _HNSW_DELETE_MARK)
+        elements[deleted, vector_at:label_at] = 0
+        elements.flush()
+    finally:
+        del elements
+    return len(deleted)
 
 
 def _as_keys(keys: object) -> np.ndarray:

@@ -5,6 +5,10 @@ fresh names (``<name>.<seq>-<random>.<role>...``). The manifest lists each file 
 sha256 and size, carries the writers' metadata and its own checksum, and is renamed into
 place last: it is the commit point, so a crash while saving leaves the previous snapshot
 intact. Each layer of an index (graph, facets, shared points) adds its own files.
+
+Files are 0600 in 0700 folders. A snapshot behind the catalog is never loaded (the store is
+rebuilt from the catalog instead), so `remove_snapshot` may drop one as soon as the catalog
+moves on: a delete does, so that no snapshot keeps what was deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from server.files import fsync_path, sha256_file
+from server.files import fsync_path, private_dir, private_file, sha256_file
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,8 +40,7 @@ class SnapshotWriter:
     """Collects the files of one snapshot, then `commit()`s them under one manifest."""
 
     def __init__(self, directory: Path, name: str, catalog_seq: int) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory = private_dir(Path(directory))
         self.name = name
         self.catalog_seq = catalog_seq
         self.meta: dict[str, Any] = {}
@@ -47,7 +50,7 @@ class SnapshotWriter:
     def add_file(self, role: str, suffix: str, write: Callable[[Path], None]) -> None:
         """`write(path)` writes the file; it is then synced, hashed and renamed into place."""
         file_name = f"{self._stem}.{suffix}"
-        tmp = self.directory / f"{file_name}.tmp"
+        tmp = private_file(self.directory / f"{file_name}.tmp")
         write(tmp)
         fsync_path(tmp)
         self._files[role] = {"file": file_name, "sha256": sha256_file(tmp), "bytes": tmp.stat().st_size}
@@ -75,7 +78,7 @@ class SnapshotWriter:
             "files": self._files,
         }
         manifest = manifest_path(self.directory, self.name)
-        tmp = manifest.with_name(manifest.name + ".tmp")
+        tmp = private_file(manifest.with_name(manifest.name + ".tmp"))
         tmp.write_text(json.dumps({**body, "manifest_sha256": _canonical_sha256(body)}, indent=2) + "\n")
         fsync_path(tmp)
         os.replace(tmp, manifest)  # the commit point
@@ -161,6 +164,18 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 def _canonical_sha256(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def remove_snapshot(directory: Path, name: str) -> None:
+    """Remove the snapshot of space `name`: its manifest first (the snapshot is gone from
+    then on), then its files."""
+    directory = Path(directory)
+    manifest = manifest_path(directory, name)
+    if not manifest.exists() and not any(directory.glob(f"{name}.*")):
+        return
+    manifest.unlink(missing_ok=True)
+    _remove_stale(directory, name, keep=set())
+    fsync_path(directory)
 
 
 def _remove_stale(directory: Path, name: str, keep: set[str]) -> None:

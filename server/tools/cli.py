@@ -7,6 +7,8 @@ productsearch stats
 productsearch delete ID [ID ...]
 productsearch catalogs list | create ID [--display-name NAME] | get ID | delete ID [--force]
 productsearch new-key --name NAME --role search|write|admin [--catalogs ID,ID]
+productsearch backup --data-dir DIR DEST     (online: while the gateway serves)
+productsearch restore --data-dir DIR SRC     (the gateway stopped)
 
 Client commands take --catalog ID (default: the default catalog) and read the API key from
 --api-key or $PRODUCTSEARCH_API_KEY.
@@ -149,6 +151,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     limits.add_argument("--max-queued", type=int, default=128, help="calls waiting, then RESOURCE_EXHAUSTED")
     limits.add_argument("--default-deadline", type=float, default=30.0, help="seconds, for calls without one")
 
+    backup = commands.add_parser(
+        "backup", help="copy the registry and every catalog into a new folder (while the gateway serves)"
+    )
+    backup.add_argument("--data-dir", type=Path, default=Path("data"))
+    backup.add_argument("dest", type=Path, help="a folder that does not exist yet (or is empty)")
+    restore = commands.add_parser(
+        "restore", help="replace the catalogs with a backup (gateway stopped); indexes are rebuilt at start"
+    )
+    restore.add_argument("--data-dir", type=Path, default=Path("data"))
+    restore.add_argument("src", type=Path, help="a folder written by `productsearch backup`")
+
     new_key = commands.add_parser("new-key", help="make an API key and the key-file line that grants it")
     new_key.add_argument("--name", required=True)
     new_key.add_argument("--role", required=True, choices=["search", "write", "admin"])
@@ -211,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"key (give it to the caller; it is not stored): {key}")
         print(f"key-file line (for --api-keys or $PRODUCTSEARCH_API_KEYS): {line}")
         return 0
+    if args.command in ("backup", "restore"):
+        return backup_command(args)
     if args.command == "serve":
         from server.api.access import KeyFileError, load_keys
         from server.api.admission import AdmissionLimits
@@ -262,6 +277,25 @@ def main(argv: list[str] | None = None) -> int:
         except (SourceError, OSError) as error:  # a local file, not the gateway
             print(f"error: {error}", file=sys.stderr)
             return 1
+
+
+def backup_command(args: argparse.Namespace) -> int:
+    from server.catalog import backup
+    from server.catalog.sqlite import CatalogError
+
+    try:
+        if args.command == "backup":
+            summary = backup.backup(args.data_dir, args.dest)
+            counts = f"{len(summary.catalogs)} catalogs ({summary.products} products)"
+            print(f"backed up {counts} to {summary.folder}")
+        else:
+            summary = backup.restore(args.data_dir, args.src)
+            counts = f"{len(summary.catalogs)} catalogs ({summary.products} products)"
+            print(f"restored {counts} into {args.data_dir}; index snapshots are rebuilt at the next start")
+    except (CatalogError, OSError) as error:
+        print(f"error: {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def client_channel(args: argparse.Namespace) -> grpc.Channel:
