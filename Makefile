@@ -27,11 +27,18 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-data: $(FASHION_MNIST)  ## real product images: Debian's dataset-fashion-mnist
+SALEOR := datasets/saleor-2.10.1-py3-none-any.whl
+
+data: $(FASHION_MNIST) $(SALEOR)  ## real product images: Debian's dataset-fashion-mnist, Saleor's colour photos
 
 $(FASHION_MNIST):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist
+
+# Read as a zip (server/tools/saleor.py), never installed: it declares Python < 3.9.
+$(SALEOR): $(VENV)/.installed
+	$(VENV)/bin/pip download -q --no-deps --ignore-requires-python saleor==2.10.1 -d datasets
+	echo "ebf33a74d000dcee5298b728b1bb10321521feea74c94a28bf85da556bfd337c  $@" | sha256sum -c --quiet
 
 BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
 

@@ -103,3 +103,19 @@ def products_from_fashion_mnist(split: str, limit: int, titles: bool, seed: int 
             image=encode_png(data.rgb(index)),
             attributes={"split": split, "category_zh": fashion_mnist.CATEGORIES_ZH[data.labels[index]]},
         )
+
+
+def products_from_saleor() -> Iterator[pb.Product]:
+    """Saleor's demo shop: 35 colour product photos with names, categories, prices and
+    attributes (`color` among them); alpha is composited over white by the gateway."""
+    from server.tools import saleor
+
+    for product in saleor.load():
+        yield pb.Product(
+            id=f"saleor-{product.id}",
+            title=product.title,
+            category=product.category,
+            price=product.price,
+            image=product.image,
+            attributes=product.attributes,
+        )
