@@ -27,9 +27,12 @@ def found_bytes(root: Path, needles: dict[str, bytes]) -> dict[str, list[str]]:
 
 
 def windows(data: bytes, size: int = 48, count: int = 8) -> list[bytes]:
-    """`count` slices of `size` bytes spread over `data`: remnants of a part of it show too."""
+    """`count` slices of `size` bytes spread over `data`: remnants of a part of it show too
+    (a vector that SQLite split over two overflow pages, say). Slices that are mostly zeros
+    are left out: zeroed space would match them."""
     step = max(1, (len(data) - size) // max(count - 1, 1))
-    return [data[i : i + size] for i in range(0, max(len(data) - size, 0) + 1, step)][:count]
+    slices = [data[i : i + size] for i in range(0, max(len(data) - size, 0) + 1, step)][:count]
+    return [s for s in slices if s.count(0) < len(s) // 4]
 
 
 def best_cosine(blob: bytes, vector: np.ndarray) -> float:

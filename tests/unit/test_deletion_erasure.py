@@ -67,6 +67,8 @@ def needles(victim: ProductWrite) -> dict[str, bytes]:
     }
     found |= {f"image[{i}]": w for i, w in enumerate(windows(victim.image_jpeg))}
     found |= {f"thumbnail[{i}]": w for i, w in enumerate(windows(p.thumbnail[6:]))}
+    for space, vector in victim.embeddings.items():
+        found |= {f"{space}[{i}]": w for i, w in enumerate(windows(np.asarray(vector, "<f4").tobytes()))}
     return found
 
 
