@@ -83,7 +83,7 @@ def damaged(what: str, verdict: Verdict, data_dir: Path) -> CatalogCorruptError:
         f"{what} {verdict.path} is damaged (quick_check: {found[:400]}{more}); refusing to serve it. "
         f"Recover with the last backup: productsearch restore --data-dir {data_dir} BACKUP_DIR, then "
         "start again (index snapshots are rebuilt from the restored catalog); no backup: see README, "
-        "Backup and recovery"
+        "Backup, damage and recovery"
     )
 
 

@@ -83,7 +83,7 @@ class CatalogCorruptError(CatalogError):
 _CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 RESTORE_HINT = (
     "stop the gateway and restore the data directory from a backup "
-    "(productsearch restore --data-dir DIR BACKUP; README: Backup and recovery)"
+    "(productsearch restore --data-dir DIR BACKUP; README: Backup, damage and recovery)"
 )
 
 
