@@ -28,6 +28,16 @@ def requests(products: list[pb.Product]):
         yield pb.UpsertProductsRequest(product=product)
 
 
+async def all_ids(stub) -> list[str]:
+    """Every product id of the default catalog, page by page (an asyncio stub)."""
+    ids, token = [], ""
+    while True:
+        page = await stub.ListProducts(pb.ListProductsRequest(page_size=1000, page_token=token))
+        ids += [p.id for p in page.products]
+        if not (token := page.next_page_token):
+            return ids
+
+
 def precision_at_k(hits, category: str, k: int = 10) -> float:
     return float(np.mean([h.product.category == category for h in hits[:k]])) if hits else 0.0
 

@@ -23,7 +23,7 @@ from server.app import create_server
 from server.config import Config
 from server.tools import fashion_mnist
 from server.triton.runtime import free_port
-from tests.gateway_helpers import catalog_dir, fmnist_product, requests
+from tests.gateway_helpers import all_ids, catalog_dir, fmnist_product, requests
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,15 +61,6 @@ def damage_btree_pages(path: Path, tables: list[str]) -> list[int]:
             handle.seek((page - 1) * page_size)
             handle.write(rng.bytes(page_size))
     return pages
-
-
-async def all_ids(stub) -> list[str]:
-    ids, token = [], ""
-    while True:
-        page = await stub.ListProducts(pb.ListProductsRequest(page_size=1000, page_token=token))
-        ids += [p.id for p in page.products]
-        if not (token := page.next_page_token):
-            return ids
 
 
 async def test_a_damaged_catalog_is_refused_then_restored_from_an_online_backup(tmp_path, triton, train):

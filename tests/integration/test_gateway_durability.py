@@ -13,7 +13,7 @@ from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.app import create_server
 from server.config import Config
 from server.tools import fashion_mnist
-from tests.gateway_helpers import catalog_dir, fmnist_product, requests
+from tests.gateway_helpers import all_ids, catalog_dir, fmnist_product, requests
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +25,6 @@ def train():
 
 def config(data_dir, triton, **overrides) -> Config:
     return Config(data_dir=data_dir, port=0, triton_url=triton.url, **overrides)
-
-
-async def all_ids(stub) -> list[str]:
-    ids, token = [], ""
-    while True:
-        page = await stub.ListProducts(pb.ListProductsRequest(page_size=1000, page_token=token))
-        ids += [p.id for p in page.products]
-        if not (token := page.next_page_token):
-            return ids
 
 
 async def assert_each_finds_itself(stub, products) -> None:
