@@ -1,7 +1,7 @@
 """`productsearch`: run the gateway and talk to it.
 
 productsearch serve [--triton-url HOST:PORT]
-productsearch index --fashion-mnist --limit 2000 | --folder DIR | --csv FILE
+productsearch index --fashion-mnist --limit 2000 | --saleor | --folder DIR | --csv FILE
 productsearch search --text 运动鞋 | --image PATH | --similar ID  [--contact-sheet hits.png]
 productsearch stats
 productsearch delete ID [ID ...]
@@ -35,6 +35,7 @@ from server.tools.sources import (
     products_from_csv,
     products_from_fashion_mnist,
     products_from_folder,
+    products_from_saleor,
 )
 
 STREAM_CHUNK = 256  # products per UpsertProducts stream
@@ -188,6 +189,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             source.add_argument("--folder", type=Path)
             source.add_argument("--csv", type=Path)
             source.add_argument("--fashion-mnist", action="store_true")
+            source.add_argument(
+                "--saleor", action="store_true", help="Saleor's colour product photos (make data)"
+            )
             command.add_argument("--split", default="train", choices=["train", "test"])
             command.add_argument("--limit", type=int, default=2000)
             command.add_argument(
@@ -327,6 +331,8 @@ def run_client_command(stub: pb_grpc.ProductSearchStub, args: argparse.Namespace
         if args.fashion_mnist:
             products = products_from_fashion_mnist(args.split, args.limit, not args.no_titles)
             failed = index(stub, products, args.limit, catalog)
+        elif args.saleor:
+            failed = index(stub, products_from_saleor(), None, catalog)
         elif args.folder:
             failed = index(stub, products_from_folder(args.folder), None, catalog)
         else:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+_LOGGER = logging.getLogger(__name__)
 CELL = 160
 CAPTION = 34
-# Pillow's built-in font has no Chinese; Debian's WenQuanYi (installed by `make browser`) has.
+# Pillow's built-in font has no Chinese; Debian's WenQuanYi (`make fonts`, run by demo and test) has.
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(CJK_FONT), size) if CJK_FONT.exists() else ImageFont.load_default()
+    if CJK_FONT.exists():
+        return ImageFont.truetype(str(CJK_FONT), size)
+    _LOGGER.warning("%s is missing (`make fonts`): Chinese text is drawn as boxes", CJK_FONT)
+    return ImageFont.load_default()
 
 
 def contact_sheet(tiles: Sequence[tuple[bytes, str]], path: Path, title: str = "", columns: int = 5) -> Path:

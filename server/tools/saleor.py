@@ -8,7 +8,8 @@ A product's first photo is its image; further photos (other views of the same pr
 colour per product: `color` comes from a colour word of the name, or, for the nine shirts
 whose names have none, from looking at their photos (`_SHIRT_COLOURS`), else "multicolour".
 Some products share a photo in the shop's data (apple and orange juice, t-shirt-3 and -4, …):
-true duplicates in a catalog."""
+true duplicates in a catalog. The shop's 124 variants (sizes, volumes) have no photo of their
+own (the data has no variant images), so each product is one catalog product."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The `productsearch` CLI end to end: `serve` with the embedded Triton (the default),
-`index`, `search` with a contact sheet, `stats`, `delete`, then a clean SIGTERM."""
+`index`, `search` with a contact sheet, `stats`, `delete`, Saleor's colour photos into a
+second catalog, then a clean SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from server.tools import saleor
 from server.tools.child import spawn_gateway, wait_serving
 from server.triton.runtime import free_port
 
@@ -72,6 +74,21 @@ def test_cli_end_to_end(tmp_path, model_repository):
 
         missing = cli("search", "--server", address, "--similar", "no-such-id")
         assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+
+        # Saleor's colour photos into a catalog of their own, found again by another photo.
+        created = cli("catalogs", "--server", address, "create", "saleor")
+        assert created.returncode == 0, created.stderr
+        shop = cli("index", "--server", address, "--catalog", "saleor", "--saleor")
+        assert shop.returncode == 0, shop.stderr
+        assert "done; 0 failed" in shop.stdout
+        side_view = tmp_path / "plimsolls-side.png"
+        side_view.write_bytes(next(p for p in saleor.load() if p.id == "white-plimsolls").views[0])
+        found = cli("search", "--server", address, "--catalog", "saleor", "--image", str(side_view))
+        assert found.returncode == 0, found.stderr
+        first_hit = next(line for line in found.stdout.splitlines() if line.strip().startswith("1 "))
+        assert "saleor-white-plimsolls" in first_hit
+        assert "product_count: 35" in cli("stats", "--server", address, "--catalog", "saleor").stdout
+        assert "product_count: 99" in cli("stats", "--server", address).stdout  # the default one untouched
     finally:
         server.send_signal(signal.SIGTERM)
         try:
