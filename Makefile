@@ -40,13 +40,18 @@ $(SALEOR): $(VENV)/.installed
 	$(VENV)/bin/pip download -q --no-deps --ignore-requires-python saleor==2.10.1 -d datasets
 	echo "ebf33a74d000dcee5298b728b1bb10321521feea74c94a28bf85da556bfd337c  $@" | sha256sum -c --quiet
 
-BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
-browser:  ## headless Chromium for the console test
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-	    || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+fonts:  ## the CJK font that contact sheets and the console draw Chinese with
+	@if [ ! -e $(CJK_FONT) ]; then \
 	  $(SUDO) apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends fonts-wqy-microhei; \
+	fi
+
+browser: fonts  ## headless Chromium for the console test
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	fi
 
 proto: setup  ## regenerate gen/python from protos/
@@ -62,7 +67,7 @@ $(VGG16_WHEEL): | $(VENV)/.installed
 models: setup $(VGG16_WHEEL)  ## export the ONNX models into model_repository/ (MODELS=..., VGG16_WEIGHTS=...)
 	$(PY) -m exporters --repository $(REPOSITORY) --models $(MODELS) --vgg16-weights $(VGG16_WEIGHTS)
 
-demo: models data  ## the main job: gateway + embedded Triton, index Fashion-MNIST, search, contact sheets
+demo: models data fonts  ## the main job: gateway + embedded Triton, index Fashion-MNIST, search, contact sheets
 	$(PY) -m server.tools.demo --repository $(REPOSITORY) --size $(DEMO_SIZE)
 
 serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
@@ -83,8 +88,9 @@ bench: models data  ## Triton overhead, gateway latency/throughput, index QPS �
 	$(PY) -m bench.gateway_bench --repository $(REPOSITORY) --output bench/GATEWAY_RESULTS.md
 	$(PY) -m bench.index_bench --sizes 100000 --output bench/INDEX_RESULTS.md
 
-eval: models data  ## Fashion-MNIST evaluation through the gateway → evaluation/REPORT.md + contact sheets
+eval: models data  ## evaluation through the gateway → evaluation/REPORT.md + contact sheets, evaluation/MODELS.md
 	$(PY) -m evaluation.harness --repository $(REPOSITORY)
+	$(PY) -m evaluation.models --repository $(REPOSITORY)
 
 load: models data  ## load test: Go generator (bench/loadgen, built offline) vs a real gateway → bench/LOAD_RESULTS.md
 	$(PY) -m bench.load_bench --repository $(REPOSITORY) --output bench/LOAD_RESULTS.md
@@ -108,4 +114,4 @@ lint: setup  ## ruff, mypy on server/ and exporters/, and generated code in step
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data browser proto models demo serve test test-unit fuzz bench eval load soak clients lint clean
+.PHONY: help setup data fonts browser proto models demo serve test test-unit fuzz bench eval load soak clients lint clean
