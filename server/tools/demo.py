@@ -5,6 +5,11 @@ gRPC API — half of it with English listing titles, half without any title, lik
 uploaded by users — trains the text → image projection from the titled half, runs an image
 query and the keywords 运动鞋, 连衣裙 and bag, prints the ranked hits with the signals that
 matched, writes contact sheets, and shuts everything down.
+
+The colour part indexes Saleor's demo shop (35 colour product photos with titles, categories
+and a `color` attribute, `make data`) into a catalog of its own, `catalogs/saleor`, and
+searches it by another photo of a product, by 红色 T恤 and red t-shirt, and by T恤 with a
+colour filter (the shop's shirts are all titled "T-shirt"; their colour is an attribute).
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from server.app import create_server
 from server.config import Config
 from server.models import projection
 from server.models.images import encode_png
-from server.tools import fashion_mnist
+from server.tools import fashion_mnist, saleor
 from server.tools.cli import chunks, print_hits, write_contact_sheet
+from server.tools.sources import products_from_saleor
 
 KEYWORDS = ["运动鞋", "连衣裙", "bag"]
+COLOUR_CATALOG = "saleor"
 
 
 def catalog(size: int):
@@ -78,19 +85,68 @@ async def run(config: Config, size: int, output: Path) -> None:
                 label = f"keyword: {keyword}, untitled products only"
                 queries.append((label, f"keyword-{i}-untitled", request))
             for title, name, request in queries:
-                request.options.include_thumbnails = True
-                request.options.top_k = 10
-                call = (
-                    stub.SearchByImage if isinstance(request, pb.SearchByImageRequest) else stub.SearchByText
-                )
-                response = await call(request, timeout=30)
-                print(f"\n== {title}")
-                print_hits(response)
+                response = await show(stub, title, request, output / f"{name}.png")
                 untitled = sum(not hit.product.title for hit in response.hits)
                 print(f"{untitled} of {len(response.hits)} hits have no title")
-                print(f"contact sheet: {write_contact_sheet(response, output / f'{name}.png', title)}")
+            await colour_part(stub, output / "colour")
     finally:
         await gateway.stop()
+
+
+async def show(
+    stub: pb_grpc.ProductSearchStub,
+    title: str,
+    request: pb.SearchByImageRequest | pb.SearchByTextRequest,
+    sheet: Path,
+) -> pb.SearchResponse:
+    """Run one search, print its hits and write their contact sheet."""
+    request.options.include_thumbnails = True
+    request.options.top_k = request.options.top_k or 10
+    call = stub.SearchByImage if isinstance(request, pb.SearchByImageRequest) else stub.SearchByText
+    response = await call(request, timeout=30)
+    print(f"\n== {title}")
+    print_hits(response)
+    print(f"contact sheet: {write_contact_sheet(response, sheet, title)}")
+    return response
+
+
+async def colour_part(stub: pb_grpc.ProductSearchStub, output: Path) -> None:
+    """Saleor's colour photos in a catalog of their own: photo, keyword and colour filter."""
+    catalog = f"catalogs/{COLOUR_CATALOG}"
+    await stub.CreateCatalog(
+        pb.CreateCatalogRequest(
+            catalog_id=COLOUR_CATALOG,
+            catalog=pb.Catalog(display_name="Saleor demo shop", description="colour product photos"),
+        )
+    )
+    products = list(products_from_saleor())
+    response = await stub.UpsertProducts(
+        iter([pb.UpsertProductsRequest(product=p, catalog=catalog) for p in products]), timeout=300
+    )
+    print(f"\n== colour: {response.upserted} Saleor products indexed into {catalog}")
+    # Another photo of the white plimsolls (their side view): not the catalog's own image.
+    plimsolls = next(p for p in saleor.load() if p.id == "white-plimsolls")
+    # The shop's shirts are all titled "T-shirt": their colour is in the `color` attribute.
+    red = pb.SearchOptions(top_k=5, filter=pb.Filter(attributes={"color": "red"}))
+    queries = [
+        (
+            "colour, image: another photo of the white plimsolls",
+            "image",
+            pb.SearchByImageRequest(image=plimsolls.views[0]),
+        ),
+        ("colour, keyword: 红色 T恤", "keyword-zh", pb.SearchByTextRequest(text="红色 T恤")),
+        ("colour, keyword: red t-shirt", "keyword-en", pb.SearchByTextRequest(text="red t-shirt")),
+        (
+            "colour, keyword: T恤, filter color = red",
+            "keyword-zh-red",
+            pb.SearchByTextRequest(text="T恤", options=red),
+        ),
+    ]
+    for title, name, request in queries:
+        request.catalog = catalog
+        response = await show(stub, title, request, output / f"{name}.png")
+        colours = ", ".join(hit.product.attributes.get("color", "?") for hit in response.hits[:5])
+        print(f"colours of the first five: {colours}")
 
 
 def main() -> None:
