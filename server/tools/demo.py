@@ -35,6 +35,8 @@ from server.tools.sources import products_from_saleor
 
 KEYWORDS = ["运动鞋", "连衣裙", "bag"]
 COLOUR_CATALOG = "saleor"
+# Searches whose contact sheet is drawn a second time with each hit's heatmap (ExplainMatch).
+HEAT_SHEETS = {"image-query", "keyword-2", "image"}
 
 
 def catalog(size: int):
@@ -85,7 +87,7 @@ async def run(config: Config, size: int, output: Path) -> None:
                 label = f"keyword: {keyword}, untitled products only"
                 queries.append((label, f"keyword-{i}-untitled", request))
             for title, name, request in queries:
-                response = await show(stub, title, request, output / f"{name}.png")
+                response = await show(stub, title, request, output / f"{name}.png", name in HEAT_SHEETS)
                 untitled = sum(not hit.product.title for hit in response.hits)
                 print(f"{untitled} of {len(response.hits)} hits have no title")
             await colour_part(stub, output / "colour")
@@ -98,6 +100,7 @@ async def show(
     title: str,
     request: pb.SearchByImageRequest | pb.SearchByTextRequest,
     sheet: Path,
+    heat: bool = False,
 ) -> pb.SearchResponse:
     """Run one search, print its hits and write their contact sheet."""
     request.options.include_thumbnails = True
@@ -107,6 +110,19 @@ async def show(
     print(f"\n== {title}")
     print_hits(response)
     print(f"contact sheet: {write_contact_sheet(response, sheet, title)}")
+    if heat:  # "why this match": each hit's heatmap for the query
+        heatmaps = []
+        for hit in response.hits:
+            explain = pb.ExplainMatchRequest(product_id=hit.product.id, catalog=request.catalog)
+            if isinstance(request, pb.SearchByImageRequest):
+                explain.image = request.image
+            else:
+                explain.text = request.text
+            heatmaps.append((await stub.ExplainMatch(explain, timeout=30)).heatmap_png)
+        heat_sheet = write_contact_sheet(
+            response, sheet.with_name(f"{sheet.stem}-heat.png"), f"{title}: heat", heatmaps
+        )
+        print(f"contact sheet with heatmaps: {heat_sheet}")
     return response
 
 
@@ -128,7 +144,7 @@ async def colour_part(stub: pb_grpc.ProductSearchStub, output: Path) -> None:
     plimsolls = next(p for p in saleor.load() if p.id == "white-plimsolls")
     # The shop's shirts are all titled "T-shirt": their colour is in the `color` attribute.
     red = pb.SearchOptions(top_k=5, filter=pb.Filter(attributes={"color": "red"}))
-    queries = [
+    queries: list[tuple[str, str, pb.SearchByImageRequest | pb.SearchByTextRequest]] = [
         (
             "colour, image: another photo of the white plimsolls",
             "image",
@@ -144,7 +160,7 @@ async def colour_part(stub: pb_grpc.ProductSearchStub, output: Path) -> None:
     ]
     for title, name, request in queries:
         request.catalog = catalog
-        response = await show(stub, title, request, output / f"{name}.png")
+        response = await show(stub, title, request, output / f"{name}.png", name in HEAT_SHEETS)
         colours = ", ".join(hit.product.attributes.get("color", "?") for hit in response.hits[:5])
         print(f"colours of the first five: {colours}")
 
