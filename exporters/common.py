@@ -113,6 +113,15 @@ def run_onnx(path: Path, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
     return session.run(None, dict(feeds))[0]
 
 
+def run_onnx_outputs(path: Path, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every output of an ONNX file run by ONNX Runtime on the CPU, by name."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(names, dict(feeds)), strict=True))
+
+
 def sample_images() -> list[np.ndarray]:
     """Real photos (scikit-image's bundled ones) of different sizes and aspect ratios, as
     uint8 RGB, for parity checks."""

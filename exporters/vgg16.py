@@ -1,4 +1,6 @@
-"""VGG16 conv trunk (Keras) → ONNX: uint8 NHWC images in, 512-d L2-normalised embeddings out.
+"""VGG16 conv trunk (Keras) → ONNX: uint8 NHWC images in, 512-d L2-normalised embeddings out,
+and the `block5_conv3` feature map (NHWC 14x14x512, the last conv layer, whose max pool the
+embedding averages) as a second output for "why this match".
 
 Resize, caffe preprocessing, pooling and normalisation live inside the graph, so every
 client sends raw uint8 pixels of any size. Converted with `tf2onnx.convert.from_function`
@@ -33,7 +35,7 @@ from exporters.common import (
     onnx_path,
     read_manifest,
     record_export,
-    run_onnx,
+    run_onnx_outputs,
     sample_images,
     sha256_file,
 )
@@ -49,6 +51,9 @@ IMAGE_SIZE = 224
 EMBEDDING_DIM = 512
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
+FEATURE_MAP_NAME = "feature_map"
+FEATURE_LAYER = "block5_conv3"
+FEATURE_GRID = IMAGE_SIZE // 16  # block5_conv3 comes after 4 poolings of 2
 OPSET = 17
 RANDOM_SEED = 0
 # Keras' "caffe" mode: BGR channel order, ImageNet means subtracted, no scaling.
@@ -239,8 +244,13 @@ def build_trunk(weights: str) -> Any:
 def build_reference(trunk: Any) -> Callable[[Any], Any]:
     """The TensorFlow graph that is exported around `trunk` (build_trunk): a tf.function
     taking a uint8 [N, H, W, 3] batch and returning L2-normalised float32 [N, 512]
-    embeddings."""
+    embeddings and the float32 [N, 14, 14, 512] `block5_conv3` feature map."""
+    import keras
     import tensorflow as tf
+
+    # block5_pool (what is pooled into the embedding) is a max pool of block5_conv3: the
+    # same 512 channels, at twice the resolution.
+    both = keras.Model(trunk.inputs, [trunk.get_layer(FEATURE_LAYER).output, trunk.output])
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME)])
     def embed(images: tf.Tensor) -> tf.Tensor:
@@ -250,9 +260,9 @@ def build_reference(trunk: Any) -> Callable[[Any], Any]:
         # Made inside the function: an eager tensor would be captured as a second graph input.
         mean = tf.constant(CAFFE_BGR_MEAN, dtype=tf.float32)
         pixels = tf.reverse(pixels, axis=[-1]) - mean  # RGB -> BGR, caffe means
-        features = trunk(pixels, training=False)
+        feature_map, features = both(pixels, training=False)
         pooled = tf.reduce_mean(features, axis=[1, 2])
-        return tf.math.l2_normalize(pooled, axis=1, epsilon=L2_EPSILON)
+        return tf.math.l2_normalize(pooled, axis=1, epsilon=L2_EPSILON), feature_map
 
     return embed
 
@@ -266,6 +276,8 @@ def _settings() -> dict[str, Any]:
         "opset": OPSET,
         "preprocessing": "caffe",
         "pooling": "avg",
+        "outputs": [OUTPUT_NAME, FEATURE_MAP_NAME],
+        "feature_map": [FEATURE_LAYER, FEATURE_GRID, FEATURE_GRID, EMBEDDING_DIM],
         "tf": tf.__version__,
         "tf2onnx": tf2onnx.__version__,
     }
@@ -279,15 +291,16 @@ def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
 
     spec = (tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME),)
     model, _ = tf2onnx.convert.from_function(reference, input_signature=spec, opset=OPSET)
-    # tf2onnx names the output after the TF tensor (e.g. "Identity:0"); Triton needs ours.
-    (output,) = model.graph.output
-    if output.name != OUTPUT_NAME:
-        old = output.name
-        _LOGGER.debug("renaming ONNX output %s to %s", old, OUTPUT_NAME)
-        for node in model.graph.node:
-            node.output[:] = [OUTPUT_NAME if name == old else name for name in node.output]
-            node.input[:] = [OUTPUT_NAME if name == old else name for name in node.input]
-        output.name = OUTPUT_NAME
+    # tf2onnx names the outputs after the TF tensors (e.g. "Identity:0"); Triton needs ours.
+    output, feature_map = model.graph.output
+    for value, new in ((output, OUTPUT_NAME), (feature_map, FEATURE_MAP_NAME)):
+        if value.name != new:
+            old = value.name
+            _LOGGER.debug("renaming ONNX output %s to %s", old, new)
+            for node in model.graph.node:
+                node.output[:] = [new if name == old else name for name in node.output]
+                node.input[:] = [new if name == old else name for name in node.input]
+            value.name = new
     (graph_input,) = model.graph.input
     if graph_input.name != INPUT_NAME:
         raise RuntimeError(f"ONNX input is named {graph_input.name!r}, expected {INPUT_NAME!r}")
@@ -299,9 +312,15 @@ def _convert(reference: Callable[[Any], Any]) -> onnx.ModelProto:
     if output_dims[-1].dim_value != EMBEDDING_DIM:
         raise RuntimeError(f"ONNX output has {output_dims[-1]} features, expected {EMBEDDING_DIM}")
     output_dims[0].dim_param = "batch"
+    map_dims = feature_map.type.tensor_type.shape.dim
+    if [d.dim_value for d in map_dims[1:]] != [FEATURE_GRID, FEATURE_GRID, EMBEDDING_DIM]:
+        raise RuntimeError(
+            f"ONNX feature map is {map_dims}, expected [N, {FEATURE_GRID}, {FEATURE_GRID}, 512]"
+        )
+    map_dims[0].dim_param = "batch"
     _canonicalise_names(model)
     # tf2onnx writes the traced function's name, which carries a per-process counter.
-    model.graph.doc_string = "VGG16 conv trunk, avg pool, L2: exporters/vgg16.py"
+    model.graph.doc_string = "VGG16 conv trunk, avg pool, L2; block5_conv3 map: exporters/vgg16.py"
     onnx.checker.check_model(model)
     return model
 
@@ -344,20 +363,29 @@ def _canonicalise_names(model: onnx.ModelProto) -> None:
 
 
 def _parity(reference: Callable[[Any], Any], path: Path) -> dict[str, float]:
-    """Reference vs ONNX Runtime on real photos, at 224x224 and at an original size."""
+    """Reference vs ONNX Runtime on real photos, at 224x224 and at an original size: the
+    embeddings, and every cell of the feature map (`feature_map_` figures)."""
     photos = sample_images()
     batch = np.stack([resize_for_model(photo, IMAGE_SIZE) for photo in photos])
     # The smallest photo keeps the check fast; its aspect ratio is not 1, like most uploads.
     original = min(photos, key=lambda photo: photo.shape[0] * photo.shape[1])[np.newaxis]
     results: dict[str, float] = {}
     for name, images in (("resized_224", batch), ("original_size", original)):
-        expected = reference(images).numpy()
-        exported = run_onnx(path, {INPUT_NAME: images})
-        result = compare_embeddings(expected, exported, f"{MODEL_NAME} {name}")
+        expected, expected_map = (tensor.numpy() for tensor in reference(images))
+        outputs = run_onnx_outputs(path, {INPUT_NAME: images})
+        result = compare_embeddings(expected, outputs[OUTPUT_NAME], f"{MODEL_NAME} {name}")
         results.update({f"{name}_{key}": value for key, value in result.items()})
+        cells = compare_embeddings(
+            # per image, not per cell: a cell can be all zeros after ReLU
+            expected_map.reshape(len(images), -1),
+            outputs[FEATURE_MAP_NAME].reshape(len(images), -1),
+            f"{MODEL_NAME} {name} feature_map",
+        )
+        results.update({f"{name}_feature_map_{key}": value for key, value in cells.items()})
         _LOGGER.info("%s parity on %s %s: %s", MODEL_NAME, name, images.shape, result)
-    results["min_cosine"] = min(v for k, v in results.items() if k.endswith("_min_cosine"))
-    results["max_abs_diff"] = max(v for k, v in results.items() if k.endswith("_max_abs_diff"))
+    embedding = {k: v for k, v in results.items() if "feature_map" not in k}
+    results["min_cosine"] = min(v for k, v in embedding.items() if k.endswith("_min_cosine"))
+    results["max_abs_diff"] = max(v for k, v in embedding.items() if k.endswith("_max_abs_diff"))
     return results
 
 

@@ -24,6 +24,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 TEXT_MODEL = "text_encoder"
+# The image models' second output: the trunk's last feature map, NHWC (model_repository/).
+FEATURE_MAP = "feature_map"
 # Reconnect quickly after Triton restarts; gRPC's default backoff grows to minutes.
 _CHANNEL_ARGS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -57,6 +59,7 @@ class ModelInfo:
     image_size: int | None  # square input side for image models, None for text
     output: str = "embeddings"
     parameters: dict[str, str] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()  # every output the config names, `output` first
 
 
 def _status(error: InferenceServerException) -> Code:
@@ -120,6 +123,7 @@ class EmbeddingClient:
                 image_size=int(size) if size else None,
                 output=config["output"][0]["name"],
                 parameters=parameters,
+                outputs=tuple(output["name"] for output in config["output"]),
             )
         return self._models[model]
 
@@ -132,6 +136,27 @@ class EmbeddingClient:
         size = info.image_size
         batch = await asyncio.to_thread(lambda: np.stack([self._prepare(im, size) for im in images]))
         return await self._infer_chunks(info, {"images": batch})
+
+    async def embed_image_with_map(self, model: str, image: ImageInput) -> tuple[np.ndarray, np.ndarray]:
+        """The embedding float32 [D] of one image and the trunk's last feature map float32
+        [h, w, D] it pools (the model's `feature_map` output); EmbeddingError with
+        FAILED_PRECONDITION when the served model has no such output."""
+        info = await self.model_info(model)
+        if info.image_size is None:
+            raise ValueError(f"{model!r} is not an image model")
+        if FEATURE_MAP not in info.outputs:
+            raise EmbeddingError(
+                model,
+                Code.FAILED_PRECONDITION,
+                f"the served model has no {FEATURE_MAP!r} output (re-export it)",
+            )
+        size = info.image_size
+        batch = await asyncio.to_thread(lambda: self._prepare(image, size)[np.newaxis])
+        result = await self._infer(info, {"images": batch}, (info.output, FEATURE_MAP))
+        embeddings, maps = result.as_numpy(info.output), result.as_numpy(FEATURE_MAP)
+        if embeddings is None or maps is None or maps.ndim != 4 or maps.shape[-1] != embeddings.shape[-1]:
+            raise EmbeddingError(model, Code.INTERNAL, "Triton returned no or a malformed feature map")
+        return embeddings[0], maps[0]
 
     def _prepare(self, image: ImageInput, size: int) -> np.ndarray:
         pixels = np.asarray(
@@ -184,27 +209,31 @@ class EmbeddingClient:
         step = info.max_batch_size
         parts = await asyncio.gather(
             *[
-                self._infer(info, {k: v[start : start + step] for k, v in inputs.items()})
+                self._infer_embeddings(info, {k: v[start : start + step] for k, v in inputs.items()})
                 for start in range(0, total, step)
             ]
         )
         return np.concatenate(parts)
 
-    async def _infer(self, info: ModelInfo, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    async def _infer_embeddings(self, info: ModelInfo, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        result = await self._infer(info, arrays, (info.output,))
+        embeddings = result.as_numpy(info.output)
+        if embeddings is None or embeddings.shape[0] != next(iter(arrays.values())).shape[0]:
+            raise EmbeddingError(info.name, Code.INTERNAL, "Triton returned no or too few embeddings")
+        return embeddings
+
+    async def _infer(self, info: ModelInfo, arrays: dict[str, np.ndarray], names: Sequence[str]):
+        """One Triton call asking for the outputs `names` (only those are computed)."""
         model = info.name
         inputs = []
         for name, array in arrays.items():
             tensor = InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
             tensor.set_data_from_numpy(np.ascontiguousarray(array))
             inputs.append(tensor)
-        outputs = [InferRequestedOutput(info.output)]
-        result = await self._call(
+        outputs = [InferRequestedOutput(name) for name in names]
+        return await self._call(
             model, lambda t: self._client.infer(model, inputs, outputs=outputs, client_timeout=t)
         )
-        embeddings = result.as_numpy(info.output)
-        if embeddings is None or embeddings.shape[0] != next(iter(arrays.values())).shape[0]:
-            raise EmbeddingError(model, Code.INTERNAL, "Triton returned no or too few embeddings")
-        return embeddings
 
     async def _call(self, model: str, call):  # call(timeout_s) -> awaitable
         """Run `call` until it succeeds, retrying UNAVAILABLE with exponential backoff,

@@ -50,9 +50,12 @@ def test_graph_takes_uint8_nhwc_of_any_size(model_repository, model):
     assert images.type.tensor_type.elem_type == onnx.TensorProto.UINT8
     dims = images.type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [0, 0, 0, 3]  # batch, height, width dynamic
-    (embeddings,) = graph.output
+    embeddings, feature_map = graph.output
     assert embeddings.name == "embeddings"
     assert embeddings.type.tensor_type.shape.dim[1].dim_value == efficientnet_lite.EMBEDDING_DIM
+    grid = efficientnet_lite.VARIANTS[model].grid
+    assert feature_map.name == "feature_map"
+    assert [d.dim_value for d in feature_map.type.tensor_type.shape.dim[1:]] == [grid, grid, 1280]
 
 
 def test_manifest_pins_every_export(model_repository):

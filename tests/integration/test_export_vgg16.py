@@ -185,10 +185,12 @@ def test_graph_takes_uint8_images_of_any_size_and_returns_512d(
     assert [d.dim_param for d in dims[:3]] == ["batch", "height", "width"]
     assert not any(d.HasField("dim_value") for d in dims[:3])
     assert dims[3].dim_value == 3
-    (output,) = model.graph.output
+    output, feature_map = model.graph.output
     assert output.name == "embeddings"
     assert output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert output.type.tensor_type.shape.dim[-1].dim_value == 512
+    assert feature_map.name == "feature_map"
+    assert [d.dim_value for d in feature_map.type.tensor_type.shape.dim[1:]] == [14, 14, 512]
 
 
 def test_embeddings_are_unit_norm_for_any_input_size(exported: tuple[Path, ExportRecord]) -> None:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from exporters.common import onnx_path, run_onnx
+from exporters.common import onnx_path, run_onnx, run_onnx_outputs
 from server.domain import Code
 from server.models.embedding import EmbeddingClient, EmbeddingError
 from server.models.images import ImageError, encode_png, resize_for_model
@@ -30,6 +30,31 @@ async def test_triton_images_equal_in_process_onnxruntime(client, model_reposito
     local = run_onnx(onnx_path(model_repository, model), {"images": np.stack(images)})
     assert served.shape == (len(images), 1280)
     assert np.abs(served - local).max() <= 1e-5
+
+
+@pytest.mark.parametrize("model", ["efficientnet_lite0", "efficientnet_lite2"])
+async def test_feature_map_is_served_and_pools_to_the_embedding(client, model_repository, photos, model):
+    info = await client.model_info(model)
+    image = resize_for_model(photos["coffee"], info.image_size)
+    embedding, feature_map = await client.embed_image_with_map(model, image)
+    local = run_onnx_outputs(onnx_path(model_repository, model), {"images": image[np.newaxis]})
+    np.testing.assert_allclose(feature_map, local["feature_map"][0], atol=1e-4)
+    np.testing.assert_allclose(embedding, local["embeddings"][0], atol=1e-5)
+    pooled = feature_map.mean(axis=(0, 1))
+    np.testing.assert_allclose(embedding, pooled / np.linalg.norm(pooled), atol=1e-5)
+
+
+async def test_the_runner_returns_only_the_outputs_asked_for(triton, photos):
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(triton.url)
+    images = grpcclient.InferInput("images", [1, 224, 224, 3], "UINT8")
+    images.set_data_from_numpy(resize_for_model(photos["coffee"], 224)[np.newaxis])
+    for wanted in (["embeddings"], ["feature_map"], ["embeddings", "feature_map"]):
+        outputs = [grpcclient.InferRequestedOutput(name) for name in wanted]
+        result = client.infer("efficientnet_lite0", [images], outputs=outputs, client_timeout=30)
+        assert [o.name for o in result.get_response().outputs] == wanted
+    client.close()
 
 
 async def test_triton_texts_equal_in_process_onnxruntime(client, model_repository, tokenizer):

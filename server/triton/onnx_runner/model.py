@@ -3,7 +3,9 @@
 The embedded Triton (the `tritonserver` binary of the `nvidia-pytriton` wheel) ships only
 the python backend, so every ONNX model of `model_repository/` is served through this one
 runner: CUDA execution provider when the instance is on a GPU, else the CPU. Input and
-output names and dtypes come from the model config, never from this file.
+output names and dtypes come from the model config, never from this file. Only the
+outputs some request of a batch asks for are computed and returned (an image model's
+`feature_map` costs copies that plain embedding calls do not need).
 """
 
 import json
@@ -41,11 +43,12 @@ class TritonPythonModel:
 
     def execute(self, requests):
         # Requests whose inputs have the same shape (past the batch axis) run as one batch.
-        groups: dict[tuple, list[tuple[int, list]]] = {}
+        groups: dict[tuple, list[tuple[int, list, list]]] = {}
         for index, request in enumerate(requests):
             arrays = [pb_utils.get_input_tensor_by_name(request, n).as_numpy() for n in self.input_names]
             key = tuple(a.shape[1:] for a in arrays)
-            groups.setdefault(key, []).append((index, arrays))
+            wanted = [n for n in request.requested_output_names() if n in self.outputs] or list(self.outputs)
+            groups.setdefault(key, []).append((index, arrays, wanted))
         responses = [None] * len(requests)
         for members in groups.values():
             for index, response in self._run(members):
@@ -54,25 +57,27 @@ class TritonPythonModel:
 
     def _run(self, members):
         feeds = {
-            name: np.concatenate([arrays[i] for _, arrays in members])
+            name: np.concatenate([arrays[i] for _, arrays, _ in members])
             for i, name in enumerate(self.input_names)
         }
+        names = [n for n in self.outputs if any(n in wanted for _, _, wanted in members)]
         try:
-            results = self.session.run(list(self.outputs), feeds)
+            results = self.session.run(names, feeds)
         except Exception as error:  # ORT raises many types; the caller gets the message
             failure = pb_utils.TritonError(f"onnxruntime: {error}")
-            return [(index, pb_utils.InferenceResponse(error=failure)) for index, _ in members]
-        sizes = np.cumsum([arrays[0].shape[0] for _, arrays in members])[:-1]
-        split = [np.split(r, sizes) for r in results]
+            return [(index, pb_utils.InferenceResponse(error=failure)) for index, _, _ in members]
+        sizes = np.cumsum([arrays[0].shape[0] for _, arrays, _ in members])[:-1]
+        split = {name: np.split(r, sizes) for name, r in zip(names, results, strict=True)}
         return [
             (
                 index,
                 pb_utils.InferenceResponse(
                     output_tensors=[
-                        pb_utils.Tensor(name, np.ascontiguousarray(split[o][m], dtype=dtype))
-                        for o, (name, dtype) in enumerate(self.outputs.items())
+                        pb_utils.Tensor(name, np.ascontiguousarray(split[name][m], dtype=self.outputs[name]))
+                        for name in names
+                        if name in wanted
                     ]
                 ),
             )
-            for m, (index, _) in enumerate(members)
+            for m, (index, _, wanted) in enumerate(members)
         ]
