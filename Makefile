@@ -88,9 +88,10 @@ bench: models data  ## Triton overhead, gateway latency/throughput, index QPS �
 	$(PY) -m bench.gateway_bench --repository $(REPOSITORY) --output bench/GATEWAY_RESULTS.md
 	$(PY) -m bench.index_bench --sizes 100000 --output bench/INDEX_RESULTS.md
 
-eval: models data  ## evaluation through the gateway → evaluation/REPORT.md + contact sheets, evaluation/MODELS.md
+eval: models data  ## evaluation through the gateway → evaluation/REPORT.md (+ its heatmap section) + contact sheets, evaluation/MODELS.md
 	$(PY) -m evaluation.harness --repository $(REPOSITORY)
 	$(PY) -m evaluation.models --repository $(REPOSITORY)
+	$(PY) -m evaluation.heatmaps --repository $(REPOSITORY)
 
 load: models data  ## load test: Go generator (bench/loadgen, built offline) vs a real gateway → bench/LOAD_RESULTS.md
 	$(PY) -m bench.load_bench --repository $(REPOSITORY) --output bench/LOAD_RESULTS.md

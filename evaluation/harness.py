@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from bench.machine import describe_machine
+from evaluation.heatmaps import kept_section
 from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.app import create_server
@@ -378,6 +379,10 @@ def main() -> None:
     started = time.perf_counter()
     results = asyncio.run(run(args))
     report = render(results, args, time.perf_counter() - started)
+    # The "why this match" section is written by `python -m evaluation.heatmaps`: kept.
+    previous = args.output.read_text() if args.output.exists() else ""
+    if section := kept_section(previous):
+        report = report.rstrip("\n") + "\n\n" + section
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(report)

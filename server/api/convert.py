@@ -18,6 +18,7 @@ from server.domain import (
 )
 from server.index.store import StoreStats
 from server.service.catalogs import CATALOG_ID
+from server.service.explain import Explanation
 from server.service.facade import CatalogStats, CatalogSummary
 
 CATALOG_PREFIX = "catalogs/"
@@ -128,6 +129,24 @@ def result_to_proto(result: SearchResult) -> pb.SearchResponse:
         hits=[hit_to_proto(h) for h in result.hits],
         embedding_ms=result.embedding_ms,
         index_ms=result.index_ms,
+    )
+
+
+def explanation_to_proto(explanation: Explanation) -> pb.ExplainMatchResponse:
+    product = product_to_proto(explanation.product)
+    product.ClearField("thumbnail")
+    height, width = explanation.grid.shape
+    return pb.ExplainMatchResponse(
+        product=product,
+        score=explanation.score,
+        grid_height=height,
+        grid_width=width,
+        grid=explanation.grid.ravel().tolist(),
+        heatmap_png=explanation.heatmap_png,
+        image_width=explanation.image_size[0],
+        image_height=explanation.image_size[1],
+        model=explanation.model,
+        query_space=explanation.query_space,
     )
 
 

@@ -119,6 +119,18 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
         )
         return convert.result_to_proto(result)
 
+    async def ExplainMatch(self, request, context):
+        query = request.WhichOneof("query")
+        explanation = await self.service.explain_match(
+            convert.catalog_id(request.catalog),
+            request.product_id,
+            request.image if query == "image" else None,
+            request.text if query == "text" else None,
+            CALLER.get(),
+            request.query_product_id if query == "query_product_id" else None,
+        )
+        return convert.explanation_to_proto(explanation)
+
     async def TrainProjection(self, request, context):
         result = await self.service.train_projection(
             convert.catalog_id(request.catalog), request.method, CALLER.get()

@@ -8,6 +8,9 @@ same service as the gRPC servicer; errors map through server/api/errors.py's tab
     POST /api/search/image?top_k=N       image search; multipart/form-data, field `image`
     GET  /api/similar?id=ID&top_k=N      products that look like product ID
     GET  /api/thumbnail?id=ID            the product's thumbnail (JPEG)
+    GET  /api/explain?q=TEXT&id=ID       why product ID matches a keyword: its heatmap (JSON)
+    GET  /api/explain?similar=Q&id=ID    why product ID is similar to product Q
+    POST /api/explain/image?id=ID        why product ID matches an image; multipart, field `image`
     GET  /api/stats                      product count, models, indexes
 
 Every /api/ call but /api/catalogs takes `catalog=ID` (default: the default catalog).
@@ -19,6 +22,7 @@ Errors are JSON {code, message[, violations]}: INVALID_ARGUMENT → 400, PERMISS
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import ssl
 from dataclasses import dataclass
@@ -42,6 +46,7 @@ from server.domain import (
     SearchResult,
 )
 from server.service.catalogs import check_catalog_id
+from server.service.explain import Explanation
 from server.service.facade import ProductSearchService
 
 _LOGGER = logging.getLogger(__name__)
@@ -91,6 +96,24 @@ def result_to_json(catalog_id: str, result: SearchResult) -> dict:
         "hits": [hit_to_json(catalog_id, rank, hit) for rank, hit in enumerate(result.hits, 1)],
         "embedding_ms": result.embedding_ms,
         "index_ms": result.index_ms,
+    }
+
+
+def explanation_to_json(catalog_id: str, explanation: Explanation) -> dict:
+    """ExplainMatchResponse's fields, the PNG as a data: URL an <img> shows as it is."""
+    height, width = explanation.grid.shape
+    return {
+        "catalog": catalog_id,
+        "id": explanation.product.id,
+        "score": explanation.score,
+        "model": explanation.model,
+        "query_space": explanation.query_space,
+        "grid_height": height,
+        "grid_width": width,
+        "grid": [round(float(value), 5) for value in explanation.grid.ravel()],
+        "image_width": explanation.image_size[0],
+        "image_height": explanation.image_size[1],
+        "heatmap": "data:image/png;base64," + base64.b64encode(explanation.heatmap_png).decode(),
     }
 
 
@@ -177,6 +200,29 @@ async def similar(request: web.Request) -> web.Response:
     service, catalog = request.app[SERVICE_KEY], _catalog(request)
     result = await service.search_similar(catalog, _product_id(request), _options(request), _caller(request))
     return web.json_response(result_to_json(catalog, result))
+
+
+async def explain_text(request: web.Request) -> web.Response:
+    """A keyword (`q`) or, with `similar`, a catalog product as the query."""
+    service, catalog = request.app[SERVICE_KEY], _catalog(request)
+    similar = request.query.get("similar")
+    explanation = await service.explain_match(
+        catalog,
+        _product_id(request),
+        None,
+        None if similar is not None else request.query.get("q", ""),
+        _caller(request),
+        similar,
+    )
+    return web.json_response(explanation_to_json(catalog, explanation))
+
+
+async def explain_image(request: web.Request) -> web.Response:
+    service, catalog = request.app[SERVICE_KEY], _catalog(request)
+    product_id = _product_id(request)
+    image = await _read_image_part(request, service.config.limits.image.max_bytes)
+    explanation = await service.explain_match(catalog, product_id, image, None, _caller(request))
+    return web.json_response(explanation_to_json(catalog, explanation))
 
 
 async def thumbnail(request: web.Request) -> web.Response:
@@ -300,6 +346,8 @@ def create_app(
     app.router.add_post("/api/search/image", search_image)
     app.router.add_get("/api/similar", similar)
     app.router.add_get("/api/thumbnail", thumbnail)
+    app.router.add_get("/api/explain", explain_text)
+    app.router.add_post("/api/explain/image", explain_image)
     app.router.add_get("/api/stats", stats)
     app.router.add_get("/api/catalogs", catalogs)
     app.router.add_static("/static/", CONSOLE_DIR)

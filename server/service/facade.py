@@ -31,6 +31,7 @@ from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget
 from server.models.manifest import model_version
 from server.service.catalogs import Catalog, CatalogSet
+from server.service.explain import Explain, Explanation
 from server.service.ingest import DeleteResult, Ingest, UpsertItem
 from server.service.ranking import ProductPage, Ranking
 from server.service.training import Training, TrainingResult
@@ -86,6 +87,7 @@ class ProductSearchService:
         decodes = DecodeBudget()  # one for every image a request brings
         self.ingest = Ingest(config, embedder, spaces, decodes)
         self.ranking = Ranking(config, embedder, spaces, decodes)
+        self.explainer = Explain(config, embedder, spaces, decodes)
         self.training = Training(config, embedder, spaces, triton)
         self.catalogs = CatalogSet(registry, self._open_catalog, self.training.forget)
 
@@ -197,6 +199,20 @@ class ProductSearchService:
     ) -> SearchResult:
         async with self.catalogs.use(catalog_id, caller) as catalog:
             return await self.ranking.find_duplicates(catalog, image, threshold, max_results)
+
+    async def explain_match(
+        self,
+        catalog_id: str,
+        product_id: str,
+        image: bytes | None,
+        text: str | None,
+        caller: Principal,
+        query_product: str | None = None,
+    ) -> Explanation:
+        """Why `product_id` matches the query (an image, a keyword or another product): the
+        heat of each region of its image."""
+        async with self.catalogs.use(catalog_id, caller) as catalog:
+            return await self.explainer.explain(catalog, product_id, image, text, query_product)
 
     # -- training and stats ---------------------------------------------------------------
 

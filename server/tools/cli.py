@@ -112,14 +112,36 @@ def catalog_name(catalog: str) -> str:
     return catalog if not catalog or catalog.startswith("catalogs/") else f"catalogs/{catalog}"
 
 
-def write_contact_sheet(response: pb.SearchResponse, path: Path, title: str) -> Path:
+def write_contact_sheet(
+    response: pb.SearchResponse, path: Path, title: str, heat: list[bytes] | None = None
+) -> Path:
+    """The hits as a PNG grid; with `heat` (explain_hits), their heatmaps over the images."""
     from server.tools.contact_sheet import contact_sheet
 
     tiles = [
         (h.product.thumbnail, f"#{rank} | score {h.score:.3f}\n{h.product.id[-18:]}")
         for rank, h in enumerate(response.hits, 1)
     ]
-    return contact_sheet(tiles, path, title)
+    return contact_sheet(tiles, path, title, heat=heat)
+
+
+def explain_hits(
+    stub: pb_grpc.ProductSearchStub,
+    response: pb.SearchResponse,
+    *,
+    text: str = "",
+    image: bytes = b"",
+    catalog: str = "",
+    timeout: float = 30.0,
+) -> list[bytes]:
+    """Each hit's ExplainMatch heatmap PNG for the query (a keyword or image bytes)."""
+    query = {"text": text} if text else {"image": image}
+    return [
+        stub.ExplainMatch(
+            pb.ExplainMatchRequest(product_id=hit.product.id, catalog=catalog, **query), timeout=timeout
+        ).heatmap_png
+        for hit in response.hits
+    ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -205,6 +227,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             command.add_argument("--top-k", type=int, default=10)
             command.add_argument("--category", action="append", help="filter (repeatable)")
             command.add_argument("--contact-sheet", type=Path, help="write a PNG of the hits")
+            command.add_argument(
+                "--heat",
+                action="store_true",
+                help="draw each hit's 'why this match' heatmap (ExplainMatch) in the contact sheet "
+                "(with --text or --image)",
+            )
         elif name == "delete":
             command.add_argument("ids", nargs="+")
         elif name == "train-projection":
@@ -340,11 +368,21 @@ def run_client_command(stub: pb_grpc.ProductSearchStub, args: argparse.Namespace
         print(f"done; {failed} failed")
         return 1 if failed else 0
     if args.command == "search":
+        if args.heat and (args.similar or not args.contact_sheet):
+            print("error: --heat needs --contact-sheet and a --text or --image query", file=sys.stderr)
+            return 2
         response = search(stub, args)
         print_hits(response)
         if args.contact_sheet:
             query = args.text or args.image or f"similar to {args.similar}"
-            print(f"contact sheet: {write_contact_sheet(response, args.contact_sheet, query)}")
+            heat = None
+            if args.heat:
+                image = Path(args.image).read_bytes() if args.image else b""
+                catalog = catalog_name(args.catalog)
+                heat = explain_hits(
+                    stub, response, text=args.text or "", image=image, catalog=catalog, timeout=args.timeout
+                )
+            print(f"contact sheet: {write_contact_sheet(response, args.contact_sheet, query, heat)}")
         return 0
     if args.command == "train-projection":
         response = stub.TrainProjection(

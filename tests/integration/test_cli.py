@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from server.tools import saleor
+from server.tools import fashion_mnist, saleor
 from server.tools.child import spawn_gateway, wait_serving
 from server.triton.runtime import free_port
 
@@ -64,6 +65,27 @@ def test_cli_end_to_end(tmp_path, model_repository):
         first_hit = next(line for line in found.stdout.splitlines() if line.strip().startswith("1 "))
         assert "Sneaker" in first_hit
         assert Image.open(sheet).size[0] == 5 * 160
+
+        # --heat: each hit's ExplainMatch heatmap in place of its thumbnail, tagged "heat"
+        query = tmp_path / "query.png"
+        Image.fromarray(fashion_mnist.load("test").rgb(0)).save(query)
+        plain, heated = tmp_path / "plain.png", tmp_path / "heat.png"
+        for path, extra in ((plain, []), (heated, ["--heat"])):
+            args = ["--image", str(query), "--top-k", "5", "--contact-sheet", str(path), *extra]
+            done = cli("search", "--server", address, *args)
+            assert done.returncode == 0, done.stderr
+        plain_pixels = np.asarray(Image.open(plain).convert("RGB")).astype(int)
+        heat_pixels = np.asarray(Image.open(heated).convert("RGB")).astype(int)
+        assert plain_pixels.shape == heat_pixels.shape
+        tag = (24 + 9, 160 - 40)  # inside the first tile's tag (below the 24 px title)
+        assert heat_pixels[tag].tolist() == [228, 87, 46] and plain_pixels[tag].tolist() != [228, 87, 46]
+        first_tile = (slice(28, 180), slice(4, 156))
+        assert np.abs(heat_pixels[first_tile] - plain_pixels[first_tile]).mean() > 5
+        assert (plain_pixels[first_tile] != 255).any()  # the plain sheet shows the thumbnail
+        refused = cli(
+            "search", "--server", address, "--similar", "x", "--contact-sheet", str(plain), "--heat"
+        )
+        assert refused.returncode == 2 and "--heat" in refused.stderr
 
         stats = cli("stats", "--server", address)
         assert "product_count: 100" in stats.stdout

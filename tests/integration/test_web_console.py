@@ -78,8 +78,10 @@ def fetch(console: Console, path: str, data: bytes | None = None, headers: dict 
         return Reply(error.code, error.headers.get_content_type(), error.read())
 
 
-def upload(console: Console, image: bytes, field: str = "image", query: str = "") -> Reply:
-    """POST /api/search/image as a browser form would (multipart/form-data)."""
+def upload(
+    console: Console, image: bytes, field: str = "image", query: str = "", path: str = "/api/search/image"
+) -> Reply:
+    """POST /api/search/image (or `path`) as a browser form would (multipart/form-data)."""
     boundary = uuid.uuid4().hex
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="query.png"\r\n'
@@ -88,7 +90,7 @@ def upload(console: Console, image: bytes, field: str = "image", query: str = ""
     body = head.encode() + image + f"\r\n--{boundary}--\r\n".encode()
     return fetch(
         console,
-        f"/api/search/image{query}",
+        f"{path}{query}",
         body,
         {"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
@@ -293,6 +295,37 @@ def test_errors_are_json_with_http_status(console):
 
 
 @pytest.mark.integration
+def test_explain_returns_the_heatmap_of_the_hit(console):
+    product = console.products[17]
+    reply = upload(console, product.image, query=f"?id={quoted(product.id)}", path="/api/explain/image")
+    body = reply.json()
+    expected = console.stub.ExplainMatch(
+        pb.ExplainMatchRequest(image=product.image, product_id=product.id), timeout=30
+    )
+    assert body["id"] == product.id and body["query_space"] == "image"
+    assert (body["grid_height"], body["grid_width"]) == (expected.grid_height, expected.grid_width) == (7, 7)
+    assert body["grid"] == pytest.approx(list(expected.grid), abs=1e-4)
+    assert body["score"] == pytest.approx(expected.score, abs=1e-5) and body["score"] > 0.99
+    prefix = "data:image/png;base64,"
+    assert body["heatmap"].startswith(prefix)
+    with Image.open(io.BytesIO(base64.b64decode(body["heatmap"][len(prefix) :]))) as picture:
+        assert picture.size == (body["image_width"], body["image_height"]) == (28, 28)
+
+    # a keyword needs a projection (none trained here), an unknown product is 404
+    text = fetch(console, f"/api/explain?q=bag&id={quoted(product.id)}")
+    assert text.status == 409 and text.error()["code"] == "FAILED_PRECONDITION"
+    unknown = upload(console, product.image, query="?id=nope", path="/api/explain/image")
+    assert unknown.status == 404 and unknown.error()["code"] == "NOT_FOUND"
+    assert fetch(console, f"/api/explain?id={quoted(product.id)}").status == 400
+    other = console.products[18]
+    similar = fetch(console, f"/api/explain?similar={quoted(other.id)}&id={quoted(product.id)}").json()
+    expected = console.stub.ExplainMatch(
+        pb.ExplainMatchRequest(query_product_id=other.id, product_id=product.id), timeout=30
+    )
+    assert similar["grid"] == pytest.approx(list(expected.grid), abs=1e-4)
+
+
+@pytest.mark.integration
 def test_stats_page_and_read_only(console):
     stats = fetch(console, "/api/stats").json()
     assert stats["product_count"] == len(console.products)
@@ -350,8 +383,8 @@ def page_hits(driver) -> list[dict]:
           idText: card.querySelector('.product-id').textContent,
           signals: Object.fromEntries([...card.querySelectorAll('.signal')].map(
             s => [s.dataset.signal, s.querySelector('.signal-value').textContent])),
-          thumbnailLoaded: card.querySelector('img').complete
-            && card.querySelector('img').naturalWidth > 0,
+          thumbnailLoaded: card.querySelector('img.thumbnail').complete
+            && card.querySelector('img.thumbnail').naturalWidth > 0,
         }));
         """
     )
@@ -420,6 +453,13 @@ def test_console_in_headless_chromium(console, tmp_path):
         )
         assert clicked not in [h["id"] for h in similar]
         assert driver.current_url.endswith(f"#catalog=default&similar={quoted(clicked)}")
+        # a similar search's hits are explained against the product it started from
+        card = driver.find_element(By.CSS_SELECTOR, f'#results .hit[data-id="{similar[0]["id"]}"]')
+        card.find_element(By.CSS_SELECTOR, "button.explain").click()
+        WebDriverWait(driver, 60, poll_frequency=0.2).until(
+            lambda d: "explained" in card.get_attribute("class")
+        )
+        assert card.find_element(By.CSS_SELECTOR, "img.heat").is_displayed()
         driver.save_screenshot(str(ARTIFACTS / "web_console_similar.png"))
 
         # Back: the keyword results again.
@@ -434,6 +474,29 @@ def test_console_in_headless_chromium(console, tmp_path):
         uploaded = wait_for_results(driver, "query.png")
         assert uploaded[0]["id"] == product.id and float(uploaded[0]["score"]) > 0.99
         assert_grid_shows(uploaded, upload(console, product.image, query=f"?top_k={PAGE_TOP_K}").json())
+
+        # "Why this match": the button on a hit draws its heatmap over the thumbnail.
+        second = uploaded[1]["id"]
+        card = driver.find_element(By.CSS_SELECTOR, f'#results .hit[data-id="{second}"]')
+        card.find_element(By.CSS_SELECTOR, "button.explain").click()
+        WebDriverWait(driver, 60, poll_frequency=0.2).until(
+            lambda d: d.execute_script(
+                "const h = arguments[0].querySelector('img.heat');"
+                "return !h.hidden && h.complete && h.naturalWidth > 0",
+                card,
+            )
+        )
+        heat = card.find_element(By.CSS_SELECTOR, "img.heat")
+        assert heat.is_displayed() and heat.get_attribute("src").startswith("data:image/png;base64,")
+        assert heat.get_attribute("data-grid-width") == "7"
+        assert heat.size == card.find_element(By.CSS_SELECTOR, "img.thumbnail").size
+        assert "explained" in card.get_attribute("class")
+        assert "query.png" in driver.find_element(By.ID, "query-label").text  # no "similar" search
+        screenshot = ARTIFACTS / "web_console_heatmap.png"
+        assert driver.save_screenshot(str(screenshot))
+        print(f"web console heatmap screenshot: {screenshot}")
+        card.find_element(By.CSS_SELECTOR, "button.explain").click()  # pressed again: hidden
+        assert not heat.is_displayed() and "explained" not in card.get_attribute("class")
 
         # Drop a file that is no image: the page shows the gateway's error.
         driver.execute_script(

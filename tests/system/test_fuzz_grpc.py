@@ -1,6 +1,6 @@
 """Fuzzing (integration tier) of one real gateway (a child process with its embedded Triton)
 over real gRPC: generated good and bad requests to UpsertProducts, SearchByImage, SearchByText,
-SearchSimilar, FindDuplicates and ListProducts get OK, INVALID_ARGUMENT or NOT_FOUND as the
+SearchSimilar, FindDuplicates, ExplainMatch and ListProducts get OK, INVALID_ARGUMENT or NOT_FOUND as the
 proto's comments say, never UNKNOWN or INTERNAL; the gateway stays healthy and every product
 it acknowledged is still there at the end.
 
@@ -380,6 +380,30 @@ def test_find_duplicates(gateway, picture, threshold, max_results):
     if code == OK:
         assert len(response.hits) <= max_results
         assert all(h.score >= threshold - 1e-6 for h in response.hits)
+
+
+@fuzz_settings(40, deadline_ms=None)
+@given(picture=pictures, product_id=st.sampled_from(SEED_IDS) | ids | st.text(max_size=300))
+def test_explain_match(gateway, picture, product_id):
+    """The request is checked first (id, a query), then the product (NOT_FOUND), then the image."""
+    code, response = call(
+        gateway, gateway.stub.ExplainMatch, pb.ExplainMatchRequest(image=picture.data, product_id=product_id)
+    )
+    id_valid = (
+        bool(product_id.strip()) and len(product_id) <= LIMITS.max_id_chars and "\x00" not in product_id
+    )
+    if not id_valid or not picture.data:
+        assert code == INVALID
+    elif product_id not in gateway.acknowledged:
+        assert code == NOT_FOUND
+    elif picture.expect == "bad":
+        assert code == INVALID
+    elif picture.expect == "ok":
+        assert code == OK
+    if code == OK:
+        assert response.product.id == product_id
+        assert len(response.grid) == response.grid_height * response.grid_width > 0
+        assert all(-1 <= value <= 1 for value in response.grid)
 
 
 @fuzz_settings(80, deadline_ms=None)

@@ -78,6 +78,7 @@ def test_roles_of_methods():
     service = "/productsearch.v1.ProductSearch/"
     assert required_role(service + "SearchByText") == Role.SEARCH
     assert required_role(service + "GetStats") == Role.SEARCH
+    assert required_role(service + "ExplainMatch") == Role.SEARCH  # a read, like the searches
     assert required_role(service + "UpsertProducts") == Role.WRITE
     assert required_role(service + "DeleteProducts") == Role.WRITE
     assert required_role(service + "TrainProjection") == Role.ADMIN

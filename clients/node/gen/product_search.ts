@@ -8,6 +8,8 @@ import type { DeleteCatalogRequest as _productsearch_v1_DeleteCatalogRequest, De
 import type { DeleteCatalogResponse as _productsearch_v1_DeleteCatalogResponse, DeleteCatalogResponse__Output as _productsearch_v1_DeleteCatalogResponse__Output } from './productsearch/v1/DeleteCatalogResponse';
 import type { DeleteProductsRequest as _productsearch_v1_DeleteProductsRequest, DeleteProductsRequest__Output as _productsearch_v1_DeleteProductsRequest__Output } from './productsearch/v1/DeleteProductsRequest';
 import type { DeleteProductsResponse as _productsearch_v1_DeleteProductsResponse, DeleteProductsResponse__Output as _productsearch_v1_DeleteProductsResponse__Output } from './productsearch/v1/DeleteProductsResponse';
+import type { ExplainMatchRequest as _productsearch_v1_ExplainMatchRequest, ExplainMatchRequest__Output as _productsearch_v1_ExplainMatchRequest__Output } from './productsearch/v1/ExplainMatchRequest';
+import type { ExplainMatchResponse as _productsearch_v1_ExplainMatchResponse, ExplainMatchResponse__Output as _productsearch_v1_ExplainMatchResponse__Output } from './productsearch/v1/ExplainMatchResponse';
 import type { Filter as _productsearch_v1_Filter, Filter__Output as _productsearch_v1_Filter__Output } from './productsearch/v1/Filter';
 import type { FindDuplicatesRequest as _productsearch_v1_FindDuplicatesRequest, FindDuplicatesRequest__Output as _productsearch_v1_FindDuplicatesRequest__Output } from './productsearch/v1/FindDuplicatesRequest';
 import type { GetCatalogRequest as _productsearch_v1_GetCatalogRequest, GetCatalogRequest__Output as _productsearch_v1_GetCatalogRequest__Output } from './productsearch/v1/GetCatalogRequest';
@@ -51,6 +53,8 @@ export interface ProtoGrpcType {
       DeleteCatalogResponse: MessageTypeDefinition<_productsearch_v1_DeleteCatalogResponse, _productsearch_v1_DeleteCatalogResponse__Output>
       DeleteProductsRequest: MessageTypeDefinition<_productsearch_v1_DeleteProductsRequest, _productsearch_v1_DeleteProductsRequest__Output>
       DeleteProductsResponse: MessageTypeDefinition<_productsearch_v1_DeleteProductsResponse, _productsearch_v1_DeleteProductsResponse__Output>
+      ExplainMatchRequest: MessageTypeDefinition<_productsearch_v1_ExplainMatchRequest, _productsearch_v1_ExplainMatchRequest__Output>
+      ExplainMatchResponse: MessageTypeDefinition<_productsearch_v1_ExplainMatchResponse, _productsearch_v1_ExplainMatchResponse__Output>
       Filter: MessageTypeDefinition<_productsearch_v1_Filter, _productsearch_v1_Filter__Output>
       FindDuplicatesRequest: MessageTypeDefinition<_productsearch_v1_FindDuplicatesRequest, _productsearch_v1_FindDuplicatesRequest__Output>
       GetCatalogRequest: MessageTypeDefinition<_productsearch_v1_GetCatalogRequest, _productsearch_v1_GetCatalogRequest__Output>

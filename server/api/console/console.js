@@ -153,7 +153,7 @@ function renderHit(hit, template) {
   card.dataset.rank = hit.rank;
   card.dataset.score = hit.score;
   card.title = `点击查找相似商品 · Click to find products similar to ${hit.id}`;
-  const image = card.querySelector("img");
+  const image = card.querySelector("img.thumbnail");
   image.src = hit.thumbnail;
   image.alt = hit.title || hit.id;
   image.addEventListener("load", () => {
@@ -171,6 +171,7 @@ function renderHit(hit, template) {
   for (const [name, score] of Object.entries(hit.signals)) {
     signals.append(renderSignal(name, score, score === hit.score));
   }
+  wireExplain(card, hit);
   const open = () => run({ kind: "similar", id: hit.id });
   card.addEventListener("click", open);
   card.addEventListener("keydown", (event) => {
@@ -180,6 +181,62 @@ function renderHit(hit, template) {
     }
   });
   return card;
+}
+
+// "Why this match": the hit's heatmap for the query on screen (a keyword, an image or the
+// product a "similar" search started from), drawn over the thumbnail on demand.
+function wireExplain(card, hit) {
+  const button = card.querySelector("button.explain");
+  const heat = card.querySelector("img.heat");
+  const query = current;
+  if (!query) {
+    button.hidden = true;
+    return;
+  }
+  button.addEventListener("keydown", (event) => event.stopPropagation());
+  button.addEventListener("click", async (event) => {
+    event.stopPropagation(); // the card's own click finds similar products
+    if (card.classList.contains("explained")) {
+      card.classList.remove("explained");
+      heat.hidden = true;
+      button.setAttribute("aria-pressed", "false");
+      return;
+    }
+    button.disabled = true;
+    card.classList.add("explaining");
+    try {
+      const result = await explainRequest(query, hit.id);
+      heat.classList.toggle("pixelated", result.image_width < 96);
+      heat.src = result.heatmap;
+      heat.alt = `heatmap of ${hit.id}`;
+      heat.title =
+        `${result.model} · ${result.grid_width}×${result.grid_height} cells · ` +
+        `cosine ${result.score.toFixed(3)} (${result.query_space})`;
+      heat.dataset.gridWidth = result.grid_width;
+      heat.dataset.gridHeight = result.grid_height;
+      heat.hidden = false;
+      card.classList.add("explained");
+      button.setAttribute("aria-pressed", "true");
+    } catch (error) {
+      showError(error);
+    } finally {
+      button.disabled = false;
+      card.classList.remove("explaining");
+    }
+  });
+}
+
+function explainRequest(query, id) {
+  const where = `catalog=${catalog()}&id=${encodeURIComponent(id)}`;
+  if (query.kind === "text") {
+    return api(`/api/explain?q=${encodeURIComponent(query.q)}&${where}`);
+  }
+  if (query.kind === "similar") {
+    return api(`/api/explain?similar=${encodeURIComponent(query.id)}&${where}`);
+  }
+  const form = new FormData();
+  form.append("image", query.file, query.file.name || "image");
+  return api(`/api/explain/image?${where}`, { method: "POST", body: form });
 }
 
 function renderSignal(name, score, best) {

@@ -80,6 +80,11 @@ class ProductSearchStub:
                 request_serializer=productsearch_dot_v1_dot_product__search__pb2.FindDuplicatesRequest.SerializeToString,
                 response_deserializer=productsearch_dot_v1_dot_product__search__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.ExplainMatch = channel.unary_unary(
+                '/productsearch.v1.ProductSearch/ExplainMatch',
+                request_serializer=productsearch_dot_v1_dot_product__search__pb2.ExplainMatchRequest.SerializeToString,
+                response_deserializer=productsearch_dot_v1_dot_product__search__pb2.ExplainMatchResponse.FromString,
+                _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/productsearch.v1.ProductSearch/GetStats',
                 request_serializer=productsearch_dot_v1_dot_product__search__pb2.GetStatsRequest.SerializeToString,
@@ -179,6 +184,17 @@ class ProductSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExplainMatch(self, request, context):
+        """ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
+        regions of the product's image that look like the query. Costs one image-model call on
+        the product's stored image (plus one for an image query): ask for the hits you show.
+        NOT_FOUND for an unknown product, INVALID_ARGUMENT for a missing, undecodable or
+        oversized query, FAILED_PRECONDITION for a text query before a projection is trained.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStats(self, request, context):
         """GetStats describes the catalog, the models and the indexes.
         """
@@ -267,6 +283,11 @@ def add_ProductSearchServicer_to_server(servicer, server):
                     servicer.FindDuplicates,
                     request_deserializer=productsearch_dot_v1_dot_product__search__pb2.FindDuplicatesRequest.FromString,
                     response_serializer=productsearch_dot_v1_dot_product__search__pb2.SearchResponse.SerializeToString,
+            ),
+            'ExplainMatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainMatch,
+                    request_deserializer=productsearch_dot_v1_dot_product__search__pb2.ExplainMatchRequest.FromString,
+                    response_serializer=productsearch_dot_v1_dot_product__search__pb2.ExplainMatchResponse.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -521,6 +542,33 @@ class ProductSearch:
             '/productsearch.v1.ProductSearch/FindDuplicates',
             productsearch_dot_v1_dot_product__search__pb2.FindDuplicatesRequest.SerializeToString,
             productsearch_dot_v1_dot_product__search__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainMatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/productsearch.v1.ProductSearch/ExplainMatch',
+            productsearch_dot_v1_dot_product__search__pb2.ExplainMatchRequest.SerializeToString,
+            productsearch_dot_v1_dot_product__search__pb2.ExplainMatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -310,6 +310,44 @@ class SearchResponse(_message.Message):
     index_ms: float
     def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., embedding_ms: _Optional[float] = ..., index_ms: _Optional[float] = ...) -> None: ...
 
+class ExplainMatchRequest(_message.Message):
+    __slots__ = ("image", "text", "query_product_id", "product_id", "catalog")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    QUERY_PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    text: str
+    query_product_id: str
+    product_id: str
+    catalog: str
+    def __init__(self, image: _Optional[bytes] = ..., text: _Optional[str] = ..., query_product_id: _Optional[str] = ..., product_id: _Optional[str] = ..., catalog: _Optional[str] = ...) -> None: ...
+
+class ExplainMatchResponse(_message.Message):
+    __slots__ = ("product", "score", "grid_height", "grid_width", "grid", "heatmap_png", "image_width", "image_height", "model", "query_space")
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    GRID_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    GRID_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    GRID_FIELD_NUMBER: _ClassVar[int]
+    HEATMAP_PNG_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    QUERY_SPACE_FIELD_NUMBER: _ClassVar[int]
+    product: Product
+    score: float
+    grid_height: int
+    grid_width: int
+    grid: _containers.RepeatedScalarFieldContainer[float]
+    heatmap_png: bytes
+    image_width: int
+    image_height: int
+    model: str
+    query_space: str
+    def __init__(self, product: _Optional[_Union[Product, _Mapping]] = ..., score: _Optional[float] = ..., grid_height: _Optional[int] = ..., grid_width: _Optional[int] = ..., grid: _Optional[_Iterable[float]] = ..., heatmap_png: _Optional[bytes] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., model: _Optional[str] = ..., query_space: _Optional[str] = ...) -> None: ...
+
 class GetStatsRequest(_message.Message):
     __slots__ = ("catalog",)
     CATALOG_FIELD_NUMBER: _ClassVar[int]

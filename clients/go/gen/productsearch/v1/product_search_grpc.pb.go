@@ -35,6 +35,12 @@ type ProductSearchClient interface {
 	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
 	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
 	FindDuplicates(ctx context.Context, in *FindDuplicatesRequest, opts ...grpc.CallOption) (*SearchResponse, error)
+	// ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
+	// regions of the product's image that look like the query. Costs one image-model call on
+	// the product's stored image (plus one for an image query): ask for the hits you show.
+	// NOT_FOUND for an unknown product, INVALID_ARGUMENT for a missing, undecodable or
+	// oversized query, FAILED_PRECONDITION for a text query before a projection is trained.
+	ExplainMatch(ctx context.Context, in *ExplainMatchRequest, opts ...grpc.CallOption) (*ExplainMatchResponse, error)
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
 	// TrainProjection (admin) retrains the catalog's text → image projection from its titled
@@ -158,6 +164,15 @@ func (c *productSearchClient) FindDuplicates(ctx context.Context, in *FindDuplic
 	return out, nil
 }
 
+func (c *productSearchClient) ExplainMatch(ctx context.Context, in *ExplainMatchRequest, opts ...grpc.CallOption) (*ExplainMatchResponse, error) {
+	out := new(ExplainMatchResponse)
+	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/ExplainMatch", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *productSearchClient) GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error) {
 	out := new(GetStatsResponse)
 	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/GetStats", in, out, opts...)
@@ -234,6 +249,12 @@ type ProductSearchServer interface {
 	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
 	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
 	FindDuplicates(context.Context, *FindDuplicatesRequest) (*SearchResponse, error)
+	// ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
+	// regions of the product's image that look like the query. Costs one image-model call on
+	// the product's stored image (plus one for an image query): ask for the hits you show.
+	// NOT_FOUND for an unknown product, INVALID_ARGUMENT for a missing, undecodable or
+	// oversized query, FAILED_PRECONDITION for a text query before a projection is trained.
+	ExplainMatch(context.Context, *ExplainMatchRequest) (*ExplainMatchResponse, error)
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
 	// TrainProjection (admin) retrains the catalog's text → image projection from its titled
@@ -280,6 +301,9 @@ func (UnimplementedProductSearchServer) SearchSimilar(context.Context, *SearchSi
 }
 func (UnimplementedProductSearchServer) FindDuplicates(context.Context, *FindDuplicatesRequest) (*SearchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method FindDuplicates not implemented")
+}
+func (UnimplementedProductSearchServer) ExplainMatch(context.Context, *ExplainMatchRequest) (*ExplainMatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ExplainMatch not implemented")
 }
 func (UnimplementedProductSearchServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetStats not implemented")
@@ -464,6 +488,24 @@ func _ProductSearch_FindDuplicates_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProductSearch_ExplainMatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainMatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductSearchServer).ExplainMatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/productsearch.v1.ProductSearch/ExplainMatch",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductSearchServer).ExplainMatch(ctx, req.(*ExplainMatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProductSearch_GetStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetStatsRequest)
 	if err := dec(in); err != nil {
@@ -603,6 +645,10 @@ var _ProductSearch_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FindDuplicates",
 			Handler:    _ProductSearch_FindDuplicates_Handler,
+		},
+		{
+			MethodName: "ExplainMatch",
+			Handler:    _ProductSearch_ExplainMatch_Handler,
 		},
 		{
 			MethodName: "GetStats",

@@ -8,6 +8,8 @@ import type { DeleteCatalogRequest as _productsearch_v1_DeleteCatalogRequest, De
 import type { DeleteCatalogResponse as _productsearch_v1_DeleteCatalogResponse, DeleteCatalogResponse__Output as _productsearch_v1_DeleteCatalogResponse__Output } from '../../productsearch/v1/DeleteCatalogResponse';
 import type { DeleteProductsRequest as _productsearch_v1_DeleteProductsRequest, DeleteProductsRequest__Output as _productsearch_v1_DeleteProductsRequest__Output } from '../../productsearch/v1/DeleteProductsRequest';
 import type { DeleteProductsResponse as _productsearch_v1_DeleteProductsResponse, DeleteProductsResponse__Output as _productsearch_v1_DeleteProductsResponse__Output } from '../../productsearch/v1/DeleteProductsResponse';
+import type { ExplainMatchRequest as _productsearch_v1_ExplainMatchRequest, ExplainMatchRequest__Output as _productsearch_v1_ExplainMatchRequest__Output } from '../../productsearch/v1/ExplainMatchRequest';
+import type { ExplainMatchResponse as _productsearch_v1_ExplainMatchResponse, ExplainMatchResponse__Output as _productsearch_v1_ExplainMatchResponse__Output } from '../../productsearch/v1/ExplainMatchResponse';
 import type { FindDuplicatesRequest as _productsearch_v1_FindDuplicatesRequest, FindDuplicatesRequest__Output as _productsearch_v1_FindDuplicatesRequest__Output } from '../../productsearch/v1/FindDuplicatesRequest';
 import type { GetCatalogRequest as _productsearch_v1_GetCatalogRequest, GetCatalogRequest__Output as _productsearch_v1_GetCatalogRequest__Output } from '../../productsearch/v1/GetCatalogRequest';
 import type { GetCatalogResponse as _productsearch_v1_GetCatalogResponse, GetCatalogResponse__Output as _productsearch_v1_GetCatalogResponse__Output } from '../../productsearch/v1/GetCatalogResponse';
@@ -85,6 +87,29 @@ export interface ProductSearchClient extends grpc.Client {
   deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
   deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
   deleteProducts(argument: _productsearch_v1_DeleteProductsRequest, callback: grpc.requestCallback<_productsearch_v1_DeleteProductsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
+   * regions of the product's image that look like the query. Costs one image-model call on
+   * the product's stored image (plus one for an image query): ask for the hits you show.
+   * NOT_FOUND for an unknown product, INVALID_ARGUMENT for a missing, undecodable or
+   * oversized query, FAILED_PRECONDITION for a text query before a projection is trained.
+   */
+  ExplainMatch(argument: _productsearch_v1_ExplainMatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
+  ExplainMatch(argument: _productsearch_v1_ExplainMatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
+  ExplainMatch(argument: _productsearch_v1_ExplainMatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
+  ExplainMatch(argument: _productsearch_v1_ExplainMatchRequest, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
+   * regions of the product's image that look like the query. Costs one image-model call on
+   * the product's stored image (plus one for an image query): ask for the hits you show.
+   * NOT_FOUND for an unknown product, INVALID_ARGUMENT for a missing, undecodable or
+   * oversized query, FAILED_PRECONDITION for a text query before a projection is trained.
+   */
+  explainMatch(argument: _productsearch_v1_ExplainMatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
+  explainMatch(argument: _productsearch_v1_ExplainMatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
+  explainMatch(argument: _productsearch_v1_ExplainMatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
+  explainMatch(argument: _productsearch_v1_ExplainMatchRequest, callback: grpc.requestCallback<_productsearch_v1_ExplainMatchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
@@ -288,6 +313,15 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
   DeleteProducts: grpc.handleUnaryCall<_productsearch_v1_DeleteProductsRequest__Output, _productsearch_v1_DeleteProductsResponse>;
   
   /**
+   * ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
+   * regions of the product's image that look like the query. Costs one image-model call on
+   * the product's stored image (plus one for an image query): ask for the hits you show.
+   * NOT_FOUND for an unknown product, INVALID_ARGUMENT for a missing, undecodable or
+   * oversized query, FAILED_PRECONDITION for a text query before a projection is trained.
+   */
+  ExplainMatch: grpc.handleUnaryCall<_productsearch_v1_ExplainMatchRequest__Output, _productsearch_v1_ExplainMatchResponse>;
+  
+  /**
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
    * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
    */
@@ -352,6 +386,7 @@ export interface ProductSearchDefinition extends grpc.ServiceDefinition {
   CreateCatalog: MethodDefinition<_productsearch_v1_CreateCatalogRequest, _productsearch_v1_CreateCatalogResponse, _productsearch_v1_CreateCatalogRequest__Output, _productsearch_v1_CreateCatalogResponse__Output>
   DeleteCatalog: MethodDefinition<_productsearch_v1_DeleteCatalogRequest, _productsearch_v1_DeleteCatalogResponse, _productsearch_v1_DeleteCatalogRequest__Output, _productsearch_v1_DeleteCatalogResponse__Output>
   DeleteProducts: MethodDefinition<_productsearch_v1_DeleteProductsRequest, _productsearch_v1_DeleteProductsResponse, _productsearch_v1_DeleteProductsRequest__Output, _productsearch_v1_DeleteProductsResponse__Output>
+  ExplainMatch: MethodDefinition<_productsearch_v1_ExplainMatchRequest, _productsearch_v1_ExplainMatchResponse, _productsearch_v1_ExplainMatchRequest__Output, _productsearch_v1_ExplainMatchResponse__Output>
   FindDuplicates: MethodDefinition<_productsearch_v1_FindDuplicatesRequest, _productsearch_v1_SearchResponse, _productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse__Output>
   GetCatalog: MethodDefinition<_productsearch_v1_GetCatalogRequest, _productsearch_v1_GetCatalogResponse, _productsearch_v1_GetCatalogRequest__Output, _productsearch_v1_GetCatalogResponse__Output>
   GetProduct: MethodDefinition<_productsearch_v1_GetProductRequest, _productsearch_v1_GetProductResponse, _productsearch_v1_GetProductRequest__Output, _productsearch_v1_GetProductResponse__Output>
