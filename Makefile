@@ -54,6 +54,13 @@ browser: fonts  ## headless Chromium for the console test
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	fi
 
+# The catalog's shared engine: server/tools/local_postgres.py starts a private server of it.
+postgres:  ## Debian's PostgreSQL server, for the PostgreSQL catalog store's tests
+	@if [ -z "$$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ]; then \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; \
+	fi
+
 proto: setup  ## regenerate gen/python from protos/
 	PY=$(PY) tools/generate_protos.sh
 
@@ -73,10 +80,10 @@ demo: models data fonts  ## the main job: gateway + embedded Triton, index Fashi
 serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
 	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) --http-port 8080 $(if $(TRITON_URL),--triton-url $(TRITON_URL))
 
-test: models data browser clients  ## every tier: unit, integration (real Triton, gateway, clients, browser), system
+test: models data browser clients postgres  ## every tier: unit, integration (real Triton, gateway, clients, browser), system
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup data  ## the unit tier alone: no models, no sockets, seconds
+test-unit: setup data postgres  ## the unit tier alone: no models, no sockets, seconds
 	$(PY) -m pytest tests/unit -m "not slow" $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 5000
@@ -115,4 +122,4 @@ lint: setup  ## ruff, mypy on server/ and exporters/, and generated code in step
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data fonts browser proto models demo serve test test-unit fuzz bench eval load soak clients lint clean
+.PHONY: help setup data fonts browser postgres proto models demo serve test test-unit fuzz bench eval load soak clients lint clean

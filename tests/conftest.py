@@ -49,3 +49,12 @@ def photos() -> dict[str, np.ndarray]:
     from skimage import data
 
     return {name: getattr(data, name)() for name in ("chelsea", "coffee", "astronaut", "rocket")}
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One private PostgreSQL server for the session (tests/engines.py)."""
+    from tests.engines import local_postgres
+
+    with local_postgres() as server:
+        yield server

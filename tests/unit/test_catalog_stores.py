@@ -1,10 +1,14 @@
 """The CatalogStore and CatalogRegistry contract (unit tier), run against every
-implementation in STORES / REGISTRIES (SQLite today; a shared engine joins by adding a
-factory): sequence numbers, products, embeddings with facets, filtered pages against
-brute force, deletes, and the registry's catalogs and folders."""
+implementation in STORES / REGISTRIES (SQLite, and PostgreSQL on a real private server,
+marked integration): sequence numbers, products, embeddings with facets, filtered pages
+against brute force, deletes, and the registry's catalogs and folders. Then what only the
+shared engine has: the changes outbox, two gateways on one catalog, deletes that leave no
+rows."""
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,16 +17,54 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.catalog.postgres import TABLES, PostgresCatalogRegistry, PostgresCatalogStore
 from server.catalog.sqlite import SqliteCatalogRegistry, SqliteCatalogStore
 from server.catalog.store import CatalogRegistry, CatalogStore
-from server.domain import AlreadyExistsError, EmbeddingRow, Facets, Filter, Product, ProductWrite
+from server.domain import (
+    AlreadyExistsError,
+    EmbeddingRow,
+    Facets,
+    Filter,
+    NotFoundError,
+    Product,
+    ProductWrite,
+)
+from server.files import private_dir
+from tests.engines import unique_schema
 
-STORES: dict[str, Callable[[Path], CatalogStore]] = {
-    "sqlite": lambda folder: SqliteCatalogStore(folder / "catalog.sqlite3"),
+
+def postgres_store(folder: Path, request: pytest.FixtureRequest) -> CatalogStore:
+    """A new catalog of its own in the session's server (catalogs are the unit of isolation)."""
+    catalogs = request.getfixturevalue("postgres_catalogs")
+    return catalogs.open(catalogs.create(f"c-{uuid.uuid4().hex}", "", ""))
+
+
+# Each factory gets a fresh folder and the test's request (for engines behind a fixture).
+STORES: dict[str, Callable[[Path, pytest.FixtureRequest], CatalogStore]] = {
+    "sqlite": lambda folder, request: SqliteCatalogStore(folder / "catalog.sqlite3"),
+    "postgres": postgres_store,
 }
-REGISTRIES: dict[str, Callable[[Path], CatalogRegistry]] = {
-    "sqlite": SqliteCatalogRegistry,
+REGISTRIES: dict[str, Callable[[Path, pytest.FixtureRequest], CatalogRegistry]] = {
+    "sqlite": lambda folder, request: SqliteCatalogRegistry(folder),
+    "postgres": lambda folder, request: PostgresCatalogRegistry(
+        request.getfixturevalue("postgres").url, folder, schema=unique_schema()
+    ),
 }
+SERVERS = {"postgres"}  # engines that need a server: the integration tier
+
+
+def engines(names) -> list:
+    return [pytest.param(name, marks=pytest.mark.integration) if name in SERVERS else name for name in names]
+
+
+@pytest.fixture(scope="session")
+def postgres_catalogs(postgres, tmp_path_factory):
+    """The session's registry that postgres_store opens its catalogs in."""
+    registry = PostgresCatalogRegistry(postgres.url, tmp_path_factory.mktemp("pg-catalogs"), schema="stores")
+    yield registry
+    registry.close()
+
+
 VERSIONS = {"image": ("lite0", "v1"), "title": ("text", "v1")}
 CATEGORIES = ["", "Sneaker", "运动鞋", "Bag"]
 COLOURS = ["red", "blue", "红"]
@@ -36,9 +78,9 @@ def write(product: Product, dim: int = 4, titled: bool = True) -> ProductWrite:
     return ProductWrite(product, f"jpeg of {product.id}".encode(), embeddings)
 
 
-@pytest.fixture(params=list(STORES))
+@pytest.fixture(params=engines(STORES))
 def store(request, tmp_path) -> CatalogStore:
-    opened = STORES[request.param](tmp_path)
+    opened = STORES[request.param](tmp_path, request)
     yield opened
     opened.close()
 
@@ -136,11 +178,11 @@ filters = st.builds(
 )
 
 
-@pytest.mark.parametrize("name", list(STORES))
+@pytest.mark.parametrize("name", engines(STORES))
 @settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(products=st.lists(catalog_products, max_size=20, unique_by=lambda p: p.id), condition=filters)
-def test_filtered_pages_match_brute_force(tmp_path_factory, name, products, condition):
-    store = STORES[name](tmp_path_factory.mktemp("filtered"))
+def test_filtered_pages_match_brute_force(tmp_path_factory, request, name, products, condition):
+    store = STORES[name](tmp_path_factory.mktemp("filtered"), request)
     try:
         if products:
             store.upsert([write(p) for p in products], VERSIONS)
@@ -154,9 +196,9 @@ def test_filtered_pages_match_brute_force(tmp_path_factory, name, products, cond
         store.close()
 
 
-@pytest.fixture(params=list(REGISTRIES))
+@pytest.fixture(params=engines(REGISTRIES))
 def registry(request, tmp_path) -> CatalogRegistry:
-    opened = REGISTRIES[request.param](tmp_path / "data")
+    opened = REGISTRIES[request.param](tmp_path / "data", request)
     yield opened
     opened.close()
 
@@ -174,7 +216,7 @@ def test_catalogs_are_created_listed_and_deleted_with_their_folder(registry):
     store.upsert([write(Product(id="x"))], VERSIONS)
     store.close()
     folder = registry.directory(shop_a)
-    assert folder.is_dir() and any(folder.iterdir())
+    (private_dir(folder) / "index.bin").write_bytes(b"an embedded index")
     registry.delete(shop_a)
     assert registry.get("shop-a") is None and not folder.exists()
     again = registry.create("shop-a", "", "")
@@ -194,3 +236,155 @@ def test_an_interrupted_delete_is_finished_at_the_next_open(tmp_path):
     assert reopened.get("doomed") is None and reopened.list("", 10) == []
     assert not registry.directory(info).exists() and not stray.exists()
     reopened.close()
+
+
+@pytest.mark.integration
+def test_an_interrupted_postgres_delete_is_finished_at_the_next_open(postgres, tmp_path):
+    schema = unique_schema()
+    registry = PostgresCatalogRegistry(postgres.url, tmp_path, schema=schema)
+    info = registry.create("doomed", "", "")
+    registry.open(info).upsert([write(Product(id="x"))], VERSIONS)
+    private_dir(registry.directory(info))
+    stray = tmp_path / "catalogs" / "0123abcd"  # a folder no catalog owns (a crash mid-create)
+    stray.mkdir(parents=True)
+    registry._rows("UPDATE catalogs SET deleting = TRUE WHERE id = 'doomed' RETURNING id")  # crash mid-delete
+    assert registry.get("doomed") is None, "a catalog being deleted is gone for callers at once"
+    registry.close()
+    reopened = PostgresCatalogRegistry(postgres.url, tmp_path, schema=schema)
+    assert reopened.list("", 10) == [] and rows_of(reopened, info.uid) == dict.fromkeys(TABLES, 0)
+    assert not registry.directory(info).exists() and not stray.exists()
+    reopened.close()
+
+
+# -- PostgreSQL only: the outbox, several gateways, deletes ------------------------------------
+
+
+def rows_of(registry: PostgresCatalogRegistry, uid: str) -> dict[str, int]:
+    """How many rows each table holds for catalog `uid`."""
+    column = {"catalogs": "uid"}
+    return {
+        table: registry._rows(
+            f"SELECT count(*) FROM {table} WHERE {column.get(table, 'catalog_uid')} = %s", (uid,)
+        )[0][0]
+        for table in TABLES
+    }
+
+
+@pytest.fixture
+def gateways(postgres, tmp_path):
+    """Two registries on one schema, each with its own connections: two gateway processes."""
+    schema = unique_schema()
+    pair = [PostgresCatalogRegistry(postgres.url, tmp_path / f"gateway-{n}", schema=schema) for n in (1, 2)]
+    yield pair
+    for registry in pair:
+        registry.close()
+
+
+@pytest.mark.integration
+def test_every_write_appends_its_changes_in_seq_order(gateways):
+    registry = gateways[0]
+    store = registry.open(registry.create("shop", "", ""))
+    products = [Product(id=f"p{i}") for i in range(3)]
+    assert store.upsert([write(p) for p in products], VERSIONS) == 1
+    a, b, c = (p.key for p in products)
+    assert store.upsert([write(Product(id="p1", title="again"))], VERSIONS) == 2
+    assert store.delete(["p2", "p0", "nope"]).seq == 3
+    store.replace_embeddings([EmbeddingRow(b, "image", "lite2", "v2", np.ones(4, np.float32))])
+    assert store.upsert([write(Product(id="p0"))], VERSIONS) == 5
+    reborn = store.get("p0").key
+    assert reborn not in (a, b, c), "a deleted product's key is never handed out again"
+    everything = [
+        (1, a, "upsert"),
+        (1, b, "upsert"),
+        (1, c, "upsert"),
+        (2, b, "upsert"),
+        (3, a, "delete"),
+        (3, c, "delete"),
+        (4, b, "upsert"),
+        (5, reborn, "upsert"),
+    ]
+    assert store.changes_since(0, 100) == everything
+    assert store.changes_since(2, 100) == everything[4:]
+    assert store.changes_since(0, 2) == everything[:2] and store.changes_since(5, 100) == []
+    assert store.delete(["nope"]).seq == 6 and store.changes_since(5, 100) == [], "a no-op write has no rows"
+
+
+@pytest.mark.integration
+def test_two_gateways_see_each_others_writes_and_never_lose_one(gateways):
+    first, second = gateways
+    info = first.create("shared", "", "")
+    assert second.get("shared") == info
+    stores = [first.open(info), second.open(second.get("shared"))]
+    stores[0].upsert([write(Product(id="from-1", title="one"))], VERSIONS)
+    assert stores[1].get("from-1").title == "one" and stores[1].seq() == 1
+    stores[1].delete(["from-1"])
+    assert stores[0].get("from-1") is None and stores[0].seq() == 2
+
+    per_thread = 25
+    seqs: list[list[int]] = [[], []]
+    products: list[list[Product]] = [[], []]
+    start = threading.Barrier(2)
+
+    def writer(n: int) -> None:
+        start.wait()
+        for i in range(per_thread):
+            product = Product(id=f"g{n}-{i:02d}", category=f"gateway {n}")
+            seqs[n].append(stores[n].upsert([write(product)], VERSIONS))
+            products[n].append(product)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seqs[0] + seqs[1]) == list(range(3, 3 + 2 * per_thread)), "distinct, consecutive"
+    assert all(s == sorted(s) for s in seqs), "each gateway's own writes in order"
+    assert stores[0].count() == stores[1].count() == 2 * per_thread
+    keys = [p.key for n in (0, 1) for p in products[n]]
+    assert len(set(keys)) == 2 * per_thread
+    changes = stores[1].changes_since(2, 1000)
+    assert [s for s, _, _ in changes] == list(range(3, 3 + 2 * per_thread))
+    assert sorted(k for _, k, _ in changes) == sorted(keys)
+    by_seq = {s: k for s, k, _ in changes}
+    for n in (0, 1):
+        assert [by_seq[s] for s in seqs[n]] == [p.key for p in products[n]]
+
+
+@pytest.mark.integration
+def test_deleting_a_catalog_leaves_no_rows_and_stale_stores_cannot_write(gateways):
+    first, second = gateways
+    doomed, kept = first.create("doomed", "", ""), first.create("kept", "", "")
+    for info in (doomed, kept):
+        store = first.open(info)
+        store.upsert([write(Product(id=f"p{i}")) for i in range(5)], VERSIONS)
+        store.delete(["p0"])
+    stale = second.open(second.get("doomed"))
+    first.delete(doomed)
+    assert rows_of(first, doomed.uid) == dict.fromkeys(TABLES, 0)
+    assert rows_of(first, kept.uid) == {"changes": 6, "embeddings": 8, "products": 4, "catalogs": 1}
+    with pytest.raises(NotFoundError):
+        stale.upsert([write(Product(id="late"))], VERSIONS)
+    again = first.create("doomed", "", "")
+    assert first.open(again).count() == 0 and stale.count() == 0, "the stale store never sees the new one"
+    assert first.open(again).upsert([write(Product(id="new"))], VERSIONS) == 1
+
+
+@pytest.mark.integration
+def test_a_store_opened_alone_has_connections_of_its_own(postgres, tmp_path):
+    schema = unique_schema()
+    registry = PostgresCatalogRegistry(postgres.url, tmp_path, schema=schema)
+    info = registry.create("alone", "", "")
+    registry.close()
+    store = PostgresCatalogStore(postgres.url, info.uid, schema=schema)
+    assert store.upsert([write(Product(id="x"))], VERSIONS) == 1 and store.count() == 1
+    store.close()
+
+
+@pytest.mark.integration
+def test_stores_reconnect_after_the_server_restarts(postgres, gateways):
+    registry = gateways[0]
+    store = registry.open(registry.create("shop", "", ""))
+    store.upsert([write(Product(id="before"))], VERSIONS)
+    postgres.restart()
+    assert store.get("before") is not None and store.upsert([write(Product(id="after"))], VERSIONS) == 2
+    assert store.count() == 2
