@@ -35,11 +35,13 @@ from server.api.web import WebConsole, start_console
 from server.catalog.integrity import StartCheck
 from server.catalog.lock import DataDirectoryLock
 from server.catalog.sqlite import REGISTRY_FILE, SqliteCatalogRegistry
+from server.catalog.store import CatalogRegistry
 from server.config import Config, ConsoleLimits
 from server.domain import DEFAULT_CATALOG
 from server.files import restrict_tree
 from server.index.embedded import EmbeddedVectors
 from server.index.hnsw import IndexParams
+from server.index.store import VectorBackend
 from server.models import projection
 from server.models.embedding import EmbeddingClient
 from server.models.text import Tokenizer, sentencepiece_model
@@ -196,7 +198,42 @@ def console_ssl(config: Config) -> ssl.SSLContext | None:
     return context
 
 
-def open_registry(config: Config) -> SqliteCatalogRegistry:
+def open_registry(config: Config) -> CatalogRegistry:
+    """The catalogs: in PostgreSQL when `catalog_store` names one, else `open_sqlite_registry`."""
+    if config.catalog_store is not None:
+        from server.catalog.postgres import PostgresCatalogRegistry
+
+        restrict_tree(config.data_dir)
+        registry: CatalogRegistry = PostgresCatalogRegistry(config.catalog_store, config.data_dir)
+        remove_orphan_projections(config, registry)
+        return registry
+    return open_sqlite_registry(config)
+
+
+def open_vectors(config: Config, registry: CatalogRegistry) -> VectorBackend:
+    """Where vectors live: Milvus when `vector_store` names one, else hnswlib in process."""
+    params = IndexParams(
+        M=config.hnsw_m,
+        ef_construction=config.hnsw_ef_construction,
+        ef_search=config.hnsw_ef_search,
+        exact_search_max=config.exact_search_max,
+    )
+    if config.vector_store is not None:
+        from server.index.milvus import MilvusVectors
+
+        return MilvusVectors(config.vector_store, params)
+    return EmbeddedVectors(registry.directory, params)
+
+
+def remove_orphan_projections(config: Config, registry: CatalogRegistry) -> None:
+    """Projections of catalogs that no longer exist are removed from the model repository."""
+    for model in projection.trained_models(config.model_repository):
+        catalog_id = projection.catalog_of(model)
+        if catalog_id is not None and registry.get(catalog_id) is None:
+            projection.remove(config.model_repository, model)
+
+
+def open_sqlite_registry(config: Config) -> SqliteCatalogRegistry:
     """The data directory's catalogs, their files made private (0600, folders 0700) and
     checked (CatalogCorruptError for a damaged one); a single-catalog data directory
     becomes the default catalog, and projections of catalogs that no longer exist are
@@ -211,10 +248,7 @@ def open_registry(config: Config) -> SqliteCatalogRegistry:
     except BaseException:
         registry.close()
         raise
-    for model in projection.trained_models(config.model_repository):
-        catalog_id = projection.catalog_of(model)
-        if catalog_id is not None and registry.get(catalog_id) is None:
-            projection.remove(config.model_repository, model)
+    remove_orphan_projections(config, registry)
     return registry
 
 
@@ -276,15 +310,9 @@ async def create_server(config: Config) -> Gateway:
         timeout_s=config.embed_timeout_s,
         image_limits=config.limits.image,
     )
-    params = IndexParams(
-        M=config.hnsw_m,
-        ef_construction=config.hnsw_ef_construction,
-        ef_search=config.hnsw_ef_search,
-        exact_search_max=config.exact_search_max,
-    )
     try:
         service = await ProductSearchService.open(
-            config, embedder, registry, EmbeddedVectors(registry.directory, params), triton
+            config, embedder, registry, open_vectors(config, registry), triton
         )
     except BaseException:
         await embedder.close()

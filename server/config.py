@@ -64,6 +64,11 @@ class Config:
     model_repository: Path = Path("model_repository")
     # None: start the embedded Triton; else "host:port" of an external Triton's gRPC.
     triton_url: str | None = None
+    # None: the catalogs live in SQLite under data_dir; else a PostgreSQL conninfo
+    # ("postgresql://user@host:port/db") shared by every gateway that names it.
+    catalog_store: str | None = None
+    # None: vectors in hnswlib in this process; else a Milvus URI ("http://host:19530").
+    vector_store: str | None = None
     image_model: str = "efficientnet_lite0"
     text_model: str = "text_encoder"
     host: str = "127.0.0.1"

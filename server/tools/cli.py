@@ -1,6 +1,6 @@
 """`productsearch`: run the gateway and talk to it.
 
-productsearch serve [--triton-url HOST:PORT]
+productsearch serve [--triton-url HOST:PORT] [--catalog-store postgresql://…] [--vector-store http://…:19530]
 productsearch index --fashion-mnist --limit 2000 | --saleor | --folder DIR | --csv FILE
 productsearch search --text 运动鞋 | --image PATH | --similar ID  [--contact-sheet hits.png]
 productsearch stats
@@ -157,6 +157,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--data-dir", type=Path, default=Path("data"))
     serve.add_argument("--model-repository", type=Path, default=Path("model_repository"))
     serve.add_argument("--triton-url", help="host:port of an external Triton (gRPC); default: embedded")
+    serve.add_argument(
+        "--catalog-store",
+        metavar="postgresql://USER@HOST:PORT/DB",
+        help="keep the catalogs in this PostgreSQL database; default: SQLite under --data-dir",
+    )
+    serve.add_argument(
+        "--vector-store",
+        metavar="http://HOST:19530",
+        help="keep the vectors in this Milvus; default: hnswlib in the gateway (snapshots under --data-dir)",
+    )
     serve.add_argument("--image-model", default="efficientnet_lite0", choices=image_models())
     serve.add_argument("--ef-search", type=int, default=64, help="HNSW search breadth (saved with snapshots)")
     serve.add_argument("--hnsw-m", type=int, default=16, help="HNSW graph degree, for new indexes")
@@ -282,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir,
             model_repository=args.model_repository,
             triton_url=args.triton_url,
+            catalog_store=args.catalog_store,
+            vector_store=args.vector_store,
             image_model=args.image_model,
             hnsw_ef_search=args.ef_search,
             hnsw_m=args.hnsw_m,
