@@ -1,0 +1,452 @@
+"""The Milvus vector engine: each space of each catalog is a Milvus collection that every
+gateway shares (DESIGN.md, "Scale"), so gateways keep no index state of their own.
+
+Collection layout (`MilvusVectorStore`): `key` INT64 primary key (the catalog's product key,
+or CopyStore's label), `vector` FLOAT_VECTOR (L2-normalised here, HNSW index, metric IP =
+cosine), and the facets as scalar fields: `categories` ARRAY<VARCHAR>, `price_low` /
+`price_high` DOUBLE with `has_price` BOOL (Milvus 2.3 has no nulls) and `attributes` JSON
+`{key: [values]}`. `Facets` hold sets (a point shared by products carries their union), so
+categories are an array rather than one VARCHAR and the price a range; a product's own
+facets are the one-element case. A `Filter` becomes a boolean expression
+(`array_contains_any`, `json_contains`, price bounds) whose strings are JSON literals,
+which Milvus' parser unquotes as Go strings; `exclude` becomes `key not in [...]`.
+
+Names (`collection_name`): `productsearch_<catalog id>_s<space>`, with `_` in the escape
+role: `_` is written `__`, `-` is `_0`, and `_s` (never produced otherwise) separates, so
+the mapping is injective and yields Milvus' `[A-Za-z0-9_]`.
+
+Consistency: every search, query and count runs at Strong (and the collections are
+created Strong): Milvus then waits until the query node has applied every write
+acknowledged before the call, so a write acknowledged to one gateway is seen by the next
+search of any gateway. Session would only promise that to the writing client; Bounded and
+Eventually not at all. The price is latency: a Strong read waits for the next time tick.
+
+Where each store stands: a meta collection (`productsearch_meta`) keeps one row per data
+collection: the catalog sequence it has applied, the catalog's uid and the space. A row is
+written after the writes it covers, and removed before a rebuild starts, so a crash leaves
+the store behind (rebuilt at the next open), never ahead.
+
+What `MilvusVectors` stacks: `CopyStore` over the collection for copy detection (labels
+key * HYPOTHESES + h; it keeps no state). Not `DeduplicatingStore`: its member lists live in
+one process, and gateways sharing a collection would each hold their own, stale after
+another gateway's writes; it also asks the engine for a nearest neighbour per upserted
+vector, one Strong round trip each. Measured on the congruence data (3,000 vectors, 600 in
+groups of 30 identical ones, sealed segments with their HNSW index, M 16, efConstruction
+100, ef 64): Milvus answers every congruence test, filtered ones included, without it
+(tests/unit/test_vector_stores.py); its HNSW does not strand the groups of duplicates that
+hnswlib's did. Ties (identical vectors) are ordered by key here: when the k-th score ties
+with the last one returned, the search asks for more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from pymilvus import DataType, MilvusClient
+
+from server.domain import CatalogInfo, Filter
+from server.index.copies import CopyStore
+from server.index.hnsw import IndexParams
+from server.index.store import (
+    EVERYTHING,
+    EmbeddingSource,
+    IndexSpace,
+    StoreStats,
+    VectorRecord,
+    VectorStore,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+ENGINE = "milvus"
+META_COLLECTION = "productsearch_meta"
+CONSISTENCY = "Strong"
+TOPK_MAX = 16384  # Milvus rejects a larger topk (and ef above 32768)
+_EF_MAX = 32768
+_NAME_MAX = 255  # Milvus' limit on collection names
+_REQUEST_BYTES = 16 << 20  # per insert/upsert request: well under the proxy's 64 MiB message limit
+_KEYS_PER_QUERY = 1000  # keys in one `key in [...]` expression
+_MAX_CATEGORIES = 4096  # Milvus' cap on an array's capacity
+_MAX_STRING_BYTES = 4096  # a category's UTF-8 length (the gateway allows 200 characters)
+
+
+def collection_name(catalog_id: str, space: str) -> str:
+    """The collection of one space of one catalog (see the module docstring)."""
+
+    def escaped(text: str) -> str:
+        return text.replace("_", "__").replace("-", "_0")
+
+    name = f"productsearch_{escaped(catalog_id)}_s{escaped(space)}"
+    if len(name) > _NAME_MAX or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
+        raise ValueError(f"catalog {catalog_id!r} and space {space!r} make no Milvus collection name")
+    return name
+
+
+def quote(text: str) -> str:
+    """A string literal of Milvus' expression language (JSON's escapes are Go's)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def expression(condition: Filter, exclude: Collection[int] = ()) -> str:
+    """The boolean expression that selects rows matching `condition` and not in `exclude`;
+    "" selects every row."""
+    parts: list[str] = []
+    if condition.categories:
+        listed = ", ".join(quote(c) for c in sorted(condition.categories))
+        parts.append(f"array_contains_any(categories, [{listed}])")
+    for key, value in condition.attributes:
+        parts.append(f"json_contains(attributes[{quote(key)}], {quote(value)})")
+    if condition.min_price is not None or condition.max_price is not None:
+        parts.append("has_price == true")
+        if condition.min_price is not None and condition.min_price > -math.inf:
+            parts.append(f"price_high >= {_number(condition.min_price)}")
+        if condition.max_price is not None and condition.max_price < math.inf:
+            parts.append(f"price_low <= {_number(condition.max_price)}")
+    if exclude:
+        parts.append(f"key not in [{', '.join(str(int(k)) for k in sorted(exclude))}]")
+    return " and ".join(f"({part})" for part in parts)
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"price bound must be finite, got {value}")
+    return repr(float(value))
+
+
+class MilvusVectorStore:
+    """A VectorStore on one Milvus collection (see the module docstring)."""
+
+    engine = ENGINE
+
+    def __init__(
+        self,
+        client: MilvusClient,
+        name: str,
+        space: IndexSpace,
+        params: IndexParams,
+        catalog_uid: str = "",
+        applied_seq: int = 0,
+    ) -> None:
+        self._client = client
+        self.name = name
+        self._space = space
+        self._params = params
+        self._catalog_uid = catalog_uid
+        self._applied_seq = applied_seq
+        self._seq_lock = threading.Lock()
+
+    # -- creation -------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, client: MilvusClient, name: str, space: IndexSpace, params: IndexParams, catalog_uid: str = ""
+    ) -> MilvusVectorStore:
+        """A new, empty, loaded collection (an existing one of that name is dropped)."""
+        if client.has_collection(name):
+            client.drop_collection(name)
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=space.dim)
+        schema.add_field(
+            "categories",
+            DataType.ARRAY,
+            element_type=DataType.VARCHAR,
+            max_capacity=_MAX_CATEGORIES,
+            max_length=_MAX_STRING_BYTES,
+        )
+        schema.add_field("price_low", DataType.DOUBLE)
+        schema.add_field("price_high", DataType.DOUBLE)
+        schema.add_field("has_price", DataType.BOOL)
+        schema.add_field("attributes", DataType.JSON)
+        index = client.prepare_index_params()
+        index.add_index(
+            "vector",
+            index_type="HNSW",
+            metric_type="IP",
+            params={"M": params.M, "efConstruction": params.ef_construction},
+        )
+        client.create_collection(name, schema=schema, index_params=index, consistency_level=CONSISTENCY)
+        client.load_collection(name)
+        return cls(client, name, space, params, catalog_uid)
+
+    # -- the VectorStore interface --------------------------------------------------------
+
+    @property
+    def space(self) -> IndexSpace:
+        return self._space
+
+    @property
+    def applied_seq(self) -> int:
+        return self._applied_seq
+
+    def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
+        rows = [self._row(r) for r in {r.key: r for r in records}.values()]  # the same key twice: last wins
+        per_request = max(1, _REQUEST_BYTES // (4 * self._space.dim + 2048))
+        for start in range(0, len(rows), per_request):
+            self._client.upsert(self.name, rows[start : start + per_request])
+        self._advance(seq)
+
+    def _row(self, record: VectorRecord) -> dict[str, Any]:
+        vector = np.asarray(record.vector, dtype=np.float32)
+        if vector.shape != (self._space.dim,):
+            raise ValueError(f"vectors must have shape ({self._space.dim},), got {vector.shape}")
+        norm = float(np.linalg.norm(vector))
+        if not norm or not math.isfinite(norm):
+            raise ValueError(f"vector of key {record.key} cannot be normalised (norm {norm})")
+        facets = record.facets
+        if len(facets.categories) > _MAX_CATEGORIES:
+            raise ValueError(f"key {record.key} has more than {_MAX_CATEGORIES} categories")
+        for category in facets.categories:
+            if len(category.encode()) > _MAX_STRING_BYTES:
+                raise ValueError(f"category of key {record.key} longer than {_MAX_STRING_BYTES} bytes")
+        attributes: dict[str, list[str]] = {}
+        for key, value in sorted(facets.attributes):
+            attributes.setdefault(key, []).append(value)
+        low, high = facets.price_range if facets.price_range is not None else (0.0, 0.0)
+        return {
+            "key": int(record.key),
+            "vector": (vector / norm).tolist(),
+            "categories": sorted(facets.categories),
+            "price_low": float(low),
+            "price_high": float(high),
+            "has_price": facets.price_range is not None,
+            "attributes": attributes,
+        }
+
+    def delete(self, keys: Collection[int], seq: int) -> int:
+        # Milvus counts the keys asked for, not those it held: find those first.
+        present = sorted(self._present({int(k) for k in keys}))
+        for start in range(0, len(present), _KEYS_PER_QUERY):
+            self._client.delete(self.name, ids=present[start : start + _KEYS_PER_QUERY])
+        self._advance(seq)
+        return len(present)
+
+    def _present(self, keys: Iterable[int]) -> set[int]:
+        return {int(row["key"]) for row in self._query_keys(keys, ["key"])}
+
+    def _query_keys(self, keys: Iterable[int], fields: list[str]) -> list[dict[str, Any]]:
+        ordered = sorted(keys)
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ordered), _KEYS_PER_QUERY):
+            chunk = ordered[start : start + _KEYS_PER_QUERY]
+            rows.extend(
+                self._client.query(
+                    self.name,
+                    filter=f"key in [{', '.join(map(str, chunk))}]",
+                    output_fields=fields,
+                    consistency_level=CONSISTENCY,
+                )
+            )
+        return rows
+
+    def search(
+        self, query: np.ndarray, k: int, condition: Filter = EVERYTHING, exclude: Collection[int] = ()
+    ) -> list[tuple[int, float]]:
+        if k <= 0:
+            return []
+        if k > TOPK_MAX:
+            _LOGGER.warning("%s: top %d asked, Milvus returns at most %d", self.name, k, TOPK_MAX)
+            k = TOPK_MAX
+        vector = np.asarray(query, dtype=np.float32).tolist()
+        where = expression(condition, exclude)
+        limit = min(2 * k, TOPK_MAX)
+        while True:
+            hits = self._search_once(vector, limit, where)
+            # A tie across the k-th place: ask for more, so that the smallest keys win it.
+            if len(hits) < limit or limit == TOPK_MAX or hits[k - 1][1] != hits[-1][1]:
+                break
+            limit = min(2 * limit, TOPK_MAX)
+        hits.sort(key=lambda hit: (-hit[1], hit[0]))
+        return hits[:k]
+
+    def _search_once(self, vector: list[float], limit: int, where: str) -> list[tuple[int, float]]:
+        found = self._client.search(
+            self.name,
+            data=[vector],
+            limit=limit,
+            filter=where,
+            search_params={
+                "metric_type": "IP",
+                "params": {"ef": min(max(self._params.ef_search, limit), _EF_MAX)},
+            },
+            consistency_level=CONSISTENCY,
+        )
+        return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
+
+    def fetch(self, keys: Collection[int]) -> dict[int, np.ndarray]:
+        return {
+            int(row["key"]): np.asarray(row["vector"], dtype=np.float32)
+            for row in self._query_keys({int(k) for k in keys}, ["key", "vector"])
+        }
+
+    def count(self) -> int:
+        rows = self._client.query(
+            self.name, filter="", output_fields=["count(*)"], consistency_level=CONSISTENCY
+        )
+        return int(rows[0]["count(*)"])
+
+    def stats(self) -> StoreStats:
+        built = self._client.describe_index(self.name, "vector") or {}
+        return StoreStats(
+            self._space,
+            self.engine,
+            self.count(),
+            {
+                "collection": self.name,
+                "index_type": str(built.get("index_type", "HNSW")),
+                "metric": str(built.get("metric_type", "IP")),
+                "M": str(built.get("M", self._params.M)),
+                "ef_construction": str(built.get("efConstruction", self._params.ef_construction)),
+                "ef_search": str(self._params.ef_search),
+                "consistency": CONSISTENCY,
+                "top_k_max": str(TOPK_MAX),
+            },
+        )
+
+    def close(self) -> None:
+        """Nothing to do: Milvus has every acknowledged write in its log already, and the
+        collection stays loaded for the other gateways. The client is the backend's."""
+
+    def drop(self) -> None:
+        """Remove the collection and its meta row; the store is unusable afterwards."""
+        self._client.delete(META_COLLECTION, ids=[self.name])
+        self._client.drop_collection(self.name)
+        self._applied_seq = 0
+
+    # -- where it stands ------------------------------------------------------------------
+
+    def mark_current(self, seq: int) -> None:
+        """Record that the collection holds the catalog up to `seq` (an empty catalog too)."""
+        self._advance(seq, always=True)
+
+    def _advance(self, seq: int, always: bool = False) -> None:
+        """Record `seq` in the meta collection, after the writes it covers."""
+        with self._seq_lock:
+            if seq <= self._applied_seq and not always:
+                return
+            self._client.upsert(
+                META_COLLECTION,
+                [
+                    {
+                        "name": self.name,
+                        "seq": int(seq),
+                        "catalog_uid": self._catalog_uid,
+                        "space": _space_json(self._space),
+                        "vector": [0.0, 0.0],
+                    }
+                ],
+            )
+            self._applied_seq = seq
+
+
+def _space_json(space: IndexSpace) -> dict[str, Any]:
+    return {"name": space.name, "model": space.model, "model_version": space.model_version, "dim": space.dim}
+
+
+class MilvusVectors:
+    """The Milvus VectorBackend: one collection per catalog and space on the server at `uri`.
+    The one client is shared by every store it opens (pymilvus clients are thread-safe)."""
+
+    def __init__(self, uri: str, params: IndexParams, token: str = "", timeout_s: float = 30.0) -> None:
+        self.uri = uri
+        self.params = params
+        self.client = MilvusClient(uri=uri, token=token, timeout=timeout_s)
+        self._ensure_meta()
+
+    def _ensure_meta(self) -> None:
+        if self.client.has_collection(META_COLLECTION):
+            self.client.load_collection(META_COLLECTION)
+            return
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("name", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX)
+        schema.add_field("seq", DataType.INT64)
+        schema.add_field("catalog_uid", DataType.VARCHAR, max_length=256)
+        schema.add_field("space", DataType.JSON)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus 2.3 wants one in each collection
+        index = self.client.prepare_index_params()
+        index.add_index("vector", index_type="FLAT", metric_type="L2")
+        self.client.create_collection(
+            META_COLLECTION, schema=schema, index_params=index, consistency_level=CONSISTENCY
+        )
+        self.client.load_collection(META_COLLECTION)
+
+    def stored_state(self, name: str) -> dict[str, Any] | None:
+        """The meta row of a collection: its applied seq, catalog uid and space."""
+        rows = self.client.query(
+            META_COLLECTION,
+            filter=f"name == {quote(name)}",
+            output_fields=["seq", "catalog_uid", "space"],
+            consistency_level=CONSISTENCY,
+        )
+        return rows[0] if rows else None
+
+    def open(
+        self, catalog: CatalogInfo, space: IndexSpace, source: EmbeddingSource, copies: bool
+    ) -> tuple[VectorStore, list[int]]:
+        """The collection as it is when its meta row says it is at the catalog's sequence
+        (same catalog uid and space), else rebuilt from the catalog's stored embeddings.
+        Returns the store and the keys to embed again (another model version, or never
+        described in this space)."""
+        name = collection_name(catalog.id, space.name)
+        seq = source.seq()
+        state = self.stored_state(name)
+        current = (
+            state is not None
+            and int(state["seq"]) == seq
+            and state["catalog_uid"] == catalog.uid
+            and state["space"] == _space_json(space)
+            and self.client.has_collection(name)
+        )
+        if current:
+            self.client.load_collection(name)
+            opened = MilvusVectorStore(self.client, name, space, self.params, catalog.uid, seq)
+            _LOGGER.info("%s: at seq %d, %d vectors", name, seq, opened.count())
+            return _stack(opened, copies), []
+        _LOGGER.info(
+            "%s: stored at %s, catalog at seq %d: rebuilding",
+            name,
+            None if state is None else (state["seq"], state["catalog_uid"], state["space"]),
+            seq,
+        )
+        started = time.perf_counter()
+        self.client.delete(META_COLLECTION, ids=[name])  # a crash mid-rebuild leaves it behind
+        points = MilvusVectorStore.create(self.client, name, space, self.params, catalog.uid)
+        store = _stack(points, copies)
+        stale: list[int] = []
+        if copies:  # products stored before copy detection existed
+            stale.extend(source.keys_without(space.name))
+        model = (space.model, space.model_version)
+        for rows in source.iter_embeddings(space.name):
+            stale.extend(row.key for row in rows if (row.model, row.model_version) != model)
+            # Seq 0 until all is written: the meta row appears only when the rebuild is whole.
+            store.upsert(
+                [
+                    VectorRecord(r.key, r.vector, r.facets)
+                    for r in rows
+                    if (r.model, r.model_version) == model
+                ],
+                0,
+            )
+        points.mark_current(seq)
+        _LOGGER.info(
+            "%s: rebuilt with %d vectors (%d to re-embed) in %.1f s",
+            name,
+            store.count(),
+            len(stale),
+            time.perf_counter() - started,
+        )
+        return store, stale
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _stack(points: MilvusVectorStore, copies: bool) -> VectorStore:
+    return CopyStore(points) if copies else points
