@@ -80,8 +80,13 @@ demo: models data fonts  ## the main job: gateway + embedded Triton, index Fashi
 serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
 	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) --http-port 8080 $(if $(TRITON_URL),--triton-url $(TRITON_URL))
 
-test: models data browser clients postgres  ## every tier: unit, integration (real Triton, gateway, clients, browser), system
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: models data browser clients postgres  ## every tier: unit, integration (real Triton, gateway, clients, browser), system; then Milvus
+	$(PY) -m pytest -m "not milvus" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-milvus
+
+# Embedded Milvus listens on every interface: its tests run in a loopback-only network namespace (root).
+test-milvus: setup  ## the tests marked milvus (embedded Milvus vector store), in a loopback-only network namespace
+	unshare -n sh -c 'ip link set lo up; exec $(PY) -m pytest tests -m milvus $(PYTEST_ARGS)'
 
 test-unit: setup data postgres  ## the unit tier alone: no models, no sockets, seconds
 	$(PY) -m pytest tests/unit -m "not slow" $(PYTEST_ARGS)
@@ -122,4 +127,4 @@ lint: setup  ## ruff, mypy on server/ and exporters/, and generated code in step
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data fonts browser postgres proto models demo serve test test-unit fuzz bench eval load soak clients lint clean
+.PHONY: help setup data fonts browser postgres proto models demo serve test test-milvus test-unit fuzz bench eval load soak clients lint clean

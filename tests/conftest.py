@@ -58,3 +58,16 @@ def postgres():
 
     with local_postgres() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def milvus():
+    """One embedded Milvus for the session (tests/engines.py); the tests that use it are
+    marked `milvus` and run in a loopback-only network namespace (`make test-milvus`)."""
+    from server.tools.local_milvus import loopback_only
+    from tests.engines import local_milvus
+
+    if not loopback_only():
+        pytest.skip("embedded Milvus runs only in a loopback-only network namespace: make test-milvus")
+    with local_milvus() as server:
+        yield server

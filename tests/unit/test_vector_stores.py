@@ -1,8 +1,10 @@
 """Congruence of the VectorStore implementations (unit tier): the same calls against each
 store — brute force, hnswlib (planning filters exactly or through the graph), the
-deduplicating wrapper over either, and the embedded store reopened from its snapshot —
-give the same results as the brute-force reference (qdrant-client's congruence tests are
-the model). A new engine joins by adding a factory to STORES."""
+deduplicating wrapper over either, the embedded store reopened from its snapshot, and Milvus
+(growing segments, searched by brute force, and sealed ones through their HNSW index; marked
+`milvus`: they run in a loopback-only network namespace, `make test-milvus`) — give the same
+results as the brute-force reference (qdrant-client's congruence tests are the model). A new
+engine joins by adding a factory to STORES."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from server.index.dedup import DeduplicatingStore
 from server.index.embedded import EmbeddedStore, HnswStore, open_embedded
 from server.index.exact import ExactStore
 from server.index.hnsw import IndexParams
+from server.index.milvus import MilvusVectors, MilvusVectorStore, collection_name
 from server.index.store import IndexSpace, VectorRecord, VectorStore
+from tests.engines import seal_milvus, unique_catalog
 
 SPACE = IndexSpace(name="image", model="test-model", model_version="v1", dim=32)
 CATEGORIES = ["Dress", "Shirt", "Sneaker", "Bag", "Coat"]
@@ -119,6 +123,24 @@ STORES: dict[str, Callable[[Path], VectorStore]] = {
 }
 
 
+MILVUS_PARAMS = IndexParams(M=16, ef_construction=100, ef_search=64)
+# Milvus, with and without sealing: growing segments are searched by brute force, sealed
+# ones through their HNSW index. No deduplicating wrapper (server/index/milvus.py says why).
+MILVUS_STORES = {"milvus, growing segments": False, "milvus, sealed with its HNSW index": True}
+
+
+def milvus_store(milvus, sealed: bool) -> VectorStore:
+    """A fresh collection in the session's Milvus, written as the others are."""
+    client = MilvusVectors(milvus.uri, MILVUS_PARAMS).client
+    catalog = unique_catalog()
+    name = collection_name(catalog.id, SPACE.name)
+    store = MilvusVectorStore.create(client, name, SPACE, MILVUS_PARAMS, catalog.uid)
+    write(store, make_records())
+    if sealed:
+        seal_milvus(client, name)
+    return store
+
+
 @pytest.fixture(scope="module")
 def reference() -> ExactStore:
     store = ExactStore(SPACE)
@@ -126,8 +148,17 @@ def reference() -> ExactStore:
     return store
 
 
-@pytest.fixture(scope="module", params=[*STORES, "embedded, reopened from its snapshot"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        *STORES,
+        "embedded, reopened from its snapshot",
+        *(pytest.param(name, marks=pytest.mark.milvus) for name in MILVUS_STORES),
+    ],
+)
 def store(request, tmp_path_factory) -> VectorStore:
+    if request.param in MILVUS_STORES:
+        return milvus_store(request.getfixturevalue("milvus"), MILVUS_STORES[request.param])
     tmp_path = tmp_path_factory.mktemp("store")
     if request.param in STORES:
         built = STORES[request.param](tmp_path)
@@ -187,9 +218,12 @@ def test_stats_speak_of_products() -> None:
     assert stats.count == store.count() and int(stats.parameters["distinct_vectors"]) < stats.count
 
 
-def test_catalog_rebuild_gives_the_same_store(tmp_path: Path, reference: ExactStore) -> None:
-    """Rebuilt from a real SQLite catalog (no snapshot), the embedded store answers as the
-    reference does, and it is current with the catalog's sequence."""
+@pytest.mark.parametrize("backend", ["embedded", pytest.param("milvus", marks=pytest.mark.milvus)])
+def test_catalog_rebuild_gives_the_same_store(
+    tmp_path: Path, reference: ExactStore, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Rebuilt from a real SQLite catalog (no snapshot, an empty collection), the store
+    answers as the reference does, and it is current with the catalog's sequence."""
     catalog = SqliteCatalogStore(tmp_path / "catalog.sqlite3")
     everything = make_records()
     present = reference.fetch([r.key for r in everything])
@@ -208,7 +242,11 @@ def test_catalog_rebuild_gives_the_same_store(tmp_path: Path, reference: ExactSt
         for r in records
     ]
     catalog.upsert(writes, {"image": (SPACE.model, SPACE.model_version)})
-    store, stale = open_embedded(tmp_path / "indexes", SPACE, IndexParams(exact_search_max=0), catalog)
+    if backend == "milvus":
+        milvus = MilvusVectors(request.getfixturevalue("milvus").uri, MILVUS_PARAMS)
+        store, stale = milvus.open(unique_catalog(), SPACE, catalog, copies=False)
+    else:
+        store, stale = open_embedded(tmp_path / "indexes", SPACE, IndexParams(exact_search_max=0), catalog)
     assert stale == [] and store.applied_seq == catalog.seq() and store.count() == reference.count()
     key_of = {w.product.id: w.product.key for w in writes}  # the catalog numbers products itself
     for query in queries(5):

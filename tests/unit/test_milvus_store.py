@@ -1,0 +1,216 @@
+"""The Milvus vector store beyond the congruence suite (tests/unit/test_vector_stores.py):
+filters on awkward strings, where a store stands after it is reopened by another client,
+acknowledged vectors across a server restart, dropping, and catching up from the catalog.
+Marked `milvus`: they run in a loopback-only network namespace (`make test-milvus`); the
+last test runs outside one and checks that LocalMilvus refuses to start there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.domain import EmbeddingRow, Facets, Filter, Product
+from server.index.copies import CopyStore
+from server.index.exact import ExactStore
+from server.index.hnsw import IndexParams
+from server.index.milvus import META_COLLECTION, MilvusVectors, MilvusVectorStore, collection_name, expression
+from server.index.store import IndexSpace, VectorRecord
+from server.models.copy_descriptor import DIM, HYPOTHESES
+from server.tools.local_milvus import LocalMilvus, NotIsolatedError, loopback_only
+from tests.engines import unique_catalog
+
+SPACE = IndexSpace(name="image", model="test-model", model_version="v1", dim=16)
+PARAMS = IndexParams(M=16, ef_construction=100, ef_search=64)
+AWKWARD = [
+    'say "hi"',
+    "back\\slash",
+    "it's",
+    'both \\" of them',
+    "end\\",
+    "new\nline\ttab",
+    "红色",
+    "] or (1",
+    "",
+]
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
+
+
+class Catalog:
+    """A fake catalog at `seq` holding `rows`; it records whether a store read it."""
+
+    def __init__(self, seq: int, rows: list[EmbeddingRow], without: list[int] | None = None) -> None:
+        self._seq, self.rows, self.without, self.read = seq, rows, without or [], False
+
+    def seq(self) -> int:
+        return self._seq
+
+    def iter_embeddings(self, space: str) -> Iterator[list[EmbeddingRow]]:
+        self.read = True
+        yield from (self.rows[i : i + 100] for i in range(0, len(self.rows), 100))
+
+    def keys_without(self, space: str) -> list[int]:
+        self.read = True
+        return self.without
+
+
+def rows(n: int, version: str = "v1", seed: int = 0) -> list[EmbeddingRow]:
+    vectors = unit(np.random.default_rng(seed).normal(size=(n, SPACE.dim)))
+    return [
+        EmbeddingRow(
+            key, "image", "test-model", version, vectors[key], Facets.of_fields("Shoe", 1.0 * key, {})
+        )
+        for key in range(n)
+    ]
+
+
+@pytest.fixture
+def backend(milvus: LocalMilvus) -> Iterator[MilvusVectors]:
+    opened = MilvusVectors(milvus.uri, PARAMS)
+    yield opened
+    opened.close()
+
+
+@pytest.mark.milvus
+def test_filters_on_awkward_strings_match_exactly(backend: MilvusVectors) -> None:
+    catalog = unique_catalog()
+    store = MilvusVectorStore.create(
+        backend.client, collection_name(catalog.id, SPACE.name), SPACE, PARAMS, catalog.uid
+    )
+    reference = ExactStore(SPACE)
+    vectors = unit(np.random.default_rng(3).normal(size=(len(AWKWARD) ** 2, SPACE.dim)))
+    records = [
+        VectorRecord(
+            i,
+            vectors[i],
+            Facets.of(Product(id=str(i), category=c, price=float(i), attributes={a: c, "plain": a})),
+        )
+        for i, (c, a) in enumerate((c, a) for c in AWKWARD for a in AWKWARD)
+    ]
+    for each in (store, reference):
+        each.upsert(records, 1)
+    query = vectors[0]
+    for text in AWKWARD:
+        for condition in (
+            Filter(categories=frozenset({text})),
+            Filter(attributes=(("plain", text),)),
+            Filter(attributes=((text, text),)),
+            Filter(categories=frozenset({"it's", "红色"}), attributes=((text, "it's"),), max_price=60.5),
+        ):
+            expected = reference.search(query, 100, condition)
+            assert expected, f"the test must select something: {condition}"
+            assert [k for k, _ in store.search(query, 100, condition)] == [k for k, _ in expected], (
+                expression(condition)
+            )
+
+
+@pytest.mark.milvus
+def test_a_reopened_store_has_the_vectors_and_the_sequence(
+    milvus: LocalMilvus, backend: MilvusVectors
+) -> None:
+    catalog, stored = unique_catalog(), rows(300)
+    store, stale = backend.open(catalog, SPACE, Catalog(7, stored), copies=False)
+    assert stale == [] and store.applied_seq == 7 and store.count() == 300
+    store.upsert([VectorRecord(1000, stored[0].vector)], 8)
+    assert store.delete([1, 2, 999_999], 9) == 2
+    store.close()
+
+    other = MilvusVectors(milvus.uri, PARAMS)  # another gateway: a new client
+    try:
+        assert other.stored_state(collection_name(catalog.id, SPACE.name))["seq"] == 9
+        source = Catalog(9, stored)
+        reopened, stale = other.open(catalog, SPACE, source, copies=False)
+        assert not source.read and stale == [], "a collection at the catalog's sequence is not rebuilt"
+        assert reopened.applied_seq == 9 and reopened.count() == 299
+        np.testing.assert_allclose(reopened.fetch([1000])[1000], stored[0].vector, atol=1e-6)
+        assert reopened.search(stored[0].vector, 2) == [
+            (0, pytest.approx(1.0, abs=1e-5)),
+            (1000, pytest.approx(1.0, abs=1e-5)),
+        ]
+    finally:
+        other.close()
+
+
+@pytest.mark.milvus
+def test_open_catches_up_and_returns_the_keys_to_embed_again(backend: MilvusVectors) -> None:
+    catalog = unique_catalog()
+    backend.open(catalog, SPACE, Catalog(3, rows(50)), copies=False)
+    newer = rows(50)[:40] + rows(50, version="v0")[40:]  # ten stored by an older model
+    source = Catalog(5, newer)
+    store, stale = backend.open(catalog, SPACE, source, copies=False)
+    assert source.read and sorted(stale) == list(range(40, 50))
+    assert store.count() == 40 and store.applied_seq == 5
+    # The same id, a new catalog (deleted and created again): never the old vectors.
+    again = type(catalog)(catalog.id, "another-uid")
+    store, _ = backend.open(again, SPACE, Catalog(5, []), copies=False)
+    assert store.count() == 0 and store.applied_seq == 5
+
+
+@pytest.mark.milvus
+def test_copy_detection_works_over_milvus(backend: MilvusVectors) -> None:
+    space = IndexSpace(name="copy", model="gray16", model_version="1", dim=DIM)
+    descriptors = unit(np.random.default_rng(5).normal(size=(20, HYPOTHESES, DIM)))
+    source = Catalog(
+        2,
+        [EmbeddingRow(k, "copy", "gray16", "1", descriptors[k].reshape(-1)) for k in range(20)],
+        without=[99],
+    )
+    store, stale = backend.open(unique_catalog(), space, source, copies=True)
+    assert isinstance(store, CopyStore) and stale == [99] and store.count() == 20
+    found = store.search(descriptors[7][3][None, :], 3)
+    assert found[0] == (7, pytest.approx(1.0, abs=1e-5))
+    assert store.delete([7, 8, 500], 3) == 2 and store.count() == 18
+
+
+@pytest.mark.milvus
+def test_acknowledged_vectors_survive_a_restart_and_a_kill(
+    milvus: LocalMilvus, backend: MilvusVectors
+) -> None:
+    catalog, stored = unique_catalog(), rows(200)
+    store, _ = backend.open(catalog, SPACE, Catalog(1, stored), copies=False)
+    store.upsert([VectorRecord(500, stored[5].vector)], 2)  # acknowledged, never flushed
+    uri = milvus.uri
+    milvus.restart()
+    assert milvus.uri == uri, "a restarted server keeps its port"
+    store.upsert([VectorRecord(501, stored[6].vector)], 3)
+    milvus.kill()  # a crash: nothing flushed since the restart
+    milvus.start()
+    after = MilvusVectors(milvus.uri, PARAMS)
+    try:
+        reopened, stale = after.open(catalog, SPACE, Catalog(3, stored), copies=False)
+        assert stale == [] and reopened.count() == 202 and reopened.applied_seq == 3
+        assert sorted(reopened.fetch([500, 501])) == [500, 501]
+    finally:
+        after.close()
+
+
+@pytest.mark.milvus
+def test_drop_removes_the_collection_and_its_sequence(backend: MilvusVectors) -> None:
+    catalog = unique_catalog()
+    name = collection_name(catalog.id, SPACE.name)
+    store, _ = backend.open(catalog, SPACE, Catalog(4, rows(10)), copies=False)
+    assert backend.client.has_collection(name)
+    store.drop()
+    assert not backend.client.has_collection(name) and backend.stored_state(name) is None
+    assert backend.client.has_collection(META_COLLECTION)
+
+
+def test_collection_names_are_distinct_and_valid() -> None:
+    pairs = [("a-b", "c"), ("a", "b-c"), ("a-b", "c_d"), ("a", "s"), ("a-s", "x"), ("a", "_s_"), ("a", "-s-")]
+    names = [collection_name(c, s) for c, s in pairs]
+    assert len(set(names)) == len(names)
+    assert all(n.replace("_", "").isalnum() and n.isascii() for n in names)
+
+
+def test_local_milvus_refuses_outside_a_loopback_only_namespace(tmp_path: Path) -> None:
+    if loopback_only():
+        pytest.skip("this process is in a loopback-only namespace")
+    server = LocalMilvus(tmp_path)
+    with pytest.raises(NotIsolatedError, match="loopback-only"):
+        server.start()
+    assert not server.running and not (tmp_path / "milvus").exists()
