@@ -67,6 +67,7 @@ class Gateway:
     health: health_aio.HealthServicer
     triton: EmbeddedTriton | None
     _monitor: asyncio.Task | None = field(default=None, repr=False)
+    _follower: asyncio.Task | None = field(default=None, repr=False)  # with a shared catalog store
     console: WebConsole | None = None  # the web console, when config.http_port is set
     lock: DataDirectoryLock | None = field(default=None, repr=False)  # the data directory's, till stopped
 
@@ -112,6 +113,16 @@ class Gateway:
                 serving = ready
             await asyncio.sleep(self.config.health_interval_s)
 
+    async def follow(self) -> None:
+        """Catch up with what other gateways write to the shared catalog store, every
+        `follow_interval_s` (server/service/follow.py); a failed round is logged and retried."""
+        while True:
+            await asyncio.sleep(self.config.follow_interval_s)
+            try:
+                await self.service.follow()
+            except Exception:
+                _LOGGER.exception("following the shared catalog store failed; retrying")
+
     async def _restart_triton(self, why: str) -> None:
         assert self.triton is not None
         _LOGGER.error("%s: restarting it\n%s", why, self.triton.log_tail(10))
@@ -128,10 +139,11 @@ class Gateway:
         if self.console is not None:
             await self.console.stop()
         await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+        for task in (self._monitor, self._follower):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.service.close()
         await self.embedder.close()
         if self.triton is not None:
@@ -367,6 +379,8 @@ async def create_server(config: Config) -> Gateway:
             raise
     await gateway.set_serving(True)
     gateway._monitor = asyncio.create_task(gateway.watch())
+    if registry.shared:
+        gateway._follower = asyncio.create_task(gateway.follow())
     _LOGGER.info("product search gateway listening on %s (Triton %s)", gateway.address, url)
     if gateway.console is not None:
         _LOGGER.info("web console on %s", gateway.console.url)

@@ -69,6 +69,8 @@ class Config:
     catalog_store: str | None = None
     # None: vectors in hnswlib in this process; else a Milvus URI ("http://host:19530").
     vector_store: str | None = None
+    # With a shared catalog store: how often a gateway catches up with what others wrote.
+    follow_interval_s: float = 1.0
     image_model: str = "efficientnet_lite0"
     text_model: str = "text_encoder"
     host: str = "127.0.0.1"

@@ -21,6 +21,7 @@ so that pages follow the same id order as SQLite whatever the server's locale.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import queue
 import re
@@ -38,7 +39,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from server.catalog.sqlite import CatalogCorruptError, CatalogError, CatalogFullError
-from server.catalog.store import EVERYTHING, Deleted
+from server.catalog.store import EVERYTHING, CatchUp, Deleted
 from server.domain import (
     AlreadyExistsError,
     CatalogInfo,
@@ -149,6 +150,13 @@ class ConnectionPool:
             self._open.add(connection)
         return connection
 
+    def dedicated(self) -> psycopg.Connection:
+        """A connection outside the pool, for the caller to keep and close (a session lock)."""
+        connection = self._connect()
+        with self._lock:
+            self._open.discard(connection)
+        return connection
+
     def _discard(self, connection: psycopg.Connection) -> None:
         with self._lock:
             self._open.discard(connection)
@@ -239,6 +247,15 @@ def _where(condition: Filter) -> tuple[str, list[object]]:
     return "".join(f" AND {clause}" for clause in clauses), parameters
 
 
+_EMBEDDING_COLUMNS = "e.key, e.space, e.model, e.model_version, e.vector, p.category, p.price, p.attributes"
+
+
+def _embedding_row(row: tuple) -> EmbeddingRow:
+    key, space, model, version, vector, category, price, attributes = row
+    facets = Facets.of_fields(category, price, dict(attributes))
+    return EmbeddingRow(key, space, model, version, np.frombuffer(bytes(vector), "<f4"), facets)
+
+
 def _vector(value: np.ndarray) -> bytes:
     return np.asarray(value, "<f4").tobytes()
 
@@ -257,6 +274,12 @@ class PostgresCatalogStore:
         schema: str = DEFAULT_SCHEMA,
     ) -> None:
         self.catalog_uid = catalog_uid
+        # The cross-gateway write lock (try_lock_writes): a bigint derived from the uid.
+        self._advisory_key = int.from_bytes(
+            hashlib.sha256(catalog_uid.encode()).digest()[:8], "big", signed=True
+        )
+        self._lock_connection: psycopg.Connection | None = None
+        self._lock_guard = threading.Lock()
         self._own_pool = isinstance(conninfo, str)
         self._pool = ConnectionPool(conninfo, schema) if isinstance(conninfo, str) else conninfo
         if self._own_pool:
@@ -267,6 +290,9 @@ class PostgresCatalogStore:
                 raise storage_failure(f"cannot open the catalog {catalog_uid}", error) from error
 
     def close(self) -> None:
+        with self._lock_guard:
+            if self._lock_connection is not None:
+                self._lock_connection.close()  # lets go of a lock still held
         if self._own_pool:
             self._pool.close()
 
@@ -411,6 +437,67 @@ class PostgresCatalogStore:
         )
         return [(int(s), int(k), op) for s, k, op in rows]
 
+    def catch_up(self, after_seq: int, spaces: Sequence[str], max_writes: int) -> CatchUp:
+        """What the writes after `after_seq` left, read in one snapshot: the keys they
+        touched and, per space, those keys' embeddings as they are now (a key without one
+        was deleted there). Covers at most `max_writes` writes."""
+        try:
+            with self._pool.connection() as db, db.transaction():
+                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                row = db.execute("SELECT seq FROM catalogs WHERE uid = %s", (self.catalog_uid,)).fetchone()
+                if row is None:
+                    raise NotFoundError(f"catalog {self.catalog_uid} no longer exists")
+                seq = min(int(row[0]), after_seq + max_writes)
+                keys = [
+                    int(key)
+                    for (key,) in db.execute(
+                        "SELECT DISTINCT key FROM changes WHERE catalog_uid = %s AND seq > %s AND seq <= %s",
+                        (self.catalog_uid, after_seq, seq),
+                    ).fetchall()
+                ]
+                rows = {
+                    space: [
+                        _embedding_row(row)
+                        for row in db.execute(
+                            f"SELECT {_EMBEDDING_COLUMNS} FROM embeddings e JOIN products p"
+                            " USING (catalog_uid, key) WHERE e.catalog_uid = %s AND e.space = %s"
+                            " AND e.key = ANY(%s)",
+                            (self.catalog_uid, space, keys),
+                        ).fetchall()
+                    ]
+                    for space in spaces
+                }
+        except psycopg.Error as error:
+            raise storage_failure(f"catalog read failed ({self.catalog_uid})", error) from error
+        return CatchUp(seq, keys, rows)
+
+    def try_lock_writes(self) -> bool:
+        """Take the catalog's write lock across every gateway, if free (a session advisory
+        lock on a connection of its own: a gateway that dies lets go of it with its
+        connection). Held while a write commits and is applied to shared vector stores, so
+        that those follow the catalog in commit order."""
+        with self._lock_guard:
+            if self._lock_connection is None or self._lock_connection.closed:
+                self._lock_connection = self._pool.dedicated()
+            try:
+                row = self._lock_connection.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (self._advisory_key,)
+                ).fetchone()
+            except psycopg.Error as error:
+                self._lock_connection.close()
+                raise storage_failure(f"catalog lock failed ({self.catalog_uid})", error) from error
+            return bool(row and row[0])
+
+    def unlock_writes(self) -> None:
+        with self._lock_guard:
+            if self._lock_connection is None or self._lock_connection.closed:
+                return  # the connection (and with it the lock) is gone already
+            try:
+                self._lock_connection.execute("SELECT pg_advisory_unlock(%s)", (self._advisory_key,))
+            except psycopg.Error as error:  # a broken connection has released it
+                _LOGGER.warning("catalog lock release failed (%s): closing its connection", error)
+                self._lock_connection.close()
+
     def count(self) -> int:
         return int(
             self._read("SELECT count(*) FROM products WHERE catalog_uid = %s", (self.catalog_uid,))[0][0]
@@ -450,23 +537,12 @@ class PostgresCatalogStore:
         """Batches in key order, each read on its own: no transaction spans the caller's work."""
         after = -1
         while rows := self._read(
-            "SELECT e.key, e.space, e.model, e.model_version, e.vector, p.category, p.price, p.attributes"
-            " FROM embeddings e JOIN products p USING (catalog_uid, key)"
+            f"SELECT {_EMBEDDING_COLUMNS} FROM embeddings e JOIN products p USING (catalog_uid, key)"
             " WHERE e.catalog_uid = %s AND e.space = %s AND e.key > %s ORDER BY e.key LIMIT %s",
             (self.catalog_uid, space, after, batch),
         ):
             after = rows[-1][0]
-            yield [
-                EmbeddingRow(
-                    key,
-                    space_,
-                    model,
-                    version,
-                    np.frombuffer(bytes(vector), "<f4"),
-                    Facets.of_fields(category, price, dict(attributes)),
-                )
-                for key, space_, model, version, vector, category, price, attributes in rows
-            ]
+            yield [_embedding_row(row) for row in rows]
 
     def keys_without(self, space: str) -> list[int]:
         rows = self._read(
@@ -502,6 +578,8 @@ _CATALOG_COLUMNS = "id, uid, display_name, description, create_time"
 class PostgresCatalogRegistry:
     """The catalogs of one PostgreSQL schema, shared by every gateway that names it; each
     gateway keeps the catalogs' local folders (embedded indexes) under its own `data_dir`."""
+
+    shared = True
 
     def __init__(
         self, conninfo: str, data_dir: Path, *, schema: str = DEFAULT_SCHEMA, pool_size: int = POOL_SIZE

@@ -433,6 +433,8 @@ class SqliteCatalogRegistry:
     """The catalogs of one data directory: `catalogs.sqlite3` lists them, and each keeps
     its database and indexes in `catalogs/<uid>/`, removed whole when it is deleted."""
 
+    shared = False  # one gateway owns the data directory (server/catalog/lock.py)
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / REGISTRY_FILE

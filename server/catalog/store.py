@@ -1,7 +1,8 @@
 """The catalog store interface: the source of truth for one catalog's products, their
 stored images and embeddings, and the registry of catalogs.
 
-Implementations: SQLite (server/catalog/sqlite.py), the embedded default. Every write
+Implementations: SQLite (server/catalog/sqlite.py), the embedded default; PostgreSQL
+(server/catalog/postgres.py), a `SharedCatalogStore` that many gateways write at once. Every write
 method is one transaction and returns the catalog's sequence number after it: each
 commit bumps it by one, and the vector stores follow the catalog in that order.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from server.domain import CatalogInfo, EmbeddingRow, Filter, Product, ProductWrite
 
@@ -24,6 +25,17 @@ class Deleted:
 
     keys: dict[str, int]
     seq: int
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What a vector store needs to follow a shared catalog from some sequence to `seq`:
+    the keys written since, and per space their embeddings as they are now (with their
+    products' facets); a key without a row in a space is gone from it."""
+
+    seq: int
+    keys: list[int]
+    embeddings: dict[str, list[EmbeddingRow]]
 
 
 class CatalogStore(Protocol):
@@ -74,8 +86,26 @@ class CatalogStore(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class SharedCatalogStore(CatalogStore, Protocol):
+    """A catalog store that several gateways write (PostgreSQL): each keeps its vector
+    stores current by following it, and writers take turns across gateways."""
+
+    def catch_up(self, after_seq: int, spaces: Sequence[str], max_writes: int) -> CatchUp: ...
+
+    def try_lock_writes(self) -> bool:
+        """Take the catalog's write lock across gateways if it is free."""
+        ...
+
+    def unlock_writes(self) -> None: ...
+
+
 class CatalogRegistry(Protocol):
     """The set of catalogs, and where each keeps its data."""
+
+    # Other gateways create, write and delete these catalogs too (their stores are
+    # SharedCatalogStores): each gateway follows them.
+    shared: bool
 
     def create(self, catalog_id: str, display_name: str, description: str) -> CatalogInfo:
         """Raises AlreadyExistsError."""

@@ -93,6 +93,46 @@ class CatalogSet:
     def ids(self) -> list[str]:
         return sorted(self._catalogs)
 
+    def all(self) -> list[Catalog]:
+        return [self._catalogs[i] for i in sorted(self._catalogs)]
+
+    async def refresh(self, catalog_id: str | None = None) -> None:
+        """Take in what other gateways did to a shared registry: open the catalogs they
+        created, close those they deleted (their data is gone with the delete). With
+        `catalog_id`, only that one (a call named a catalog this gateway has not opened)."""
+        async with self._lock:
+            if catalog_id is not None:
+                info = await asyncio.to_thread(self.registry.get, catalog_id)
+                listed = {catalog_id: info} if info is not None else {}
+            else:
+                listed = {i.id: i for i in await asyncio.to_thread(self._list_registry)}
+            for info in listed.values():
+                if info.id not in self._catalogs:
+                    self._catalogs[info.id] = await self._open_catalog(info)
+                    _LOGGER.info("opened %s, created by another gateway", info.name)
+            gone = [
+                catalog
+                for catalog in self._catalogs.values()
+                if catalog_id is None
+                and (catalog.id not in listed or listed[catalog.id].uid != catalog.info.uid)
+            ]
+            for catalog in gone:
+                del self._catalogs[catalog.id]
+                try:
+                    await asyncio.wait_for(_drained(catalog), DRAIN_TIMEOUT_S)
+                except TimeoutError:
+                    _LOGGER.warning("%s: calls still running; closing it anyway", catalog.info.name)
+                async with catalog.write_lock:
+                    await asyncio.to_thread(catalog.close)
+                _LOGGER.info("closed %s, deleted by another gateway", catalog.info.name)
+
+    def _list_registry(self) -> list[CatalogInfo]:
+        infos, after = [], ""
+        while page := self.registry.list(after, 100):
+            infos.extend(page)
+            after = page[-1].id
+        return infos
+
     def _get(self, catalog_id: str, caller: Principal) -> Catalog:
         # Permission first: a key limited to other catalogs learns nothing of this one.
         if not caller.may_use(catalog_id):
@@ -105,6 +145,8 @@ class CatalogSet:
     @contextlib.asynccontextmanager
     async def use(self, catalog_id: str, caller: Principal) -> AsyncIterator[Catalog]:
         """The open catalog, held until the block ends; NOT_FOUND or PERMISSION_DENIED."""
+        if self.registry.shared and catalog_id not in self._catalogs and caller.may_use(catalog_id):
+            await self.refresh(catalog_id)  # created through another gateway since the last follow
         catalog = self._get(catalog_id, caller)
         catalog.users += 1
         catalog.idle.clear()

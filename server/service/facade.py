@@ -30,6 +30,7 @@ from server.models.copy_descriptor import DESCRIPTOR_MODEL, DESCRIPTOR_VERSION, 
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget
 from server.models.manifest import model_version
+from server.service import follow
 from server.service.catalogs import Catalog, CatalogSet
 from server.service.explain import Explain, Explanation
 from server.service.ingest import DeleteResult, Ingest, UpsertItem
@@ -121,6 +122,16 @@ class ProductSearchService:
 
     async def close(self) -> None:
         await self.catalogs.close()
+
+    async def follow(self) -> None:
+        """Catch up with what other gateways did in the shared catalog store: catalogs
+        created or deleted, products written (server/service/follow.py), projections trained."""
+        await self.catalogs.refresh()
+        for catalog in self.catalogs.all():
+            if follow.behind(catalog) < await asyncio.to_thread(catalog.store.seq):
+                async with follow.writing(catalog):  # catches up first
+                    pass
+            await self.training.discover_projection(catalog)
 
     # -- catalogs -------------------------------------------------------------------------
 

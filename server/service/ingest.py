@@ -2,8 +2,9 @@
 apply to the vector stores; delete; embed again what an older model embedded.
 
 Embedding happens outside any lock; the commit and its application to every space run
-under the catalog's write lock, so the vector stores follow the catalog in commit order
-(each write carries the commit's sequence number, also to spaces it does not touch).
+under the catalog's write lock (server/service/follow.py: across gateways too, when they
+share the catalog store), so the vector stores follow the catalog in commit order (each
+write carries the commit's sequence number, also to spaces it does not touch).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from server.models.copy_descriptor import catalog_vectors
 from server.models.embedding import EmbeddingClient, EmbeddingError
 from server.models.images import DecodeBudget, ImageError, decode_image, encode_jpeg, run_decoding
 from server.service.catalogs import Catalog
+from server.service.follow import writing
 from server.service.validation import product_violations, raise_if
 
 _LOGGER = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ class Ingest:
             if i in title_of:
                 embeddings[TITLE_SPACE] = title_of[i]
             writes.append(ProductWrite(p.product, p.jpeg, embeddings))
-        async with catalog.write_lock:
+        async with writing(catalog):
             seq = await asyncio.to_thread(catalog.store.upsert, writes, self.versions)
             await asyncio.to_thread(_apply_writes, catalog, writes, seq)
         return [ProductStatus(p.product.id, Code.OK) for p in ready]
@@ -138,7 +140,7 @@ class Ingest:
         """Delete products from the catalog and every space."""
         limit = self.config.limits.max_delete_ids
         raise_if([("ids", f"must list 1 to {limit} ids")] if not 1 <= len(ids) <= limit else [])
-        async with catalog.write_lock:
+        async with writing(catalog):
             deleted = await asyncio.to_thread(catalog.store.delete, list(ids))
             keys = list(deleted.keys.values())
             for store in catalog.spaces.values():
@@ -177,7 +179,7 @@ class Ingest:
                 EmbeddingRow(k, space.name, space.model, space.model_version, v)
                 for k, v in zip(chunk, vectors, strict=True)
             ]
-            async with catalog.write_lock:
+            async with writing(catalog):
                 seq = await asyncio.to_thread(catalog.store.replace_embeddings, rows)
                 products = await asyncio.to_thread(catalog.store.get_many, chunk)
                 records = [

@@ -5,6 +5,7 @@ gateway on the same database sees the catalogs and products of the first."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import grpc
@@ -97,3 +98,81 @@ async def test_an_unreachable_database_refuses_the_start(tmp_path, triton, postg
     unreachable = postgres.url_for("no_such_database")
     with pytest.raises(CatalogError, match="no_such_database"):
         await create_server(config(tmp_path, triton, unreachable))
+
+
+async def converged(check, timeout_s: float = 10.0) -> None:
+    """Wait until `check()` (async, returns bool) holds: a follow interval or a few."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "the gateways did not converge"
+        await asyncio.sleep(0.1)
+
+
+async def test_two_gateways_share_catalogs_and_products(tmp_path_factory, triton, postgres, products):
+    """Each gateway keeps its own hnswlib index and follows the shared catalog: a write
+    through one is found through the other within the follow interval; both end with the
+    same products, each once, after they race on the same ids."""
+    name = f"pair_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = postgres.url_for(name)
+    gateways = [
+        await create_server(config(tmp_path_factory.mktemp(f"pair{i}"), triton, url, follow_interval_s=0.2))
+        for i in range(2)
+    ]
+    try:
+        async with (
+            grpc.aio.insecure_channel(gateways[0].address) as channel_a,
+            grpc.aio.insecure_channel(gateways[1].address) as channel_b,
+        ):
+            a, b = pb_grpc.ProductSearchStub(channel_a), pb_grpc.ProductSearchStub(channel_b)
+            first, second = products[:30], products[30:]
+            assert (await a.UpsertProducts(requests(first))).upserted == 30
+            query = first[3]
+
+            async def b_finds_it() -> bool:
+                return (await search(b, query))[:1] == [query.id]
+
+            await converged(b_finds_it)
+            # Both write at once, the same ids among others; each gateway applies the other's.
+            racing = [*second, *first[:10]]
+            answers = await asyncio.gather(
+                a.UpsertProducts(requests(racing)), b.UpsertProducts(requests(racing[::-1]))
+            )
+            assert [r.upserted for r in answers] == [len(racing)] * 2
+            deleted = await b.DeleteProducts(pb.DeleteProductsRequest(ids=[query.id]))
+            assert deleted.deleted == 1
+            expected = sorted(p.id for p in products if p.id != query.id)
+
+            async def both_agree() -> bool:
+                hits = [await search(stub, products[40]) for stub in (a, b)]
+                return hits[0] == hits[1] and query.id not in hits[0]
+
+            await converged(both_agree)
+            for stub in (a, b):
+                assert sorted(await all_ids(stub)) == expected
+                response = await stub.SearchByImage(
+                    pb.SearchByImageRequest(image=products[40].image, options=pb.SearchOptions(top_k=1000))
+                )
+                found = [hit.product.id for hit in response.hits]
+                assert sorted(found) == expected  # every product once, the deleted one nowhere
+
+            # A catalog created through one gateway is there at once through the other, and
+            # gone from it within the follow interval once deleted.
+            await a.CreateCatalog(pb.CreateCatalogRequest(catalog_id="shared-shop"))
+            shop = "catalogs/shared-shop"
+            shop_product = pb.UpsertProductsRequest(product=products[5], catalog=shop)
+            assert (await b.UpsertProducts(iter([shop_product]))).upserted == 1
+            await a.DeleteCatalog(pb.DeleteCatalogRequest(name=shop, force=True))
+
+            async def b_lost_it() -> bool:
+                listed = await b.ListCatalogs(pb.ListCatalogsRequest())
+                return shop not in [c.name for c in listed.catalogs]
+
+            await converged(b_lost_it)
+            with pytest.raises(grpc.aio.AioRpcError) as gone:
+                await b.GetCatalog(pb.GetCatalogRequest(name=shop))
+            assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        for gateway in gateways:
+            await gateway.stop()
