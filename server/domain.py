@@ -73,6 +73,10 @@ class FailedPreconditionError(DomainError):
     """The request is fine but the system is not in a state to run it."""
 
 
+class UnavailableError(DomainError):
+    """An engine the gateway depends on (a shared vector store) did not answer: retry."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who calls: an API key's name and the catalogs it may use (None: every catalog)."""

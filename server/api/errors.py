@@ -20,6 +20,7 @@ from server.domain import (
     NotFoundError,
     PermissionDeniedError,
     ResourceExhaustedError,
+    UnavailableError,
 )
 from server.models.embedding import EmbeddingError
 from server.models.images import ImageError
@@ -32,6 +33,7 @@ _BY_ERROR: list[tuple[type[Exception], Code]] = [
     (FailedPreconditionError, Code.FAILED_PRECONDITION),
     (ResourceExhaustedError, Code.RESOURCE_EXHAUSTED),
     (DeadlineExceededError, Code.DEADLINE_EXCEEDED),
+    (UnavailableError, Code.UNAVAILABLE),
     (CatalogFullError, Code.RESOURCE_EXHAUSTED),  # before their base class
     (CatalogCorruptError, Code.DATA_LOSS),
     (CatalogError, Code.UNAVAILABLE),

@@ -46,18 +46,19 @@ at 20 ms (server/tools/local_milvus.py sets it; 200 ms by default), Bounded 1.6 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType, MilvusClient, MilvusException
 
-from server.domain import CatalogInfo, Filter
+from server.domain import CatalogInfo, Filter, UnavailableError
 from server.index.copies import CopyStore
 from server.index.hnsw import IndexParams
 from server.index.store import (
@@ -70,6 +71,7 @@ from server.index.store import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ENGINE = "milvus"
 META_COLLECTION = "productsearch_meta"
@@ -128,6 +130,20 @@ def _number(value: float) -> str:
     if not math.isfinite(value):
         raise ValueError(f"price bound must be finite, got {value}")
     return repr(float(value))
+
+
+def _engine_errors(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Milvus failing (down, restarting, a collection not loaded yet) is UNAVAILABLE to
+    callers, who retry; the gateway and its other catalogs go on."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except MilvusException as error:
+            raise UnavailableError(f"the Milvus vector store failed: {error}") from error
+
+    return call
 
 
 class MilvusVectorStore:
@@ -196,6 +212,7 @@ class MilvusVectorStore:
     def applied_seq(self) -> int:
         return self._applied_seq
 
+    @_engine_errors
     def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
         rows = [self._row(r) for r in {r.key: r for r in records}.values()]  # the same key twice: last wins
         per_request = max(1, _REQUEST_BYTES // (4 * self._space.dim + 2048))
@@ -230,6 +247,7 @@ class MilvusVectorStore:
             "attributes": attributes,
         }
 
+    @_engine_errors
     def delete(self, keys: Collection[int], seq: int) -> int:
         # Milvus counts the keys asked for, not those it held: find those first.
         present = sorted(self._present({int(k) for k in keys}))
@@ -256,6 +274,7 @@ class MilvusVectorStore:
             )
         return rows
 
+    @_engine_errors
     def search(
         self, query: np.ndarray, k: int, condition: Filter = EVERYTHING, exclude: Collection[int] = ()
     ) -> list[tuple[int, float]]:
@@ -291,18 +310,21 @@ class MilvusVectorStore:
         )
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
+    @_engine_errors
     def fetch(self, keys: Collection[int]) -> dict[int, np.ndarray]:
         return {
             int(row["key"]): np.asarray(row["vector"], dtype=np.float32)
             for row in self._query_keys({int(k) for k in keys}, ["key", "vector"])
         }
 
+    @_engine_errors
     def count(self) -> int:
         rows = self._client.query(
             self.name, filter="", output_fields=["count(*)"], consistency_level=CONSISTENCY
         )
         return int(rows[0]["count(*)"])
 
+    @_engine_errors
     def stats(self) -> StoreStats:
         built = self._client.describe_index(self.name, "vector") or {}
         return StoreStats(
@@ -325,6 +347,7 @@ class MilvusVectorStore:
         """Nothing to do: Milvus has every acknowledged write in its log already, and the
         collection stays loaded for the other gateways. The client is the backend's."""
 
+    @_engine_errors
     def drop(self) -> None:
         """Remove the collection and its meta row; the store is unusable afterwards."""
         self._client.delete(META_COLLECTION, ids=[self.name])
@@ -398,6 +421,7 @@ class MilvusVectors:
         )
         return rows[0] if rows else None
 
+    @_engine_errors
     def open(
         self, catalog: CatalogInfo, space: IndexSpace, source: EmbeddingSource, copies: bool
     ) -> tuple[VectorStore, list[int]]:

@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         from server.app import InsecureExposureError, serve
         from server.catalog.sqlite import CatalogError
         from server.config import Limits
+        from server.domain import UnavailableError
 
         try:
             keys = load_keys(args.api_keys)
@@ -307,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             asyncio.run(serve(config))
-        except (InsecureExposureError, CatalogError) as error:  # a setting or the disk: no traceback
+        except (
+            InsecureExposureError,
+            CatalogError,
+            UnavailableError,
+        ) as error:  # a setting, the disk, an engine
             print(f"error: {error}", file=sys.stderr)
             return 2
         return 0
