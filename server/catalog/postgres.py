@@ -274,10 +274,6 @@ class PostgresCatalogStore:
         schema: str = DEFAULT_SCHEMA,
     ) -> None:
         self.catalog_uid = catalog_uid
-        # The cross-gateway write lock (try_lock_writes): a bigint derived from the uid.
-        self._advisory_key = int.from_bytes(
-            hashlib.sha256(catalog_uid.encode()).digest()[:8], "big", signed=True
-        )
         self._lock_connection: psycopg.Connection | None = None
         self._lock_guard = threading.Lock()
         self._own_pool = isinstance(conninfo, str)
@@ -471,32 +467,38 @@ class PostgresCatalogStore:
             raise storage_failure(f"catalog read failed ({self.catalog_uid})", error) from error
         return CatchUp(seq, keys, rows)
 
-    def try_lock_writes(self) -> bool:
-        """Take the catalog's write lock across every gateway, if free (a session advisory
-        lock on a connection of its own: a gateway that dies lets go of it with its
-        connection). Held while a write commits and is applied to shared vector stores, so
-        that those follow the catalog in commit order."""
+    def try_lock(self, purpose: str) -> bool:
+        """Take the catalog's lock for `purpose` ("writes", "training") across every
+        gateway, if free: a session advisory lock on a connection of its own, so a gateway
+        that dies lets go of it with its connection. Writes hold theirs while they commit
+        and are applied to shared vector stores, so that those follow the catalog in commit
+        order; training, while it writes a new model version."""
         with self._lock_guard:
             if self._lock_connection is None or self._lock_connection.closed:
                 self._lock_connection = self._pool.dedicated()
             try:
                 row = self._lock_connection.execute(
-                    "SELECT pg_try_advisory_lock(%s)", (self._advisory_key,)
+                    "SELECT pg_try_advisory_lock(%s)", (self._advisory_key(purpose),)
                 ).fetchone()
             except psycopg.Error as error:
                 self._lock_connection.close()
                 raise storage_failure(f"catalog lock failed ({self.catalog_uid})", error) from error
             return bool(row and row[0])
 
-    def unlock_writes(self) -> None:
+    def unlock(self, purpose: str) -> None:
         with self._lock_guard:
             if self._lock_connection is None or self._lock_connection.closed:
                 return  # the connection (and with it the lock) is gone already
             try:
-                self._lock_connection.execute("SELECT pg_advisory_unlock(%s)", (self._advisory_key,))
+                self._lock_connection.execute("SELECT pg_advisory_unlock(%s)", (self._advisory_key(purpose),))
             except psycopg.Error as error:  # a broken connection has released it
                 _LOGGER.warning("catalog lock release failed (%s): closing its connection", error)
                 self._lock_connection.close()
+
+    def _advisory_key(self, purpose: str) -> int:
+        """The advisory lock's bigint: from the catalog's uid and the lock's purpose."""
+        digest = hashlib.sha256(f"{self.catalog_uid}/{purpose}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
 
     def count(self) -> int:
         return int(

@@ -93,11 +93,12 @@ class SharedCatalogStore(CatalogStore, Protocol):
 
     def catch_up(self, after_seq: int, spaces: Sequence[str], max_writes: int) -> CatchUp: ...
 
-    def try_lock_writes(self) -> bool:
-        """Take the catalog's write lock across gateways if it is free."""
+    def try_lock(self, purpose: str) -> bool:
+        """Take the catalog's lock for `purpose` ("writes", "training") across gateways
+        if it is free."""
         ...
 
-    def unlock_writes(self) -> None: ...
+    def unlock(self, purpose: str) -> None: ...
 
 
 class CatalogRegistry(Protocol):

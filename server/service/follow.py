@@ -32,43 +32,52 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_WRITES = 1000  # writes read per catch-up round (their keys and embeddings in memory)
 LOCK_POLL_S = 0.005  # how often a writer asks again for the lock another gateway holds
+WRITES, TRAINING = "writes", "training"  # the catalog's locks across gateways
 
 
 @contextlib.asynccontextmanager
 async def writing(catalog: Catalog) -> AsyncIterator[None]:
     """Hold the catalog for a write: this gateway's lock and, for a shared catalog store, the
     lock across gateways, with the vector stores caught up with the catalog first."""
-    async with catalog.write_lock:
-        store = catalog.store
-        if not isinstance(store, SharedCatalogStore):
-            yield
-            return
-        await _lock(store)
-        try:
+    async with catalog.write_lock, across_gateways(catalog, WRITES) as shared:
+        if shared:
             await catch_up(catalog)
-            yield
-        finally:
-            await asyncio.to_thread(store.unlock_writes)
+        yield
 
 
-async def _lock(store: SharedCatalogStore) -> None:
-    """Wait for the cross-gateway lock, polling (a blocking wait in a thread could not be
-    cancelled with its caller, and would keep the lock it got after the caller left)."""
+@contextlib.asynccontextmanager
+async def across_gateways(catalog: Catalog, purpose: str) -> AsyncIterator[bool]:
+    """Hold the catalog's lock for `purpose` across gateways when its store is shared;
+    yields whether it is."""
+    store = catalog.store
+    if not isinstance(store, SharedCatalogStore):
+        yield False
+        return
+    await _lock(store, purpose)
+    try:
+        yield True
+    finally:
+        await asyncio.to_thread(store.unlock, purpose)
+
+
+async def _lock(store: SharedCatalogStore, purpose: str) -> None:
+    """Wait for the lock, polling (a blocking wait in a thread could not be cancelled with
+    its caller, and would keep the lock it got after the caller left)."""
     while True:
-        attempt = asyncio.ensure_future(asyncio.to_thread(store.try_lock_writes))
+        attempt = asyncio.ensure_future(asyncio.to_thread(store.try_lock, purpose))
         try:
             taken = await asyncio.shield(attempt)
         except asyncio.CancelledError:
-            attempt.add_done_callback(lambda done: _release_if_taken(store, done))
+            attempt.add_done_callback(lambda done: _release_if_taken(store, purpose, done))
             raise
         if taken:
             return
         await asyncio.sleep(LOCK_POLL_S)
 
 
-def _release_if_taken(store: SharedCatalogStore, attempt: asyncio.Future) -> None:
+def _release_if_taken(store: SharedCatalogStore, purpose: str, attempt: asyncio.Future) -> None:
     if not attempt.cancelled() and attempt.exception() is None and attempt.result():
-        asyncio.get_running_loop().run_in_executor(None, store.unlock_writes)
+        asyncio.get_running_loop().run_in_executor(None, store.unlock, purpose)
 
 
 def behind(catalog: Catalog) -> int:

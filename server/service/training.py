@@ -20,6 +20,7 @@ from server.index.store import IndexSpace
 from server.models import projection
 from server.models.embedding import EmbeddingClient
 from server.service.catalogs import Catalog
+from server.service.follow import TRAINING, across_gateways
 from server.service.validation import raise_if
 from server.triton.runtime import EmbeddedTriton
 
@@ -76,7 +77,9 @@ class Training:
         and have Triton serve it."""
         method = method or "contrastive"
         raise_if([("method", "must be 'contrastive' or 'ridge'")] if method not in METHODS else [])
-        async with catalog.train_lock:
+        # One training of a catalog at a time, across gateways too: versions are numbered
+        # from the shared model repository.
+        async with catalog.train_lock, across_gateways(catalog, TRAINING):
             titles, images = await asyncio.to_thread(self._training_pairs, catalog)
             if len(titles) < MIN_PROJECTION_PAIRS:
                 raise FailedPreconditionError(

@@ -176,3 +176,32 @@ async def test_two_gateways_share_catalogs_and_products(tmp_path_factory, triton
     finally:
         for gateway in gateways:
             await gateway.stop()
+
+
+async def test_catalog_locks_exclude_other_gateways_and_die_with_them(tmp_path, postgres):
+    """The cross-gateway locks (writes, training) of server/service/follow.py: a second
+    gateway's store waits while one holds it, and a gateway that dies lets go."""
+    from server.catalog.postgres import PostgresCatalogRegistry
+    from server.service.catalogs import Catalog
+    from server.service.follow import TRAINING, WRITES, across_gateways
+
+    name = f"locks_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    registries = [PostgresCatalogRegistry(postgres.url_for(name), tmp_path / f"r{i}") for i in range(2)]
+    try:
+        info = registries[0].create("shop")
+        mine, theirs = (registry.open(info) for registry in registries)
+        async with across_gateways(Catalog(info, mine, {}), TRAINING) as shared:
+            assert shared
+            assert not theirs.try_lock(TRAINING)
+            assert theirs.try_lock(WRITES)  # another purpose, another lock
+            theirs.unlock(WRITES)
+        assert theirs.try_lock(TRAINING)
+        theirs.close()  # a gateway that dies: its connection, and the lock, go
+        assert mine.try_lock(TRAINING)
+        mine.unlock(TRAINING)
+        mine.close()
+    finally:
+        for registry in registries:
+            registry.close()
