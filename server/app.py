@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import resource
 import signal
 import ssl
@@ -50,6 +51,7 @@ from server.triton.runtime import EmbeddedTriton
 
 _LOGGER = logging.getLogger(__name__)
 
+MILVUS_TOKEN_ENV = "PRODUCTSEARCH_MILVUS_TOKEN"
 SERVICE_NAME = product_search_pb2.DESCRIPTOR.services_by_name["ProductSearch"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -233,7 +235,8 @@ def open_vectors(config: Config, registry: CatalogRegistry) -> VectorBackend:
     if config.vector_store is not None:
         from server.index.milvus import MilvusVectors
 
-        return MilvusVectors(config.vector_store, params)
+        # A token (user:password, or an API key) from the environment, not the command line.
+        return MilvusVectors(config.vector_store, params, token=os.environ.get(MILVUS_TOKEN_ENV, ""))
     return EmbeddedVectors(registry.directory, params)
 
 

@@ -58,6 +58,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
+from server.catalog.store import SharedCatalogStore
 from server.domain import CatalogInfo, Filter, UnavailableError
 from server.index.copies import CopyStore
 from server.index.hnsw import IndexParams
@@ -426,23 +427,28 @@ class MilvusVectors:
         self, catalog: CatalogInfo, space: IndexSpace, source: EmbeddingSource, copies: bool
     ) -> tuple[VectorStore, list[int]]:
         """The collection as it is when its meta row says it is at the catalog's sequence
-        (same catalog uid and space), else rebuilt from the catalog's stored embeddings.
-        Returns the store and the keys to embed again (another model version, or never
-        described in this space)."""
+        (same catalog uid and space) — or behind it, when the catalog is shared: the
+        gateways catch it up from the catalog's outbox (server/service/follow.py) under
+        the catalog's lock, where a rebuild here would empty a collection other gateways
+        serve from. Else it is rebuilt from the catalog's stored embeddings. Returns the
+        store and the keys to embed again (another model version, or never described in
+        this space)."""
         name = collection_name(catalog.id, space.name)
         seq = source.seq()
         state = self.stored_state(name)
+        stored = -1 if state is None else int(state["seq"])
+        follows = isinstance(source, SharedCatalogStore)
         current = (
             state is not None
-            and int(state["seq"]) == seq
+            and (stored == seq or (follows and stored < seq))
             and state["catalog_uid"] == catalog.uid
             and state["space"] == _space_json(space)
             and self.client.has_collection(name)
         )
         if current:
             self.client.load_collection(name)
-            opened = MilvusVectorStore(self.client, name, space, self.params, catalog.uid, seq)
-            _LOGGER.info("%s: at seq %d, %d vectors", name, seq, opened.count())
+            opened = MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored)
+            _LOGGER.info("%s: at seq %d (catalog at %d), %d vectors", name, stored, seq, opened.count())
             return _stack(opened, copies), []
         _LOGGER.info(
             "%s: stored at %s, catalog at seq %d: rebuilding",

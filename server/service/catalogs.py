@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from server.catalog.store import CatalogRegistry, CatalogStore
 from server.domain import (
     DEFAULT_CATALOG,
+    AlreadyExistsError,
     CatalogInfo,
     FailedPreconditionError,
     InvalidArgumentError,
@@ -83,7 +84,9 @@ class CatalogSet:
 
     async def open_all(self) -> None:
         if await asyncio.to_thread(self.registry.get, DEFAULT_CATALOG) is None:
-            await asyncio.to_thread(self.registry.create, DEFAULT_CATALOG, "Default catalog", "")
+            # Gateways starting together on a new shared registry: one of them creates it.
+            with contextlib.suppress(AlreadyExistsError):
+                await asyncio.to_thread(self.registry.create, DEFAULT_CATALOG, "Default catalog", "")
         after = ""
         while page := await asyncio.to_thread(self.registry.list, after, 100):
             for info in page:

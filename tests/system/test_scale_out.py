@@ -233,3 +233,50 @@ def test_kill_9_of_one_gateway_mid_stream_then_engine_restarts(
     finally:
         for child in children:
             child.stop()
+
+
+def test_a_collection_behind_a_shared_catalog_is_caught_up_not_rebuilt(tmp_path, milvus, database):
+    """A gateway that opens a collection the catalog has moved past (a writer died between
+    its commit and its Milvus write) must not empty it for the gateways serving from it:
+    it opens it where it stands, and following brings it up to the catalog."""
+    import asyncio
+
+    import numpy as np
+
+    from server.catalog.postgres import PostgresCatalogRegistry
+    from server.domain import Product, ProductWrite
+    from server.index.hnsw import IndexParams
+    from server.index.milvus import MilvusVectors
+    from server.index.store import IndexSpace
+    from server.service.catalogs import Catalog
+    from server.service.follow import catch_up
+
+    space = IndexSpace("image", "test-model", "v1", 8)
+    rng = np.random.default_rng(0)
+
+    def writes(start: int, n: int) -> list[ProductWrite]:
+        vectors = rng.normal(size=(n, space.dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return [
+            ProductWrite(Product(id=f"p{start + i}", category="Bag"), b"jpeg", {"image": vectors[i]})
+            for i in range(n)
+        ]
+
+    versions = {"image": (space.model, space.model_version)}
+    registry = PostgresCatalogRegistry(database, tmp_path / "data")
+    try:
+        info = registry.create("behind")
+        store = registry.open(info)
+        store.upsert(writes(0, 10), versions)
+        first, _ = MilvusVectors(milvus.uri, IndexParams()).open(info, space, store, False)
+        assert (first.applied_seq, first.count()) == (1, 10)
+        store.upsert(writes(10, 10), versions)  # committed, never applied: its gateway died
+        store.delete(["p0"])
+
+        second, stale = MilvusVectors(milvus.uri, IndexParams()).open(info, space, store, False)
+        assert (second.applied_seq, second.count(), stale) == (1, 10, [])  # not emptied
+        assert asyncio.run(catch_up(Catalog(info, store, {"image": second}))) == 2
+        assert (second.applied_seq, second.count()) == (3, 19)
+        assert first.count() == 19  # the same collection, seen by the other gateway
+    finally:
+        registry.close()
