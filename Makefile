@@ -104,6 +104,11 @@ bench: models data  ## Triton overhead, gateway latency/throughput, index QPS �
 	$(PY) -m bench.gateway_bench --repository $(REPOSITORY) --output bench/GATEWAY_RESULTS.md
 	$(PY) -m bench.index_bench --sizes 100000 --output bench/INDEX_RESULTS.md
 
+# Embedded Milvus listens on every interface: the scale bench runs in a loopback-only network namespace (root).
+SCALE_SIZES ?= 100000
+bench-scale: models data postgres  ## hnswlib vs Milvus at SCALE_SIZES vectors, gateways on SQLite/PostgreSQL/Milvus, crash recovery → bench/SCALE_RESULTS.md
+	unshare -n sh -c 'ip link set lo up; exec $(PY) -m bench.scale_bench --sizes $(SCALE_SIZES) --repository $(REPOSITORY) --output bench/SCALE_RESULTS.md'
+
 eval: models data  ## evaluation through the gateway → evaluation/REPORT.md (+ its heatmap section) + contact sheets, evaluation/MODELS.md
 	$(PY) -m evaluation.harness --repository $(REPOSITORY)
 	$(PY) -m evaluation.models --repository $(REPOSITORY)
@@ -131,4 +136,4 @@ lint: setup  ## ruff, mypy on server/ and exporters/, and generated code in step
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data fonts browser postgres proto models demo demo-scale serve test test-milvus test-unit fuzz bench eval load soak clients lint clean
+.PHONY: help setup data fonts browser postgres proto models demo demo-scale serve test test-milvus test-unit fuzz bench bench-scale eval load soak clients lint clean
