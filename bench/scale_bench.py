@@ -85,7 +85,7 @@ from server.models.manifest import model_version, read_manifest
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway
 from server.tools.cli import products_from_fashion_mnist
-from server.tools.local_milvus import LocalMilvus
+from server.tools.local_milvus import LocalMilvus, seal_collection
 from server.tools.local_postgres import LocalPostgres, binaries
 from server.triton.runtime import EmbeddedTriton, free_port
 
@@ -103,7 +103,6 @@ FILTERS: dict[str, frozenset[str]] = {
 }
 _MATCH_BELOW = {"none": CATEGORIES, "10 %": 10, "1 %": 1}  # key % 100 below this matches
 GIB = 1024**3
-_SEALED = 3  # Milvus SegmentState.Sealed, as list_loaded_segments reports it
 _TICK = os.sysconf("SC_CLK_TCK")
 # DESIGN.md, "Anchors measured": Triton 2.51 python backend + PyTorch fp16 VGG16 on one
 # H100, gRPC uint8 224², 16 clients at batch 1 (the slower of its two runs).
@@ -331,34 +330,6 @@ def measure(
     return rows
 
 
-def seal(client: Any, name: str, rows: int, timeout_s: float) -> None:
-    """Flush, wait until every sealed segment has its HNSW index (as tests/engines.py
-    `seal_milvus` does), then until the query node serves all `rows` from indexed sealed
-    segments and no growing ones. Measured at 5,000 vectors: the index was finished ~15 s
-    before the query node swapped the sealed segment in, and searches meanwhile missed
-    rows (recall 0.23 instead of 1.0 with the 1 % filter)."""
-    client.flush(name)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        index = client.describe_index(name, "vector")
-        if index["total_rows"] and not index["pending_index_rows"] and index["indexed_rows"]:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{name}: index not built in {timeout_s:.0f} s: {index}")
-        time.sleep(0.5)
-    stable = 0
-    while stable < 3:  # the same complete set of segments three polls in a row
-        segments = client.list_loaded_segments(name)
-        sealed = sum(s.num_rows for s in segments if s.index_name and int(s.state) == _SEALED)
-        ready = sealed == rows and all(int(s.state) == _SEALED for s in segments)
-        stable = stable + 1 if ready else 0
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"{name}: {sealed} of {rows} rows in indexed sealed segments after {timeout_s:.0f} s"
-            )
-        time.sleep(1.0)
-
-
 def bench_hnsw(
     args: argparse.Namespace,
     data: Dataset,
@@ -414,7 +385,7 @@ def bench_stores(args: argparse.Namespace, size: int, milvus: LocalMilvus) -> tu
             points.upsert(records(keys, vectors), 0)  # seq 0: no meta row, as a rebuild writes
         insert_s = time.perf_counter() - started
         started = time.perf_counter()
-        seal(backend.client, name, size, args.index_timeout_s)
+        seal_collection(backend.client, name, size, args.index_timeout_s)
         builds.append(
             Build(size, "MilvusVectorStore", insert_s, time.perf_counter() - started, milvus.rss_bytes())
         )

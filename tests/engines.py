@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.domain import CatalogInfo
-from server.tools.local_milvus import LocalMilvus
+from server.tools.local_milvus import LocalMilvus, seal_collection
 from server.tools.local_postgres import LocalPostgres
 
 
@@ -53,15 +52,10 @@ def unique_catalog(prefix: str = "t") -> CatalogInfo:
     return CatalogInfo(f"{prefix}-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex[:16])
 
 
-def seal_milvus(client: Any, name: str, timeout_s: float = 120.0) -> None:
-    """Flush a collection and wait until its sealed segments have their HNSW index: growing
-    segments are searched by brute force, so only then does a search go through the graph."""
+def seal_milvus(client: Any, name: str, timeout_s: float = 300.0) -> None:
+    """Flush a collection and wait until the query node serves all of it from sealed
+    segments with their HNSW index: growing segments are searched by brute force, so only
+    then does a search go through the graph (server/tools/local_milvus.py)."""
     client.flush(name)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        index = client.describe_index(name, "vector")
-        if index["total_rows"] and not index["pending_index_rows"] and index["indexed_rows"]:
-            time.sleep(2.0)  # the query node swaps in the indexed segments
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"{name}: index not built in {timeout_s} s: {client.describe_index(name, 'vector')}")
+    rows = int(client.get_collection_stats(name)["row_count"])
+    seal_collection(client, name, rows, timeout_s)

@@ -253,3 +253,34 @@ def _new_config() -> Any:
             return _reusing_bind(port)
 
     return ReusingConfig()
+
+
+_SEALED = 3  # Milvus SegmentState.Sealed, as list_loaded_segments reports it
+
+
+def seal_collection(client: Any, name: str, rows: int, timeout_s: float = 300.0) -> None:
+    """Flush, wait until every sealed segment has its HNSW index, then until the query
+    node serves all `rows` from indexed sealed segments and no growing ones (for tests and
+    benchmarks that must search through the graph, not brute force). Measured at 5,000
+    vectors: the index was finished ~15 s before the query node swapped the sealed segment
+    in, and searches meanwhile missed rows (recall 0.23 instead of 1.0 with a 1 % filter)."""
+    client.flush(name)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        index = client.describe_index(name, "vector")
+        if index["total_rows"] and not index["pending_index_rows"] and index["indexed_rows"]:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: index not built in {timeout_s:.0f} s: {index}")
+        time.sleep(0.5)
+    stable = 0
+    while stable < 3:  # the same complete set of segments three polls in a row
+        segments = client.list_loaded_segments(name)
+        sealed = sum(s.num_rows for s in segments if s.index_name and int(s.state) == _SEALED)
+        ready = sealed == rows and all(int(s.state) == _SEALED for s in segments)
+        stable = stable + 1 if ready else 0
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{name}: {sealed} of {rows} rows in indexed sealed segments after {timeout_s:.0f} s"
+            )
+        time.sleep(1.0)

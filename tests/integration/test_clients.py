@@ -592,10 +592,13 @@ def test_environment_api_key_catalog_and_deadline(language):
         ),
     ) = server.calls
     assert first.text == "运动鞋" and first_metadata.get("authorization") == "Bearer key-from-env"
-    assert first_left is not None and 5 < first_left <= 10
+    # The deadline travels as a grpc-timeout header that gRPC may round up (C++ did by 9 ms):
+    # the time left on arrival can exceed the deadline set by a little.
+    slack = 0.05
+    assert first_left is not None and 5 < first_left <= 10 + slack
     assert first.catalog == "catalogs/shop-a"
     assert second_metadata.get("authorization") == "Bearer from-flag"
-    assert second_left is not None and 0 < second_left <= 3
+    assert second_left is not None and 0 < second_left <= 3 + slack
     assert second.catalog == "catalogs/shop-b"
     assert third.text == "red sneakers" and third.options.top_k == 3
     assert "authorization" not in third_metadata and third.catalog == ""
