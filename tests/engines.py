@@ -59,3 +59,13 @@ def seal_milvus(client: Any, name: str, timeout_s: float = 300.0) -> None:
     client.flush(name)
     rows = int(client.get_collection_stats(name)["row_count"])
     seal_collection(client, name, rows, timeout_s)
+
+
+def new_database(server: LocalPostgres, prefix: str) -> str:
+    """A fresh database on `server` (its conninfo): gateways on it see only their own catalogs."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return server.url_for(name)

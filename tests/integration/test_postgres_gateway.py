@@ -6,7 +6,6 @@ gateway on the same database sees the catalogs and products of the first."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import grpc
 import psycopg
@@ -17,6 +16,7 @@ from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.app import create_server
 from server.config import Config
 from server.tools import fashion_mnist
+from tests.engines import new_database
 from tests.gateway_helpers import all_ids, fmnist_product, requests
 
 pytestmark = pytest.mark.integration
@@ -27,10 +27,7 @@ N_PRODUCTS = 60
 @pytest.fixture(scope="module")
 def database(postgres) -> str:
     """A database of its own, so this module sees only its own catalogs."""
-    name = f"gateway_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return postgres.url_for(name)
+    return new_database(postgres, "gateway")
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +109,7 @@ async def test_two_gateways_share_catalogs_and_products(tmp_path_factory, triton
     """Each gateway keeps its own hnswlib index and follows the shared catalog: a write
     through one is found through the other within the follow interval; both end with the
     same products, each once, after they race on the same ids."""
-    name = f"pair_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    url = postgres.url_for(name)
+    url = new_database(postgres, "pair")
     gateways = [
         await create_server(config(tmp_path_factory.mktemp(f"pair{i}"), triton, url, follow_interval_s=0.2))
         for i in range(2)
@@ -185,10 +179,8 @@ async def test_catalog_locks_exclude_other_gateways_and_die_with_them(tmp_path, 
     from server.service.catalogs import Catalog
     from server.service.follow import TRAINING, WRITES, across_gateways
 
-    name = f"locks_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    registries = [PostgresCatalogRegistry(postgres.url_for(name), tmp_path / f"r{i}") for i in range(2)]
+    url = new_database(postgres, "locks")
+    registries = [PostgresCatalogRegistry(url, tmp_path / f"r{i}") for i in range(2)]
     try:
         info = registries[0].create("shop")
         mine, theirs = (registry.open(info) for registry in registries)

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
 from google.rpc import code_pb2
 
@@ -30,6 +28,7 @@ from server.config import Config
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
 from server.triton.runtime import free_port
+from tests.engines import new_database
 from tests.gateway_helpers import fmnist_product, requests
 
 pytestmark = pytest.mark.milvus
@@ -40,10 +39,7 @@ CALL_TIMEOUT_S = 60
 @pytest.fixture
 def database(postgres) -> str:
     """A database of its own for each test: the gateways see only their own catalogs."""
-    name = f"scale_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return postgres.url_for(name)
+    return new_database(postgres, "scale")
 
 
 @pytest.fixture(scope="module")
