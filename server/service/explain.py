@@ -11,20 +11,18 @@ is their cosine (server/models/heatmap.py).
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from server.config import Config
-from server.domain import IMAGE_SPACE, TITLE_SPACE, FailedPreconditionError, InvalidArgumentError, Product
+from server.domain import IMAGE_SPACE, FailedPreconditionError, Product
 from server.index.store import IndexSpace
 from server.models import heatmap
 from server.models.embedding import EmbeddingClient
-from server.models.images import DecodeBudget, ImageError
+from server.models.images import decode_image
 from server.service.catalogs import Catalog
-from server.service.ranking import not_found
+from server.service.ranking import Ranking, not_found
 from server.service.validation import _text, raise_if
 
 IMAGE_QUERY = "image"
@@ -44,12 +42,12 @@ class Explanation:
 
 class Explain:
     def __init__(
-        self, config: Config, embedder: EmbeddingClient, spaces: dict[str, IndexSpace], decodes: DecodeBudget
+        self, config: Config, embedder: EmbeddingClient, spaces: dict[str, IndexSpace], ranking: Ranking
     ) -> None:
         self.config = config
         self.embedder = embedder
         self.spaces = spaces
-        self.decodes = decodes
+        self.ranking = ranking  # embeds queries and reads products as the searches do
 
     async def explain(
         self,
@@ -74,21 +72,20 @@ class Explain:
             violations.append(("image", "is required"))
         raise_if(violations)
 
-        product = await asyncio.to_thread(catalog.store.get, product_id)
-        if product is None:
-            raise not_found(product_id)
+        product = await self.ranking.get(catalog, product_id)
         stored = (await asyncio.to_thread(catalog.store.stored_images, [product.key])).get(product.key)
         if stored is None:  # deleted since it was read
             raise not_found(product_id)
         model = self.spaces[IMAGE_SPACE].model
         if image is not None:
-            query, space = await self._image_query(model, image), IMAGE_QUERY
+            query_pixels = await self.ranking.decode_query(image)
+            (query,), space = await self.embedder.embed_images(model, [query_pixels]), IMAGE_QUERY
         elif query_product is not None:
-            query, space = await self._product_query(catalog, query_product), IMAGE_QUERY
+            (_, query), space = await self.ranking.product_vector(catalog, query_product), IMAGE_QUERY
         else:
             query, space = await self._text_query(catalog, text or ""), TEXT_QUERY
 
-        pixels = await asyncio.to_thread(_decode_stored, stored)
+        pixels = await asyncio.to_thread(decode_image, stored)  # the catalog's JPEG, <= 512 px
         embedding, feature_map = await self.embedder.embed_image_with_map(model, pixels)
         grid = heatmap.cosine_grid(query, feature_map)
         png = await asyncio.to_thread(heatmap.overlay_png, pixels, grid)
@@ -100,37 +97,10 @@ class Explain:
         score = float(np.dot(query, vector)) / norms
         return Explanation(product, score, grid, png, (pixels.shape[1], pixels.shape[0]), model, space)
 
-    async def _image_query(self, model: str, image: bytes) -> np.ndarray:
-        try:
-            pixels = await self.decodes.decode(image, self.config.limits.image)
-        except ImageError as error:
-            raise InvalidArgumentError([("image", str(error))]) from error
-        (query,) = await self.embedder.embed_images(model, [pixels])
-        return query
-
-    async def _product_query(self, catalog: Catalog, product_id: str) -> np.ndarray:
-        product = await asyncio.to_thread(catalog.store.get, product_id)
-        vectors = (
-            {}
-            if product is None
-            else await asyncio.to_thread(catalog.spaces[IMAGE_SPACE].fetch, [product.key])
-        )
-        if product is None or product.key not in vectors:
-            raise not_found(product_id)
-        return vectors[product.key]
-
     async def _text_query(self, catalog: Catalog, text: str) -> np.ndarray:
         if catalog.projection is None:
             raise FailedPreconditionError(
                 "a text query is explained in the image model's space through the catalog's "
                 "projection: train one first (TrainProjection)"
             )
-        text_query = await self.embedder.embed_texts([text], self.spaces[TITLE_SPACE].model)
-        (query,) = await self.embedder.project_texts(text_query, catalog.projection)
-        return query
-
-
-def _decode_stored(jpeg: bytes) -> np.ndarray:
-    """The catalog's own normalised JPEG (at most 512 px per side) as uint8 RGB."""
-    with Image.open(io.BytesIO(jpeg)) as picture:
-        return np.asarray(picture.convert("RGB"))
+        return (await self.ranking.text_queries(catalog, text))[IMAGE_SPACE]

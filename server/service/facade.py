@@ -88,7 +88,7 @@ class ProductSearchService:
         decodes = DecodeBudget()  # one for every image a request brings
         self.ingest = Ingest(config, embedder, spaces, decodes)
         self.ranking = Ranking(config, embedder, spaces, decodes)
-        self.explainer = Explain(config, embedder, spaces, decodes)
+        self.explainer = Explain(config, embedder, spaces, self.ranking)
         self.training = Training(config, embedder, spaces, triton)
         self.catalogs = CatalogSet(registry, self._open_catalog, self.training.forget)
 

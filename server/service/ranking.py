@@ -82,7 +82,7 @@ class Ranking:
 
     async def search_by_image(self, catalog: Catalog, image: bytes, options: SearchOptions) -> SearchResult:
         check_options(options, self.config.limits)
-        pixels = await self._decode(image)
+        pixels = await self.decode_query(image)
         started = time.perf_counter()
         (query,) = await self.embedder.embed_images(self.spaces[IMAGE_SPACE].model, [pixels])
         embedding_ms = (time.perf_counter() - started) * 1000
@@ -96,10 +96,7 @@ class Ranking:
         check_options(options, self.config.limits)
         check_query_text(text, self.config.limits)
         started = time.perf_counter()
-        text_query = await self.embedder.embed_texts([text], self.spaces[TITLE_SPACE].model)
-        queries = {TITLE_SPACE: text_query[0]}
-        if catalog.projection is not None:
-            (queries[IMAGE_SPACE],) = await self.embedder.project_texts(text_query, catalog.projection)
+        queries = await self.text_queries(catalog, text)
         embedding_ms = (time.perf_counter() - started) * 1000
         result = await asyncio.to_thread(self._search, catalog, queries, options, None)
         result.embedding_ms = embedding_ms
@@ -107,11 +104,8 @@ class Ranking:
 
     async def search_similar(self, catalog: Catalog, product_id: str, options: SearchOptions) -> SearchResult:
         check_options(options, self.config.limits)
-        product = await self.get(catalog, product_id)
-        vectors = await asyncio.to_thread(catalog.spaces[IMAGE_SPACE].fetch, [product.key])
-        if product.key not in vectors:  # deleted since it was read
-            raise not_found(product_id)
-        queries = {IMAGE_SPACE: vectors[product.key]}
+        product, vector = await self.product_vector(catalog, product_id)
+        queries = {IMAGE_SPACE: vector}
         return await asyncio.to_thread(self._search, catalog, queries, options, product.key)
 
     async def find_duplicates(
@@ -130,7 +124,7 @@ class Ranking:
                 else []
             )
         )
-        pixels = await self._decode(image)
+        pixels = await self.decode_query(image)
 
         async def embed() -> tuple[np.ndarray, float]:
             started = time.perf_counter()
@@ -149,11 +143,31 @@ class Ranking:
         result.embedding_ms = embedding_ms
         return result
 
-    async def _decode(self, image: bytes) -> np.ndarray:
+    # -- query embeddings (also for server/service/explain.py) ------------------------------
+
+    async def decode_query(self, image: bytes) -> np.ndarray:
+        """A query image's pixels; INVALID_ARGUMENT when it cannot or may not be decoded."""
         try:
             return await self.decodes.decode(image, self.config.limits.image)
         except ImageError as error:
             raise InvalidArgumentError([("image", str(error))]) from error
+
+    async def text_queries(self, catalog: Catalog, text: str) -> dict[str, np.ndarray]:
+        """A keyword's embedding per space: titles, and images through the catalog's
+        projection when one is served."""
+        text_query = await self.embedder.embed_texts([text], self.spaces[TITLE_SPACE].model)
+        queries = {TITLE_SPACE: text_query[0]}
+        if catalog.projection is not None:
+            (queries[IMAGE_SPACE],) = await self.embedder.project_texts(text_query, catalog.projection)
+        return queries
+
+    async def product_vector(self, catalog: Catalog, product_id: str) -> tuple[Product, np.ndarray]:
+        """A catalog product and its indexed image embedding; NOT_FOUND when it has none."""
+        product = await self.get(catalog, product_id)
+        vectors = await asyncio.to_thread(catalog.spaces[IMAGE_SPACE].fetch, [product.key])
+        if product.key not in vectors:  # deleted since it was read
+            raise not_found(product_id)
+        return product, vectors[product.key]
 
     def _copies(
         self, catalog: Catalog, pixels: np.ndarray, threshold: float, max_results: int

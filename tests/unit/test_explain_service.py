@@ -23,6 +23,7 @@ from server.domain import (
 from server.index.store import IndexSpace
 from server.models.images import DecodeBudget, encode_jpeg, encode_png
 from server.service.explain import IMAGE_QUERY, TEXT_QUERY, Explain
+from server.service.ranking import Ranking
 
 DIM = 4
 # A 2x2 map: the top-left cell points along axis 0, the bottom-right along axis 1.
@@ -77,7 +78,8 @@ def explainer():
         TITLE_SPACE: IndexSpace(TITLE_SPACE, "text_encoder", "v", DIM),
     }
     embedder = FakeEmbedder()
-    return Explain(Config(), embedder, spaces, DecodeBudget()), embedder
+    ranking = Ranking(Config(), embedder, spaces, DecodeBudget())
+    return Explain(Config(), embedder, spaces, ranking), embedder
 
 
 def catalog(projection: str | None = None):
