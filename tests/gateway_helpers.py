@@ -38,6 +38,16 @@ async def all_ids(stub) -> list[str]:
             return ids
 
 
+def all_ids_blocking(stub) -> list[str]:
+    """Every product id of the default catalog, page by page (a blocking stub)."""
+    ids, token = [], ""
+    while True:
+        page = stub.ListProducts(pb.ListProductsRequest(page_size=1000, page_token=token), timeout=30)
+        ids += [p.id for p in page.products]
+        if not (token := page.next_page_token):
+            return ids
+
+
 def precision_at_k(hits, category: str, k: int = 10) -> float:
     return float(np.mean([h.product.category == category for h in hits[:k]])) if hits else 0.0
 

@@ -42,7 +42,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
-from tests.gateway_helpers import catalog_dir, fmnist_product, requests
+from tests.gateway_helpers import all_ids_blocking, catalog_dir, fmnist_product, requests
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -149,20 +149,11 @@ def train():
 # -- checks shared by the tests ----------------------------------------------------------------
 
 
-def all_ids(stub) -> list[str]:
-    ids, token = [], ""
-    while True:
-        page = stub.ListProducts(pb.ListProductsRequest(page_size=1000, page_token=token), timeout=30)
-        ids += [p.id for p in page.products]
-        if not (token := page.next_page_token):
-            return ids
-
-
 def assert_catalog_whole(stub, acknowledged: dict[str, pb.Product], sent: dict[str, pb.Product]) -> list[str]:
     """Every acknowledged product present exactly once, as acknowledged; nothing that was never
     sent; every product present (acknowledged or not) found by GetProduct and by its own image
     exactly once; GetStats agrees with ListProducts. Returns the ids present."""
-    ids = all_ids(stub)
+    ids = all_ids_blocking(stub)
     duplicated = [i for i, n in Counter(ids).items() if n > 1]
     assert not duplicated, f"ListProducts repeats {duplicated[:5]}"
     lost = sorted(set(acknowledged) - set(ids))

@@ -29,7 +29,7 @@ from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
 from server.triton.runtime import free_port
 from tests.engines import new_database
-from tests.gateway_helpers import fmnist_product, requests
+from tests.gateway_helpers import all_ids_blocking, fmnist_product, requests
 
 pytestmark = pytest.mark.milvus
 
@@ -55,18 +55,9 @@ def every_hit(stub, image: bytes) -> list[str]:
     return [hit.product.id for hit in response.hits]
 
 
-def listed(stub) -> list[str]:
-    ids, token = [], ""
-    while True:
-        page = stub.ListProducts(pb.ListProductsRequest(page_size=1000, page_token=token), timeout=30)
-        ids += [p.id for p in page.products]
-        if not (token := page.next_page_token):
-            return ids
-
-
 def assert_whole(stub, acknowledged: set[str], sent: set[str], query: bytes) -> None:
     """Every acknowledged product is there and found exactly once; nothing unsent is."""
-    ids = listed(stub)
+    ids = all_ids_blocking(stub)
     assert acknowledged <= set(ids) <= sent, "lost or invented products"
     hits = every_hit(stub, query)
     assert len(hits) == len(set(hits)), f"found twice: {[i for i, n in Counter(hits).items() if n > 1]}"
