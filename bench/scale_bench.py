@@ -896,8 +896,8 @@ def render(args: argparse.Namespace, results: dict[str, Any], elapsed_s: float) 
             "",
             "Facets: product key % 100 is its category; the 10 % filter asks for 10 categories, the 1 % "
             "filter for one. Recall@10 is against exact numpy search over the matching vectors. "
-            f"`HnswStore` is built with {args.build_threads} threads (the gateway's own rebuild uses 1: "
-            "section 3); filtered sets of at most "
+            f"`HnswStore` is built with {args.build_threads} threads (the gateway's own rebuild "
+            "uses every core: section 3); filtered sets of at most "
             f"{IndexParams().exact_search_max:,} candidates are searched exactly (its planner). "
             "`MilvusVectorStore` reads at Strong consistency (every gateway sees every acknowledged "
             "write) and widens ef × 4 for filtered searches; ef is at least 2 k = 20 there.",
@@ -1105,7 +1105,7 @@ def reading(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
             e, s = crash["SQLite + hnswlib"], crash["PostgreSQL + Milvus"]
             out.append(
                 f"- **Recovery at {size:,} products**: an embedded gateway serves again "
-                f"{e.first_search_s:.0f} s after a crash (it rebuilds both indexes from SQLite, one thread); "
+                f"{e.first_search_s:.0f} s after a crash (it rebuilds both indexes from SQLite); "
                 f"a new gateway on PostgreSQL + Milvus serves {s.first_search_s:.0f} s after it is started — "
                 "the vectors stay in Milvus, so that is process start-up plus opening the collections, "
                 "whatever N, and with several gateways the others go on serving meanwhile."

@@ -16,7 +16,7 @@ from server.index.snapshot import SnapshotWriter, snapshotting
 from server.index.store import EVERYTHING, IndexSpace, StoreStats, VectorRecord, VectorStore
 from server.models.copy_descriptor import DIM, HYPOTHESES
 
-_UPSERT_CHUNK = 64  # products: a deduplicating store compares each vector with its batch
+_UPSERT_CHUNK = 1024  # products per write below: a deduplicating store compares a batch in one Gram matrix
 
 
 class CopyStore:
@@ -33,6 +33,9 @@ class CopyStore:
     @property
     def applied_seq(self) -> int:
         return self._labels.applied_seq
+
+    def refresh_applied_seq(self) -> int:
+        return self._labels.refresh_applied_seq()
 
     def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
         records = list({r.key: r for r in records}.values())  # the same key twice: the last wins

@@ -47,38 +47,41 @@ class DeduplicatingStore:
     def applied_seq(self) -> int:
         return self._points.applied_seq
 
+    def refresh_applied_seq(self) -> int:
+        return self._points.applied_seq  # its member lists live in this process only
+
     # -- writes ---------------------------------------------------------------------------
 
     def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
         records = list({r.key: r for r in records}.values())  # the same key twice: the last wins
+        if not records:
+            self._points.upsert([], seq)
+            return
+        vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in records])
+        earlier = _earlier_duplicate(vectors)
         with self._lock:
             touched = self._detach([r.key for r in records], seq)
-            new_points: list[int] = []
-            new_vectors: list[np.ndarray] = []
-            for record in records:
-                vector = np.asarray(record.vector, dtype=np.float32)
-                point = self._duplicate_of(vector, new_points, new_vectors)
+            point_of_row: list[int] = []
+            new_vectors: dict[int, np.ndarray] = {}
+            for row, record in enumerate(records):
+                if earlier[row] >= 0:
+                    point = point_of_row[earlier[row]]
+                else:
+                    point = self._stored_duplicate(vectors[row])
                 if point is None:
                     point = self._next_point
                     self._next_point += 1
-                    new_points.append(point)
-                    new_vectors.append(vector)
+                    new_vectors[point] = vectors[row]
                     self._members[point] = set()
+                point_of_row.append(point)
                 self._members[point].add(record.key)
                 self._point_of[record.key] = point
                 self._facets[record.key] = record.facets
                 touched.add(point)
-            self._describe(touched, dict(zip(new_points, new_vectors, strict=True)), seq)
+            self._describe(touched, new_vectors, seq)
 
-    def _duplicate_of(
-        self, vector: np.ndarray, batch_points: list[int], batch_vectors: list[np.ndarray]
-    ) -> int | None:
-        """The point holding a vector equal to `vector`, in the store or earlier in this batch."""
-        if batch_vectors:
-            scores = np.stack(batch_vectors) @ vector
-            best = int(scores.argmax())
-            if scores[best] >= DUPLICATE_COSINE:
-                return batch_points[best]
+    def _stored_duplicate(self, vector: np.ndarray) -> int | None:
+        """The stored point holding a vector equal to `vector`."""
         found = self._points.search(vector, 1)
         if found and found[0][1] >= DUPLICATE_COSINE:
             return found[0][0]
@@ -204,3 +207,11 @@ class DeduplicatingStore:
             raise IndexLoadError(f"member list in {reader.directory} does not match the snapshot")
         store._next_point = max(store._members, default=-1) + 1
         return store
+
+
+def _earlier_duplicate(vectors: np.ndarray) -> np.ndarray:
+    """For each row, the first earlier row with an equal vector, or -1. One matrix product
+    per batch: a rebuild reads batches of thousands, and comparing row by row made the
+    rebuild quadratic in the batch size."""
+    same = np.tril((vectors @ vectors.T) >= DUPLICATE_COSINE, k=-1)  # earlier rows only
+    return np.where(same.any(axis=1), same.argmax(axis=1), -1)

@@ -59,6 +59,9 @@ class HnswStore:
     def applied_seq(self) -> int:
         return self._applied_seq
 
+    def refresh_applied_seq(self) -> int:
+        return self._applied_seq
+
     def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
         if records:
             keys = np.array([r.key for r in records], dtype=np.int64)
@@ -174,6 +177,9 @@ class EmbeddedStore:
 
     @property
     def applied_seq(self) -> int:
+        return self.stack.applied_seq
+
+    def refresh_applied_seq(self) -> int:
         return self.stack.applied_seq
 
     def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:

@@ -31,6 +31,9 @@ class ExactStore:
     def applied_seq(self) -> int:
         return self._applied_seq
 
+    def refresh_applied_seq(self) -> int:
+        return self._applied_seq
+
     def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
         with self._lock:
             for record in records:

@@ -29,6 +29,7 @@ import importlib.metadata
 import itertools
 import logging
 import math
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -159,6 +160,10 @@ class _RWLock:
             self._cond.notify_all()
 
 
+# Items in one add from which hnswlib builds with every core.
+_BULK_ADD = 1024
+
+
 class VectorIndex:
     """HNSW index over one embedding space: cosine top-k with filters, upserts, deletes, snapshots."""
 
@@ -224,6 +229,12 @@ class VectorIndex:
         with self._lock.write():
             self._upsert_locked(key_array, vecs)
 
+    def _add_threads(self, items: int) -> int:
+        """A bulk add (a rebuild at start, a catch-up) uses every core: searches of this
+        index wait for the write lock anyway, and one thread made a rebuild at 100k
+        products take minutes. Everyday batches keep the configured threads."""
+        return len(os.sched_getaffinity(0)) if items >= _BULK_ADD else self._num_threads
+
     def _upsert_locked(self, keys: np.ndarray, vecs: np.ndarray) -> None:
         update: list[int] = []  # positions of keys hnswlib holds live (after unmarking)
         new: list[int] = []  # positions of keys hnswlib does not know
@@ -251,12 +262,14 @@ class VectorIndex:
 
         if update:
             idx = np.asarray(update)
-            self._index.add_items(vecs[idx], keys[idx], num_threads=self._num_threads)
+            self._index.add_items(vecs[idx], keys[idx], num_threads=self._add_threads(len(idx)))
         if new:
             idx = np.asarray(new)
             # replace_deleted only for labels hnswlib does not hold: for a live label it would
             # take a free slot and leave the old one live too (a duplicate in results).
-            self._index.add_items(vecs[idx], keys[idx], num_threads=self._num_threads, replace_deleted=True)
+            self._index.add_items(
+                vecs[idx], keys[idx], num_threads=self._add_threads(len(idx)), replace_deleted=True
+            )
 
         rows = np.empty(len(keys), dtype=np.int64)
         for pos, key in enumerate(keys.tolist()):

@@ -81,6 +81,11 @@ class VectorStore(Protocol):
         """The catalog sequence number of the last change applied."""
         ...
 
+    def refresh_applied_seq(self) -> int:
+        """`applied_seq` after taking in what other processes applied to the same engine
+        (gateways sharing a Milvus collection); a store of this process alone returns it."""
+        ...
+
     def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
         """Add or replace vectors by key (keys unique within the call)."""
         ...

@@ -85,13 +85,21 @@ def behind(catalog: Catalog) -> int:
     return min(space.applied_seq for space in catalog.spaces.values())
 
 
+def _refreshed_behind(catalog: Catalog) -> int:
+    return min(space.refresh_applied_seq() for space in catalog.spaces.values())
+
+
 async def catch_up(catalog: Catalog) -> int:
     """Apply to the catalog's vector stores what the catalog committed since they last
     followed it; returns how many writes that was. Callers hold `writing(catalog)`."""
     store = catalog.store
     if not isinstance(store, SharedCatalogStore):
         return 0
-    start = applied = behind(catalog)
+    applied = behind(catalog)
+    if applied < await asyncio.to_thread(store.seq):
+        # Gateways sharing a vector store (Milvus) apply their own writes to it: take that in.
+        applied = await asyncio.to_thread(_refreshed_behind, catalog)
+    start = applied
     while applied < await asyncio.to_thread(store.seq):
         change = await asyncio.to_thread(store.catch_up, applied, list(catalog.spaces), MAX_WRITES)
         await asyncio.to_thread(apply, catalog, change)

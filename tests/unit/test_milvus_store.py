@@ -137,6 +137,27 @@ def test_a_reopened_store_has_the_vectors_and_the_sequence(
 
 
 @pytest.mark.milvus
+def test_a_store_takes_in_what_another_gateway_applied(milvus: LocalMilvus, backend: MilvusVectors) -> None:
+    catalog, stored = unique_catalog(), rows(20)
+    mine, _ = backend.open(catalog, SPACE, Catalog(7, stored), copies=False)
+    other = MilvusVectors(milvus.uri, PARAMS)  # another gateway on the same collection
+    try:
+        theirs, _ = other.open(catalog, SPACE, Catalog(7, stored), copies=False)
+        theirs.upsert([VectorRecord(500, stored[0].vector)], 8)
+        assert mine.applied_seq == 7, "nothing is read until asked"
+        assert mine.refresh_applied_seq() == 8 and mine.applied_seq == 8
+        mine.upsert([VectorRecord(501, stored[1].vector)], 9)
+        assert CopyStore(theirs).refresh_applied_seq() == 9, "a wrapper asks the store it wraps"
+        # The same name for a catalog created again: its meta row is not the new catalog's.
+        again = MilvusVectorStore(
+            backend.client, collection_name(catalog.id, SPACE.name), SPACE, PARAMS, "another-uid", 3
+        )
+        assert again.refresh_applied_seq() == 3
+    finally:
+        other.close()
+
+
+@pytest.mark.milvus
 def test_open_catches_up_and_returns_the_keys_to_embed_again(backend: MilvusVectors) -> None:
     catalog = unique_catalog()
     backend.open(catalog, SPACE, Catalog(3, rows(50)), copies=False)
