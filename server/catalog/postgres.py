@@ -8,8 +8,9 @@ from one writer connection in one process come from the database here:
   catalog's `seq` by one and returns it, exactly like the SQLite store.
 - Product keys (the vector stores' labels) come from a per-catalog counter on that locked
   row: stable across updates, never reused, numbered from 1 as in SQLite.
-- Every write appends what it changed to `changes` (seq, key, op), in the same
-  transaction: the outbox that vector stores on other machines follow (`changes_since`).
+- Every write records what it changed in `changes` (key → seq, op of its latest write),
+  in the same transaction: the outbox that vector stores on other machines follow
+  (`catch_up`). It keeps only each key's latest write, so it never needs pruning.
 
 Products reference their catalog by its uid (not its id), so a store left open on a deleted
 catalog can never write into a new catalog of the same id. Deleting a catalog cascades to
@@ -97,13 +98,17 @@ CREATE TABLE IF NOT EXISTS embeddings (
     FOREIGN KEY (catalog_uid, key) REFERENCES products(catalog_uid, key) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS embeddings_by_space ON embeddings (catalog_uid, space, key);
+-- The outbox, compacted: one row per key, its latest write. Followers read a key's current
+-- state, so its latest write is all any of them needs, wherever it stands; the table stays
+-- as large as the keys ever written, not the writes.
 CREATE TABLE IF NOT EXISTS changes (
     catalog_uid TEXT NOT NULL REFERENCES catalogs(uid) ON DELETE CASCADE,
-    seq BIGINT NOT NULL,
     key BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
-    PRIMARY KEY (catalog_uid, seq, key)
+    PRIMARY KEY (catalog_uid, key)
 );
+CREATE INDEX IF NOT EXISTS changes_by_seq ON changes (catalog_uid, seq);
 """
 TABLES = ("changes", "embeddings", "products", "catalogs")
 
@@ -328,7 +333,7 @@ class PostgresCatalogStore:
         with db.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO changes (catalog_uid, seq, key, op) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
+                " ON CONFLICT (catalog_uid, key) DO UPDATE SET seq = excluded.seq, op = excluded.op",
                 [(self.catalog_uid, seq, key, op) for key in dict.fromkeys(keys)],
             )
 
@@ -424,9 +429,8 @@ class PostgresCatalogStore:
         return int(rows[0][0])
 
     def changes_since(self, seq: int, limit: int) -> list[tuple[int, int, str]]:
-        """(seq, key, op) of the writes after `seq`, in seq then key order, at most `limit`
-        rows; a write's rows are all committed or none are. (A write may span a page
-        boundary: continue from the last seq returned minus one, or ask for more.)"""
+        """(seq, key, op) of the keys whose latest write came after `seq`, in seq then key
+        order, at most `limit` rows; a write's rows are all committed or none are."""
         rows = self._read(
             "SELECT seq, key, op FROM changes WHERE catalog_uid = %s AND seq > %s ORDER BY seq, key LIMIT %s",
             (self.catalog_uid, seq, limit),
