@@ -18,7 +18,7 @@ from server.config import Config
 from server.domain import IMAGE_SPACE, TITLE_SPACE, FailedPreconditionError
 from server.index.store import IndexSpace
 from server.models import projection
-from server.models.embedding import EmbeddingClient
+from server.models.embedding import EmbeddingClient, EmbeddingError
 from server.service.catalogs import Catalog
 from server.service.follow import TRAINING, across_gateways
 from server.service.validation import raise_if
@@ -52,12 +52,13 @@ class Training:
         self.embedder = embedder
         self.spaces = spaces
         self.triton = triton  # the embedded Triton, to which new versions are added; None: external
+        self._reloads_tried: dict[str, int] = {}  # projection → newest version a reload was tried for
 
     async def discover_projection(self, catalog: Catalog) -> None:
         """Use the catalog's served projection if it was trained for our image model."""
         model = projection.model_name(catalog.id)
         catalog.projection = None
-        if not await self.embedder.ready([model]):
+        if not await self.embedder.ready([model]) and not await self._reload(model):
             return
         self.embedder.forget(model)
         info = await self.embedder.model_info(model)
@@ -71,6 +72,26 @@ class Training:
                 info.parameters.get("image_model"),
                 image_model,
             )
+
+    async def _reload(self, model: str) -> bool:
+        """Load a trained projection an external Triton does not serve: restarted with
+        explicit model control, it serves only the models it was started with. Tried once
+        per version on disk, and only while Triton serves our image model (it is up)."""
+        if self.triton is not None:  # the embedded one restarts with the gateway, projections included
+            return False
+        on_disk = await asyncio.to_thread(projection.versions, self.config.model_repository, model)
+        if not on_disk or self._reloads_tried.get(model) == on_disk[-1]:
+            return False
+        if not await self.embedder.ready([self.spaces[IMAGE_SPACE].model]):
+            return False
+        self._reloads_tried[model] = on_disk[-1]
+        try:
+            await self.embedder.load_model(model)
+        except EmbeddingError as error:
+            _LOGGER.warning("%s version %d is not served and did not load: %s", model, on_disk[-1], error)
+            return False
+        _LOGGER.info("%s was not served (Triton restarted?): loaded version %d again", model, on_disk[-1])
+        return await self.embedder.ready([model])
 
     async def train_projection(self, catalog: Catalog, method: str) -> TrainingResult:
         """Fit the projection on the catalog's titled products, write it as a new version
