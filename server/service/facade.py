@@ -129,8 +129,7 @@ class ProductSearchService:
         await self.catalogs.refresh()
         for catalog in self.catalogs.all():
             if follow.behind(catalog) < await asyncio.to_thread(catalog.store.seq):
-                async with follow.writing(catalog):  # catches up first
-                    pass
+                await follow.follow_now(catalog)
             await self.training.discover_projection(catalog)
 
     # -- catalogs -------------------------------------------------------------------------

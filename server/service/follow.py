@@ -45,6 +45,12 @@ async def writing(catalog: Catalog) -> AsyncIterator[None]:
         yield
 
 
+async def follow_now(catalog: Catalog) -> None:
+    """Catch up between writes, under the locks a write takes (`writing` catches up first)."""
+    async with writing(catalog):
+        pass
+
+
 @contextlib.asynccontextmanager
 async def across_gateways(catalog: Catalog, purpose: str) -> AsyncIterator[bool]:
     """Hold the catalog's lock for `purpose` across gateways when its store is shared;

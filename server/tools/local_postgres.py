@@ -22,10 +22,11 @@ import os
 import pwd
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from server.triton.runtime import free_port
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,12 +53,6 @@ def binaries() -> Path:
             "(apt-get install postgresql)"
         )
     return max(found, key=lambda folder: [int(n) for n in re.findall(r"\d+", folder.parent.name)])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fast_shutdown_with_parent() -> None:

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import threading
@@ -42,6 +41,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
+from server.triton.runtime import free_port
 from tests.gateway_helpers import all_ids_blocking, catalog_dir, fmnist_product, requests
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -51,12 +51,6 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 CALL_TIMEOUT_S = 30
 FAIL_FAST_S = 3.0  # an embedding call while Triton is down fails within this
 CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

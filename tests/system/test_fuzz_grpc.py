@@ -10,7 +10,6 @@ CI runs a fixed, small number of examples; `make fuzz` (FUZZ_EXAMPLES=5000) runs
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from server.domain import Product, SearchOptions
 from server.models.images import DEFAULT_LIMITS
 from server.tools import fashion_mnist
 from server.tools.child import spawn_gateway, wait_serving
+from server.triton.runtime import free_port
 from tests.gateway_helpers import fmnist_product, requests
 from tests.unit.test_fuzz_images import (
     ACCEPTED_FORMATS,
@@ -74,12 +74,6 @@ class Gateway:
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
