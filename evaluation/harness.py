@@ -17,22 +17,18 @@ import datetime
 import io
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import numpy as np
 from PIL import Image, ImageEnhance
 
 from bench.machine import describe_machine
+from evaluation.gateway import evaluation_gateway, upsert
 from evaluation.heatmaps import kept_section
 from productsearch.v1 import product_search_pb2 as pb
-from productsearch.v1 import product_search_pb2_grpc as pb_grpc
-from server.app import create_server
 from server.config import Config
-from server.models import projection
 from server.models.images import encode_png
 from server.tools import fashion_mnist
 from server.tools.cli import chunks, write_contact_sheet
@@ -96,19 +92,11 @@ async def run(args: argparse.Namespace) -> Results:
     queries = fashion_mnist.stratified(test, args.queries // 10, seed=1)
     rng = np.random.default_rng(2)
     results = Results()
-    with tempfile.TemporaryDirectory(prefix="evaluation-") as data_dir:
-        # The projection's versions go to a private repository, not into args.repository.
-        repository = projection.private_repository(args.repository, Path(data_dir) / "models")
-        gateway = await create_server(Config(data_dir=Path(data_dir), model_repository=repository, port=0))
-        try:
-            async with grpc.aio.insecure_channel(gateway.address) as channel:
-                stub = pb_grpc.ProductSearchStub(channel)
-                await index(stub, train, catalog)
-                await image_queries(stub, test, queries, results, args.sheets)
-                await keyword_queries(stub, train, catalog, args.titled, results, args.sheets)
-                await duplicate_queries(stub, train, test, catalog, queries, args.duplicates, rng, results)
-        finally:
-            await gateway.stop()
+    async with evaluation_gateway(args.repository) as stub:
+        await index(stub, train, catalog)
+        await image_queries(stub, test, queries, results, args.sheets)
+        await keyword_queries(stub, train, catalog, args.titled, results, args.sheets)
+        await duplicate_queries(stub, train, test, catalog, queries, args.duplicates, rng, results)
     return results
 
 
@@ -121,9 +109,7 @@ async def index(stub, train: fashion_mnist.Split, catalog: np.ndarray) -> None:
     )
     with tqdm(total=len(catalog), unit="product", desc="indexing (no titles)") as bar:
         for chunk in chunks(products, 256):
-            response = await stub.UpsertProducts(iter([pb.UpsertProductsRequest(product=p) for p in chunk]))
-            assert response.failed == 0, response.statuses[:3]
-            bar.update(len(chunk))
+            bar.update(await upsert(stub, chunk))
 
 
 async def image_queries(stub, test, queries, results: Results, sheets: Path | None) -> None:
@@ -169,9 +155,7 @@ async def keyword_queries(stub, train, catalog, titled: int, results: Results, s
         )
         for i in split
     ]
-    for chunk in chunks(iter(products), 256):
-        response = await stub.UpsertProducts(iter([pb.UpsertProductsRequest(product=p) for p in chunk]))
-        assert response.failed == 0, response.statuses[:3]
+    await upsert(stub, products)
     results.projection = await stub.TrainProjection(pb.TrainProjectionRequest())
     for chunk in chunks(iter(products), 1000):
         await stub.DeleteProducts(pb.DeleteProductsRequest(ids=[p.id for p in chunk]))
