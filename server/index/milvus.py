@@ -33,12 +33,19 @@ one process, and gateways sharing a collection would each hold their own, stale 
 another gateway's writes; it also asks the engine for a nearest neighbour per upserted
 vector, one Strong round trip each. Measured on the congruence data (3,000 vectors, 600 in
 groups of 30 identical ones; sealed segments with their HNSW index, M 16, efConstruction
-100): without it, unfiltered recall@10 was 1.0 at ef 64 (its HNSW does not strand the
-groups of duplicates as hnswlib's did); filtered recall was 1.0 in one run and 0.948 for
+100): without it, unfiltered recall@10 was 1.0 at ef 64; filtered recall was 1.0 in one run and 0.948 for
 one filter (two categories) in another, hence filtered searches use ef x 4; with that every
 congruence test passed in the runs since (tests/unit/test_vector_stores.py). Ties
 (identical vectors) are ordered by key: when the k-th score ties with the last one
 returned, the search asks for 16 times more (most title ties resolve in a second round trip).
+
+**Known defect: larger groups of identical vectors strand Milvus' HNSW** as they did
+hnswlib's (`python -m bench.milvus_duplicates`, 2026-12-06): groups of 30 were always found,
+but with 10 titles shared by 200 products each, 5 to 9 of the 10 queries got their group's
+products (ef 64; 9 of 10 at ef 512). Text search over a catalog that repeats titles that
+often can miss a whole title group here. The fix is one point per distinct vector kept
+consistent across gateways (the catalog store knowing which products share a vector);
+until then, prefer the embedded index for such catalogs.
 
 Latency (embedded Milvus 2.3.5, 2-core CPU, 32-d): a Strong search 27 ms with the time tick
 at 20 ms (server/tools/local_milvus.py sets it; 200 ms by default), Bounded 1.6 ms.
