@@ -53,7 +53,9 @@ def cached_embeddings(session, cache: Path, name: str, images: np.ndarray) -> np
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
     parser.add_argument("--parts", default="dev,test")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/head-trial-cache"))
@@ -72,7 +74,7 @@ def main() -> None:
     train, test = fashion_mnist.load("train"), fashion_mnist.load("test")
     splits = protocol.image_splits(train.labels, test.labels, protocol.Sizes())
     print(f"machine: {describe_machine()}; date {datetime.date.today()}; model {IMAGE_MODEL}")
-    print("| part | catalog | queries | raw P@10 | head P@10 | held-out (in catalog) raw → head | epochs | fit s |")
+    print("| part | catalog | queries | raw P@10 | head P@10 | held out in catalog: raw → head | epoch | s |")
     print("|---|---:|---:|---:|---:|---|---:|---:|")
     for part in args.parts.split(","):
         split = splits[part]
@@ -91,7 +93,10 @@ def main() -> None:
         seconds = time.perf_counter() - started
         raw = image_head.precision_at_10(queries, query_labels, catalog, labels)
         head = image_head.precision_at_10(
-            image_head.apply(queries, fit.weights), query_labels, image_head.apply(catalog, fit.weights), labels
+            image_head.apply(queries, fit.weights),
+            query_labels,
+            image_head.apply(catalog, fit.weights),
+            labels,
         )
         print(
             f"| {part} | {len(catalog):,} | {len(queries):,} | {raw:.3f} | {head:.3f} | "

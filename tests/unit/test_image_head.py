@@ -17,7 +17,9 @@ def mixed_categories(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     centres = np.random.default_rng(0).normal(size=(4, 8)) * 0.6  # the categories: one set
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 4, n)
-    vectors = np.concatenate([centres[labels] + rng.normal(size=(n, 8)) * 0.5, rng.normal(size=(n, 56))], axis=1)
+    vectors = np.concatenate(
+        [centres[labels] + rng.normal(size=(n, 8)) * 0.5, rng.normal(size=(n, 56))], axis=1
+    )
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32), labels
 
 
@@ -28,7 +30,10 @@ def test_the_head_separates_categories_on_products_it_never_saw() -> None:
     queries, query_labels = mixed_categories(500, seed=1)  # new products, same categories
     before = image_head.precision_at_10(queries, query_labels, embeddings, labels)
     after = image_head.precision_at_10(
-        image_head.apply(queries, fit.weights), query_labels, image_head.apply(embeddings, fit.weights), labels
+        image_head.apply(queries, fit.weights),
+        query_labels,
+        image_head.apply(embeddings, fit.weights),
+        labels,
     )
     assert after > before + 0.2, (before, after)
 
