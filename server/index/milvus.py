@@ -33,9 +33,9 @@ one process, and gateways sharing a collection would each hold their own, stale 
 another gateway's writes; it also asks the engine for a nearest neighbour per upserted
 vector, one Strong round trip each. Measured on the congruence data (3,000 vectors, 600 in
 groups of 30 identical ones; sealed segments with their HNSW index, M 16, efConstruction
-100): without it, unfiltered recall@10 was 1.0 at ef 64; filtered recall was 1.0 in one run and 0.948 for
-one filter (two categories) in another, hence filtered searches use ef x 4; with that every
-congruence test passed in the runs since (tests/unit/test_vector_stores.py). Ties
+100): without it, unfiltered recall@10 was 1.0 at ef 64; filtered recall was 1.0 in one
+run and 0.948 for one filter (two categories) in another, hence filtered searches use ef x 4;
+with that every congruence test passed in the runs since (tests/unit/test_vector_stores.py). Ties
 (identical vectors) are ordered by key: when the k-th score ties with the last one
 returned, the search asks for 16 times more (most title ties resolve in a second round trip).
 
@@ -229,15 +229,10 @@ class MilvusVectorStore:
     def refresh_applied_seq(self) -> int:
         """What the meta row says, when it is this catalog's: other gateways apply their
         writes to this collection too, so a follower need not write them again."""
-        rows = self._client.query(
-            META_COLLECTION,
-            filter=f"name == {quote(self.name)}",
-            output_fields=["seq", "catalog_uid"],
-            consistency_level=CONSISTENCY,
-        )
+        row = meta_row(self._client, self.name)
         with self._seq_lock:
-            if rows and rows[0]["catalog_uid"] == self._catalog_uid:
-                self._applied_seq = max(self._applied_seq, int(rows[0]["seq"]))
+            if row is not None and row["catalog_uid"] == self._catalog_uid:
+                self._applied_seq = max(self._applied_seq, int(row["seq"]))
             return self._applied_seq
 
     @_engine_errors
@@ -408,6 +403,17 @@ class MilvusVectorStore:
             self._applied_seq = seq
 
 
+def meta_row(client: MilvusClient, name: str) -> dict[str, Any] | None:
+    """A collection's row in the meta collection (seq, catalog_uid, space), if any."""
+    rows = client.query(
+        META_COLLECTION,
+        filter=f"name == {quote(name)}",
+        output_fields=["seq", "catalog_uid", "space"],
+        consistency_level=CONSISTENCY,
+    )
+    return rows[0] if rows else None
+
+
 def _space_json(space: IndexSpace) -> dict[str, Any]:
     return {"name": space.name, "model": space.model, "model_version": space.model_version, "dim": space.dim}
 
@@ -441,13 +447,7 @@ class MilvusVectors:
 
     def stored_state(self, name: str) -> dict[str, Any] | None:
         """The meta row of a collection: its applied seq, catalog uid and space."""
-        rows = self.client.query(
-            META_COLLECTION,
-            filter=f"name == {quote(name)}",
-            output_fields=["seq", "catalog_uid", "space"],
-            consistency_level=CONSISTENCY,
-        )
-        return rows[0] if rows else None
+        return meta_row(self.client, name)
 
     @_engine_errors
     def open(

@@ -101,15 +101,17 @@ async def catch_up(catalog: Catalog) -> int:
     store = catalog.store
     if not isinstance(store, SharedCatalogStore):
         return 0
+    seq = await asyncio.to_thread(store.seq)
     applied = behind(catalog)
-    if applied < await asyncio.to_thread(store.seq):
+    if applied < seq:
         # Gateways sharing a vector store (Milvus) apply their own writes to it: take that in.
         applied = await asyncio.to_thread(_refreshed_behind, catalog)
     start = applied
-    while applied < await asyncio.to_thread(store.seq):
+    while applied < seq:
         change = await asyncio.to_thread(store.catch_up, applied, list(catalog.spaces), MAX_WRITES)
         await asyncio.to_thread(apply, catalog, change)
         applied = change.seq
+        seq = await asyncio.to_thread(store.seq)
     if applied > start:
         _LOGGER.info("%s: followed %d writes to seq %d", catalog.info.name, applied - start, applied)
     return applied - start
