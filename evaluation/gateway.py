@@ -15,7 +15,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.app import create_server
 from server.config import Config
-from server.models import projection
+from server.models import trained
 from server.tools.cli import chunks
 
 
@@ -27,7 +27,7 @@ async def evaluation_gateway(
     versions into a private repository of links, not into `repository`. `config` sets other
     options (its data_dir, model_repository and port are replaced)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
-        models = projection.private_repository(repository, Path(data_dir) / "models")
+        models = trained.private_repository(repository, Path(data_dir) / "models")
         config = replace(config or Config(), data_dir=Path(data_dir), model_repository=models, port=0)
         gateway = await create_server(config)
         try:

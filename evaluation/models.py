@@ -33,7 +33,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.app import create_server
 from server.config import Config
-from server.models import projection
+from server.models import trained
 from server.models.images import encode_png
 from server.tools import fashion_mnist, saleor
 from server.tools.sources import products_from_saleor
@@ -70,7 +70,7 @@ async def measure(model: str, args: argparse.Namespace) -> ModelResult:
     catalog = fashion_mnist.stratified(train, args.catalog // 10, seed=0)
     parts = query_parts(test, args.queries // 10)
     with tempfile.TemporaryDirectory(prefix="model-comparison-") as data_dir:
-        repository = projection.private_repository(args.repository, Path(data_dir) / "models")
+        repository = trained.private_repository(args.repository, Path(data_dir) / "models")
         # VGG16 embeds a batch of 32 in more than the default 10 s on a busy 2-core CPU.
         config = Config(
             data_dir=Path(data_dir),

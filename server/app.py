@@ -43,7 +43,7 @@ from server.files import restrict_tree
 from server.index.embedded import EmbeddedVectors
 from server.index.hnsw import IndexParams
 from server.index.store import VectorBackend
-from server.models import projection
+from server.models import trained
 from server.models.embedding import EmbeddingClient
 from server.models.text import Tokenizer, sentencepiece_model
 from server.service.facade import ProductSearchService
@@ -242,10 +242,10 @@ def open_vectors(config: Config, registry: CatalogRegistry) -> VectorBackend:
 
 def remove_orphan_projections(config: Config, registry: CatalogRegistry) -> None:
     """Projections of catalogs that no longer exist are removed from the model repository."""
-    for model in projection.trained_models(config.model_repository):
-        catalog_id = projection.catalog_of(model)
+    for model in trained.trained_models(config.model_repository):
+        catalog_id = trained.catalog_of(model)
         if catalog_id is not None and registry.get(catalog_id) is None:
-            projection.remove(config.model_repository, model)
+            trained.remove(config.model_repository, model)
 
 
 def open_sqlite_registry(config: Config) -> SqliteCatalogRegistry:
@@ -310,7 +310,7 @@ async def create_server(config: Config) -> Gateway:
     triton = None
     url = config.triton_url
     if url is None:
-        models = [config.image_model, config.text_model, *projection.trained_models(config.model_repository)]
+        models = [config.image_model, config.text_model, *trained.trained_models(config.model_repository)]
         triton = EmbeddedTriton(config.model_repository, models)
         try:
             await asyncio.to_thread(triton.start)

@@ -48,6 +48,7 @@ METHOD_ROLES = {
     "UpsertProducts": Role.WRITE,
     "DeleteProducts": Role.WRITE,
     "TrainProjection": Role.ADMIN,
+    "TrainImageHead": Role.ADMIN,
     "CreateCatalog": Role.ADMIN,
     "DeleteCatalog": Role.ADMIN,
 }

@@ -144,6 +144,20 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
             model=result.model,
         )
 
+    async def TrainImageHead(self, request, context):
+        result = await self.service.train_image_head(convert.catalog_id(request.catalog), CALLER.get())
+        return pb.TrainImageHeadResponse(
+            version=result.version,
+            model=result.model,
+            products=result.products,
+            categories=result.categories,
+            held_out=result.held_out,
+            epochs=result.epochs,
+            seconds=result.seconds,
+            precision_at_10_before=result.before_p10,
+            precision_at_10_after=result.after_p10,
+        )
+
     async def GetStats(self, request, context):
         stats = await self.service.stats(convert.catalog_id(request.catalog), CALLER.get())
         return convert.stats_to_proto(stats)

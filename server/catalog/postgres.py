@@ -420,6 +420,12 @@ class PostgresCatalogStore:
             self._record(db, seq, changed, "upsert")
         return seq
 
+    def delete_embeddings(self, space: str) -> None:
+        with self._transaction() as (db, _, _):
+            db.execute(
+                "DELETE FROM embeddings WHERE catalog_uid = %s AND space = %s", (self.catalog_uid, space)
+            )
+
     # -- reads ----------------------------------------------------------------------------
 
     def seq(self) -> int:

@@ -313,6 +313,10 @@ class SqliteCatalogStore:
             )
             return self._bump_seq(db)
 
+    def delete_embeddings(self, space: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM embeddings WHERE space = ?", (space,))
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed on success, rolled back on any error."""

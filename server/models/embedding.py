@@ -187,6 +187,13 @@ class EmbeddingClient:
         vectors = np.ascontiguousarray(text_embeddings, dtype=np.float32)
         return await self._infer_chunks(info, {"text_embeddings": vectors})
 
+    async def apply_head(self, image_embeddings: np.ndarray, model: str, version: int) -> np.ndarray:
+        """Image-model embeddings mapped by one version of a catalog's image head `model`
+        (Triton serves its two newest versions while a catalog moves to the new one)."""
+        info = await self.model_info(model)
+        vectors = np.ascontiguousarray(image_embeddings, dtype=np.float32)
+        return await self._infer_chunks(info, {"image_embeddings": vectors}, str(version))
+
     def forget(self, model: str) -> None:
         """Drop a model's cached config (after Triton loaded a new version of it)."""
         self._models.pop(model, None)
@@ -201,7 +208,9 @@ class EmbeddingClient:
         await self._call(model, lambda t: self._client.unload_model(model, client_timeout=t))
         self.forget(model)
 
-    async def _infer_chunks(self, info: ModelInfo, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    async def _infer_chunks(
+        self, info: ModelInfo, inputs: dict[str, np.ndarray], version: str = ""
+    ) -> np.ndarray:
         """Split into batches Triton accepts, send them concurrently, keep the order."""
         total = next(iter(inputs.values())).shape[0]
         if total == 0:
@@ -209,21 +218,26 @@ class EmbeddingClient:
         step = info.max_batch_size
         parts = await asyncio.gather(
             *[
-                self._infer_embeddings(info, {k: v[start : start + step] for k, v in inputs.items()})
+                self._infer_embeddings(info, {k: v[start : start + step] for k, v in inputs.items()}, version)
                 for start in range(0, total, step)
             ]
         )
         return np.concatenate(parts)
 
-    async def _infer_embeddings(self, info: ModelInfo, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        result = await self._infer(info, arrays, (info.output,))
+    async def _infer_embeddings(
+        self, info: ModelInfo, arrays: dict[str, np.ndarray], version: str = ""
+    ) -> np.ndarray:
+        result = await self._infer(info, arrays, (info.output,), version)
         embeddings = result.as_numpy(info.output)
         if embeddings is None or embeddings.shape[0] != next(iter(arrays.values())).shape[0]:
             raise EmbeddingError(info.name, Code.INTERNAL, "Triton returned no or too few embeddings")
         return embeddings
 
-    async def _infer(self, info: ModelInfo, arrays: dict[str, np.ndarray], names: Sequence[str]):
-        """One Triton call asking for the outputs `names` (only those are computed)."""
+    async def _infer(
+        self, info: ModelInfo, arrays: dict[str, np.ndarray], names: Sequence[str], version: str = ""
+    ):
+        """One Triton call asking for the outputs `names` (only those are computed), of
+        `version` of the model (default: the newest served)."""
         model = info.name
         inputs = []
         for name, array in arrays.items():
@@ -232,7 +246,10 @@ class EmbeddingClient:
             inputs.append(tensor)
         outputs = [InferRequestedOutput(name) for name in names]
         return await self._call(
-            model, lambda t: self._client.infer(model, inputs, outputs=outputs, client_timeout=t)
+            model,
+            lambda t: self._client.infer(
+                model, inputs, model_version=version, outputs=outputs, client_timeout=t
+            ),
         )
 
     async def _call(self, model: str, call):  # call(timeout_s) -> awaitable

@@ -14,12 +14,33 @@ reports it before (the raw embeddings) and after.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from server.models import trained
+
+MODEL_PREFIX = trained.PREFIXES[1]
+SPACE_PREFIX = "image_head_v"  # the catalog's index space of one head version
 INPUT_NAME = "image_embeddings"
 OUTPUT_NAME = "head_embeddings"
 OPSET = 18
+
+
+def model_name(catalog_id: str) -> str:
+    """The Triton model that serves `catalog_id`'s image head."""
+    return MODEL_PREFIX + catalog_id
+
+
+def space_name(version: int) -> str:
+    """The index space of a head version: a retrain fills a new one while the old answers."""
+    return f"{SPACE_PREFIX}{version}"
+
+
+def version_of_space(space: str) -> int | None:
+    """The head version of an index space name; None for other spaces."""
+    number = space.removeprefix(SPACE_PREFIX)
+    return int(number) if space.startswith(SPACE_PREFIX) and number.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -150,6 +171,31 @@ def fit_supcon(
         b2=best_state["2.bias"].numpy().copy(),
     )
     return HeadFit(weights, best_epoch, len(held_out), before, best_p10)
+
+
+def write_version(
+    repository: Path, model: str, weights: HeadWeights, image_model: str, training: dict
+) -> int:
+    """Write `weights` as the next version of `model`; returns the version number."""
+    record = {"image_model": image_model, **training}
+    config = _config(model, weights, image_model)
+    return trained.write_version(repository, model, head_graph(weights), config, record)
+
+
+def _config(model: str, weights: HeadWeights, image_model: str) -> str:
+    return f"""# {model}: {image_model}'s image embeddings → the catalog's own similarity space.
+# Written by server/models/image_head.py. Every retrain adds a numbered version; Triton serves
+# the two newest, so the old one answers while the catalog is re-embedded with the new one.
+name: "{model}"
+backend: "onnxruntime"
+max_batch_size: 128
+version_policy: {{ latest: {{ num_versions: 2 }} }}
+input [ {{ name: "{INPUT_NAME}" data_type: TYPE_FP32 dims: [ {weights.input_dim} ] }} ]
+output [ {{ name: "{OUTPUT_NAME}" data_type: TYPE_FP32 dims: [ {weights.output_dim} ] }} ]
+instance_group [ {{ count: 1 kind: KIND_GPU }} ]
+dynamic_batching {{ max_queue_delay_microseconds: 500 }}
+parameters {{ key: "image_model" value: {{ string_value: "{image_model}" }} }}
+"""
 
 
 def head_graph(weights: HeadWeights):  # -> onnx.ModelProto

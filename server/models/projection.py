@@ -11,18 +11,13 @@ as a new model version on every retrain. Each catalog has its own: the Triton mo
 
 from __future__ import annotations
 
-import json
-import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from server.files import sha256_file
+from server.models import trained
 
-_LOGGER = logging.getLogger(__name__)
-
-MODEL_PREFIX = "text_to_image__"
+MODEL_PREFIX = trained.PREFIXES[0]
 INPUT_NAME = "text_embeddings"
 OUTPUT_NAME = "image_embeddings"
 OPSET = 18
@@ -97,11 +92,6 @@ def model_name(catalog_id: str) -> str:
     return MODEL_PREFIX + catalog_id
 
 
-def catalog_of(model: str) -> str | None:
-    """The catalog id a projection model belongs to; None for other models."""
-    return model.removeprefix(MODEL_PREFIX) if model.startswith(MODEL_PREFIX) else None
-
-
 def projection_graph(weights: np.ndarray):  # -> onnx.ModelProto
     """text_embeddings [N, T] → image_embeddings [N, I], L2-normalised."""
     import onnx
@@ -124,42 +114,11 @@ def projection_graph(weights: np.ndarray):  # -> onnx.ModelProto
     return model
 
 
-def versions(repository: Path, model: str) -> list[int]:
-    folder = Path(repository) / model
-    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
-
-
-def trained_models(repository: Path) -> list[str]:
-    """The projection models with at least one version in `repository`."""
-    return sorted(
-        folder.name
-        for folder in Path(repository).glob(MODEL_PREFIX + "*")
-        if folder.is_dir() and versions(repository, folder.name)
-    )
-
-
-def remove(repository: Path, model: str) -> None:
-    """Delete every version of a projection (its catalog is gone)."""
-    shutil.rmtree(Path(repository) / model, ignore_errors=True)
-
-
 def write_version(repository: Path, model: str, weights: np.ndarray, image_model: str, training: dict) -> int:
-    """Write `weights` as the next version of `model` (and its config on first use);
-    returns the version number. `training` (data, method, figures) is kept beside it."""
-    import onnx
-
-    folder = Path(repository) / model
-    version = (versions(repository, model) or [0])[-1] + 1
-    target = folder / str(version)
-    target.mkdir(parents=True)
-    onnx.save(projection_graph(weights), str(target / "model.onnx"))
-    record = {"image_model": image_model, "sha256": sha256_file(target / "model.onnx"), **training}
-    (target / "training.json").write_text(json.dumps(record, indent=2) + "\n")
-    config = folder / "config.pbtxt"
-    if not config.exists():
-        config.write_text(_config(model, weights.shape, image_model))
-    _LOGGER.info("%s version %d written for %s", model, version, image_model)
-    return version
+    """Write `weights` as the next version of `model`; returns the version number."""
+    record = {"image_model": image_model, **training}
+    config = _config(model, weights.shape, image_model)
+    return trained.write_version(repository, model, projection_graph(weights), config, record)
 
 
 def _config(model: str, shape: tuple[int, ...], image_model: str) -> str:
@@ -175,15 +134,3 @@ instance_group [ {{ count: 1 kind: KIND_GPU }} ]
 dynamic_batching {{ max_queue_delay_microseconds: 500 }}
 parameters {{ key: "image_model" value: {{ string_value: "{image_model}" }} }}
 """
-
-
-def private_repository(source: Path, target: Path) -> Path:
-    """A model repository at `target` whose models are links to `source`'s, so retrains
-    write their projection versions there and leave `source` as it is."""
-    target.mkdir(parents=True, exist_ok=True)
-    for model in Path(source).iterdir():
-        if model.is_dir() and catalog_of(model.name) is None:
-            (target / model.name).symlink_to(model.resolve())
-        elif model.is_file():
-            (target / model.name).write_bytes(model.read_bytes())
-    return target

@@ -44,6 +44,8 @@ class Catalog:
     store: CatalogStore
     spaces: dict[str, VectorStore]
     projection: str | None = None  # the Triton model of its keyword → image projection, when served
+    head: int | None = None  # the version of its image head that searches use (server/service/heads.py)
+    rolling_out: int | None = None  # a newer version being filled in, if any
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     train_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0

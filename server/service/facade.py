@@ -26,6 +26,7 @@ from server.domain import (
     SearchResult,
 )
 from server.index.store import IndexSpace, StoreStats, VectorBackend
+from server.models import image_head
 from server.models.copy_descriptor import DESCRIPTOR_MODEL, DESCRIPTOR_VERSION, DIM
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget
@@ -33,6 +34,7 @@ from server.models.manifest import model_version
 from server.service import follow
 from server.service.catalogs import Catalog, CatalogSet
 from server.service.explain import Explain, Explanation
+from server.service.heads import HeadResult, ImageHeads
 from server.service.ingest import DeleteResult, Ingest, UpsertItem
 from server.service.ranking import ProductPage, Ranking
 from server.service.training import Training, TrainingResult
@@ -90,7 +92,8 @@ class ProductSearchService:
         self.ranking = Ranking(config, embedder, spaces, decodes)
         self.explainer = Explain(config, embedder, spaces, self.ranking)
         self.training = Training(config, embedder, spaces, triton)
-        self.catalogs = CatalogSet(registry, self._open_catalog, self.training.forget)
+        self.heads = ImageHeads(config, embedder, spaces[IMAGE_SPACE], vectors, triton)
+        self.catalogs = CatalogSet(registry, self._open_catalog, self._forget_trained)
 
     @classmethod
     async def open(
@@ -118,19 +121,28 @@ class ProductSearchService:
         for name, keys in stale.items():
             if keys:
                 await self.ingest.reembed(catalog, name, keys)
+        await self.heads.discover(catalog, resume=True)
         return catalog
 
+    async def _forget_trained(self, catalog: Catalog) -> None:
+        """A deleted catalog's trained models go with it."""
+        await self.heads.forget(catalog)
+        await self.training.forget(catalog)
+
     async def close(self) -> None:
+        await self.heads.close()
         await self.catalogs.close()
 
     async def follow(self) -> None:
         """Catch up with what other gateways did in the shared catalog store: catalogs
-        created or deleted, products written (server/service/follow.py), projections trained."""
+        created or deleted, products written (server/service/follow.py), projections and
+        image heads trained."""
         await self.catalogs.refresh()
         for catalog in self.catalogs.all():
             if follow.behind(catalog) < await asyncio.to_thread(catalog.store.seq):
                 await follow.follow_now(catalog)
             await self.training.discover_projection(catalog)
+            await self.heads.discover(catalog, resume=False)
 
     # -- catalogs -------------------------------------------------------------------------
 
@@ -230,6 +242,10 @@ class ProductSearchService:
         async with self.catalogs.use(catalog_id, caller) as catalog:
             return await self.training.train_projection(catalog, method)
 
+    async def train_image_head(self, catalog_id: str, caller: Principal) -> HeadResult:
+        async with self.catalogs.use(catalog_id, caller) as catalog:
+            return await self.heads.train(catalog)
+
     async def stats(self, catalog_id: str, caller: Principal) -> CatalogStats:
         async with self.catalogs.use(catalog_id, caller) as catalog:
             models = [
@@ -245,6 +261,9 @@ class ProductSearchService:
                         self.spaces[IMAGE_SPACE].dim,
                     )
                 )
+            if catalog.head is not None:
+                head = catalog.spaces[image_head.space_name(catalog.head)].space
+                models.append(ModelSummary(head.model, head.model_version, head.dim))
             spaces = [await asyncio.to_thread(store.stats) for store in catalog.spaces.values()]
             count = await asyncio.to_thread(catalog.store.count)
             return CatalogStats(catalog.info, count, models, spaces)

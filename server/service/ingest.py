@@ -29,6 +29,7 @@ from server.domain import (
     ProductWrite,
 )
 from server.index.store import IndexSpace, VectorRecord
+from server.models import image_head
 from server.models.copy_descriptor import catalog_vectors
 from server.models.embedding import EmbeddingClient, EmbeddingError
 from server.models.images import DecodeBudget, ImageError, decode_image, encode_jpeg, run_decoding
@@ -125,16 +126,34 @@ class Ingest:
         except EmbeddingError as error:
             return [ProductStatus(p.product.id, error.code, str(error)) for p in ready]
         title_of = dict(zip(titled, title_vectors, strict=True))
-        writes = []
-        for i, p in enumerate(ready):
-            embeddings = {IMAGE_SPACE: image_vectors[i], COPY_SPACE: copy_vectors[i]}
-            if i in title_of:
-                embeddings[TITLE_SPACE] = title_of[i]
-            writes.append(ProductWrite(p.product, p.jpeg, embeddings))
         async with writing(catalog):
-            seq = await asyncio.to_thread(catalog.store.upsert, writes, self.versions)
+            try:  # under the lock: the head spaces the catalog has now (server/service/heads.py)
+                heads = await self._head_vectors(catalog, image_vectors)
+            except EmbeddingError as error:
+                return [ProductStatus(p.product.id, error.code, str(error)) for p in ready]
+            writes = []
+            for i, p in enumerate(ready):
+                embeddings = {IMAGE_SPACE: image_vectors[i], COPY_SPACE: copy_vectors[i]}
+                embeddings.update({name: vectors[i] for name, (_, vectors) in heads.items()})
+                if i in title_of:
+                    embeddings[TITLE_SPACE] = title_of[i]
+                writes.append(ProductWrite(p.product, p.jpeg, embeddings))
+            versions = {**self.versions, **{name: version for name, (version, _) in heads.items()}}
+            seq = await asyncio.to_thread(catalog.store.upsert, writes, versions)
             await asyncio.to_thread(_apply_writes, catalog, writes, seq)
         return [ProductStatus(p.product.id, Code.OK) for p in ready]
+
+    async def _head_vectors(
+        self, catalog: Catalog, image_vectors: np.ndarray
+    ) -> dict[str, tuple[tuple[str, str], np.ndarray]]:
+        """Per image-head space of the catalog: its (model, version) and the vectors."""
+        found = {}
+        for name, store in catalog.spaces.items():
+            version = image_head.version_of_space(name)
+            if version is not None:
+                vectors = await self.embedder.apply_head(image_vectors, store.space.model, version)
+                found[name] = ((store.space.model, store.space.model_version), vectors)
+        return found
 
     async def delete(self, catalog: Catalog, ids: Sequence[str]) -> DeleteResult:
         """Delete products from the catalog and every space."""

@@ -26,7 +26,8 @@ from server.domain import (
     SearchOptions,
     SearchResult,
 )
-from server.index.store import IndexSpace
+from server.index.store import IndexSpace, VectorStore
+from server.models import image_head
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
@@ -38,6 +39,11 @@ from server.service.validation import check_filter, check_options, check_query_t
 class ProductPage:
     products: list[Product]
     next_after: str  # the id to continue after; empty on the last page
+
+
+def similarity_space(head: int | None) -> str:
+    """The space that image → image search uses: the catalog's image head, when it has one."""
+    return IMAGE_SPACE if head is None else image_head.space_name(head)
 
 
 def not_found(product_id: str) -> NotFoundError:
@@ -84,9 +90,13 @@ class Ranking:
         check_options(options, self.config.limits)
         pixels = await self.decode_query(image)
         started = time.perf_counter()
+        spaces, version = catalog.spaces, catalog.head  # together: a head roll-out swaps both
         (query,) = await self.embedder.embed_images(self.spaces[IMAGE_SPACE].model, [pixels])
+        if version is not None:
+            (query,) = await self.embedder.apply_head(query[None], image_head.model_name(catalog.id), version)
         embedding_ms = (time.perf_counter() - started) * 1000
-        result = await asyncio.to_thread(self._search, catalog, {IMAGE_SPACE: query}, options, None)
+        queries = {similarity_space(version): query}
+        result = await asyncio.to_thread(self._search, catalog, queries, options, None, spaces)
         result.embedding_ms = embedding_ms
         return result
 
@@ -104,9 +114,10 @@ class Ranking:
 
     async def search_similar(self, catalog: Catalog, product_id: str, options: SearchOptions) -> SearchResult:
         check_options(options, self.config.limits)
-        product, vector = await self.product_vector(catalog, product_id)
-        queries = {IMAGE_SPACE: vector}
-        return await asyncio.to_thread(self._search, catalog, queries, options, product.key)
+        spaces, space = catalog.spaces, similarity_space(catalog.head)
+        product, vector = await self.product_vector(catalog, product_id, spaces[space])
+        queries = {space: vector}
+        return await asyncio.to_thread(self._search, catalog, queries, options, product.key, spaces)
 
     async def find_duplicates(
         self, catalog: Catalog, image: bytes, threshold: float, max_results: int
@@ -161,10 +172,14 @@ class Ranking:
             (queries[IMAGE_SPACE],) = await self.embedder.project_texts(text_query, catalog.projection)
         return queries
 
-    async def product_vector(self, catalog: Catalog, product_id: str) -> tuple[Product, np.ndarray]:
-        """A catalog product and its indexed image embedding; NOT_FOUND when it has none."""
+    async def product_vector(
+        self, catalog: Catalog, product_id: str, space: VectorStore | None = None
+    ) -> tuple[Product, np.ndarray]:
+        """A catalog product and its indexed vector in `space` (the image embeddings by
+        default); NOT_FOUND when it has none."""
         product = await self.get(catalog, product_id)
-        vectors = await asyncio.to_thread(catalog.spaces[IMAGE_SPACE].fetch, [product.key])
+        store = catalog.spaces[IMAGE_SPACE] if space is None else space
+        vectors = await asyncio.to_thread(store.fetch, [product.key])
         if product.key not in vectors:  # deleted since it was read
             raise not_found(product_id)
         return product, vectors[product.key]
@@ -184,16 +199,25 @@ class Ranking:
         return SearchResult(hits, index_ms=index_ms)
 
     def _search(
-        self, catalog: Catalog, queries: dict[str, np.ndarray], options: SearchOptions, exclude: int | None
+        self,
+        catalog: Catalog,
+        queries: dict[str, np.ndarray],
+        options: SearchOptions,
+        exclude: int | None,
+        spaces: dict[str, VectorStore] | None = None,
     ) -> SearchResult:
-        """Top hits over one or more spaces, in one thread hop (each hop costs ~0.1-0.3 ms)."""
+        """Top hits over one or more spaces, in one thread hop (each hop costs ~0.1-0.3 ms).
+        `spaces`: the catalog's spaces as they were when the queries were embedded. A hit's
+        signal is named by its space's kind ("image" for an image head's space too)."""
         started = time.perf_counter()
+        spaces = catalog.spaces if spaces is None else spaces
         excluded = () if exclude is None else (exclude,)
         signals: dict[int, dict[str, float]] = {}
         for space, query in queries.items():
-            for key, score in catalog.spaces[space].search(query, options.top_k, options.filter, excluded):
+            signal = IMAGE_SPACE if image_head.version_of_space(space) is not None else space
+            for key, score in spaces[space].search(query, options.top_k, options.filter, excluded):
                 if score >= options.min_score:
-                    signals.setdefault(key, {})[space] = score
+                    signals.setdefault(key, {})[signal] = score
         index_ms = (time.perf_counter() - started) * 1000
         ranked = sorted(signals.items(), key=lambda item: (-max(item[1].values()), item[0]))[: options.top_k]
         products = catalog.store.get_many([key for key, _ in ranked], options.include_thumbnails)

@@ -17,7 +17,7 @@ import numpy as np
 from server.config import Config
 from server.domain import IMAGE_SPACE, TITLE_SPACE, FailedPreconditionError
 from server.index.store import IndexSpace
-from server.models import projection
+from server.models import projection, trained
 from server.models.embedding import EmbeddingClient, EmbeddingError
 from server.service.catalogs import Catalog
 from server.service.follow import TRAINING, across_gateways
@@ -79,7 +79,7 @@ class Training:
         per version on disk, and only while Triton serves our image model (it is up)."""
         if self.triton is not None:  # the embedded one restarts with the gateway, projections included
             return False
-        on_disk = await asyncio.to_thread(projection.versions, self.config.model_repository, model)
+        on_disk = await asyncio.to_thread(trained.versions, self.config.model_repository, model)
         if not on_disk or self._reloads_tried.get(model) == on_disk[-1]:
             return False
         if not await self.embedder.ready([self.spaces[IMAGE_SPACE].model]):
@@ -149,12 +149,12 @@ class Training:
             await self.embedder.unload_model(model)
         if self.triton is not None:
             await asyncio.to_thread(self.triton.remove_model, model)
-        await asyncio.to_thread(projection.remove, self.config.model_repository, model)
+        await asyncio.to_thread(trained.remove, self.config.model_repository, model)
 
     def served_version(self, catalog: Catalog) -> str:
         if catalog.projection is None:
             return ""
-        served = projection.versions(self.config.model_repository, catalog.projection)
+        served = trained.versions(self.config.model_repository, catalog.projection)
         return str(served[-1]) if served else "served"
 
     def _training_pairs(self, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:

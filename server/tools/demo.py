@@ -27,7 +27,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.app import create_server
 from server.config import Config
-from server.models import projection
+from server.models import trained
 from server.models.images import encode_png
 from server.tools import fashion_mnist, saleor
 from server.tools.cli import chunks, print_hits, write_contact_sheet
@@ -176,7 +176,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="productsearch-demo-") as data_dir:
         # The projection trained here stays in the temporary folder with the catalog.
-        repository = projection.private_repository(args.repository, Path(data_dir) / "models")
+        repository = trained.private_repository(args.repository, Path(data_dir) / "models")
         config = Config(data_dir=Path(data_dir), model_repository=repository, port=0)
         asyncio.run(run(config, args.size, args.output))
 

@@ -189,10 +189,10 @@ async def test_projections_are_trained_and_served_per_catalog(tmp_path, model_re
     """Keyword → untitled image search is trained from one catalog's titles and serves that
     catalog only; deleting the catalog unloads its model and removes its files."""
     repository = tmp_path / "models"
-    from server.models import projection
+    from server.models import trained
     from tests.conftest import REPOSITORY
 
-    projection.private_repository(REPOSITORY, repository)
+    trained.private_repository(REPOSITORY, repository)
     # An embedded Triton of its own: it serves the projections written into `repository`.
     gateway = await create_server(Config(data_dir=tmp_path / "data", port=0, model_repository=repository))
     try:

@@ -12,7 +12,7 @@ from productsearch.v1 import product_search_pb2 as pb
 from productsearch.v1 import product_search_pb2_grpc as pb_grpc
 from server.app import create_server
 from server.config import Config
-from server.models import projection
+from server.models import trained
 from server.tools import fashion_mnist
 from tests.gateway_helpers import fmnist_product, precision_at_k, requests
 
@@ -25,7 +25,7 @@ async def gateway(tmp_path_factory, model_repository):
     """A gateway with its own embedded Triton over a private copy of the model repository
     (retrains write new versions into it)."""
     root = tmp_path_factory.mktemp("cross-modal")
-    repository = projection.private_repository(model_repository, root / "models")
+    repository = trained.private_repository(model_repository, root / "models")
     gateway = await create_server(Config(data_dir=root / "data", model_repository=repository, port=0))
     yield gateway
     await gateway.stop()

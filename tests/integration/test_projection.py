@@ -12,7 +12,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from exporters.common import onnx_path, run_onnx
-from server.models import projection
+from server.models import projection, trained
 from server.models.images import resize_for_model
 from server.tools import fashion_mnist
 from server.triton.runtime import EmbeddedTriton
@@ -47,9 +47,9 @@ def test_graph_equals_numpy_and_versions_count_up(tmp_path):
     )
     assert config.name == MODEL and [i.name for i in config.input] == [projection.INPUT_NAME]
     assert list(config.output[0].dims) == [1280]
-    assert projection.trained_models(tmp_path) == [MODEL] and projection.catalog_of(MODEL) == "shop-a"
-    projection.remove(tmp_path, MODEL)
-    assert projection.trained_models(tmp_path) == []
+    assert trained.trained_models(tmp_path) == [MODEL] and trained.catalog_of(MODEL) == "shop-a"
+    trained.remove(tmp_path, MODEL)
+    assert trained.trained_models(tmp_path) == []
 
 
 @pytest.mark.integration

@@ -34,6 +34,8 @@ import type { SearchOptions as _productsearch_v1_SearchOptions, SearchOptions__O
 import type { SearchResponse as _productsearch_v1_SearchResponse, SearchResponse__Output as _productsearch_v1_SearchResponse__Output } from './productsearch/v1/SearchResponse';
 import type { SearchSimilarRequest as _productsearch_v1_SearchSimilarRequest, SearchSimilarRequest__Output as _productsearch_v1_SearchSimilarRequest__Output } from './productsearch/v1/SearchSimilarRequest';
 import type { SignalScore as _productsearch_v1_SignalScore, SignalScore__Output as _productsearch_v1_SignalScore__Output } from './productsearch/v1/SignalScore';
+import type { TrainImageHeadRequest as _productsearch_v1_TrainImageHeadRequest, TrainImageHeadRequest__Output as _productsearch_v1_TrainImageHeadRequest__Output } from './productsearch/v1/TrainImageHeadRequest';
+import type { TrainImageHeadResponse as _productsearch_v1_TrainImageHeadResponse, TrainImageHeadResponse__Output as _productsearch_v1_TrainImageHeadResponse__Output } from './productsearch/v1/TrainImageHeadResponse';
 import type { TrainProjectionRequest as _productsearch_v1_TrainProjectionRequest, TrainProjectionRequest__Output as _productsearch_v1_TrainProjectionRequest__Output } from './productsearch/v1/TrainProjectionRequest';
 import type { TrainProjectionResponse as _productsearch_v1_TrainProjectionResponse, TrainProjectionResponse__Output as _productsearch_v1_TrainProjectionResponse__Output } from './productsearch/v1/TrainProjectionResponse';
 import type { UpsertProductsRequest as _productsearch_v1_UpsertProductsRequest, UpsertProductsRequest__Output as _productsearch_v1_UpsertProductsRequest__Output } from './productsearch/v1/UpsertProductsRequest';
@@ -87,6 +89,8 @@ export interface ProtoGrpcType {
       SearchResponse: MessageTypeDefinition<_productsearch_v1_SearchResponse, _productsearch_v1_SearchResponse__Output>
       SearchSimilarRequest: MessageTypeDefinition<_productsearch_v1_SearchSimilarRequest, _productsearch_v1_SearchSimilarRequest__Output>
       SignalScore: MessageTypeDefinition<_productsearch_v1_SignalScore, _productsearch_v1_SignalScore__Output>
+      TrainImageHeadRequest: MessageTypeDefinition<_productsearch_v1_TrainImageHeadRequest, _productsearch_v1_TrainImageHeadRequest__Output>
+      TrainImageHeadResponse: MessageTypeDefinition<_productsearch_v1_TrainImageHeadResponse, _productsearch_v1_TrainImageHeadResponse__Output>
       TrainProjectionRequest: MessageTypeDefinition<_productsearch_v1_TrainProjectionRequest, _productsearch_v1_TrainProjectionRequest__Output>
       TrainProjectionResponse: MessageTypeDefinition<_productsearch_v1_TrainProjectionResponse, _productsearch_v1_TrainProjectionResponse__Output>
       UpsertProductsRequest: MessageTypeDefinition<_productsearch_v1_UpsertProductsRequest, _productsearch_v1_UpsertProductsRequest__Output>

@@ -282,6 +282,34 @@ class TrainProjectionResponse(_message.Message):
     model: str
     def __init__(self, version: _Optional[int] = ..., pairs: _Optional[int] = ..., method: _Optional[str] = ..., seconds: _Optional[float] = ..., epochs: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
 
+class TrainImageHeadRequest(_message.Message):
+    __slots__ = ("catalog",)
+    CATALOG_FIELD_NUMBER: _ClassVar[int]
+    catalog: str
+    def __init__(self, catalog: _Optional[str] = ...) -> None: ...
+
+class TrainImageHeadResponse(_message.Message):
+    __slots__ = ("version", "model", "products", "categories", "held_out", "epochs", "seconds", "precision_at_10_before", "precision_at_10_after")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_AT_10_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_AT_10_AFTER_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    model: str
+    products: int
+    categories: int
+    held_out: int
+    epochs: int
+    seconds: float
+    precision_at_10_before: float
+    precision_at_10_after: float
+    def __init__(self, version: _Optional[int] = ..., model: _Optional[str] = ..., products: _Optional[int] = ..., categories: _Optional[int] = ..., held_out: _Optional[int] = ..., epochs: _Optional[int] = ..., seconds: _Optional[float] = ..., precision_at_10_before: _Optional[float] = ..., precision_at_10_after: _Optional[float] = ...) -> None: ...
+
 class SignalScore(_message.Message):
     __slots__ = ("signal", "score")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]

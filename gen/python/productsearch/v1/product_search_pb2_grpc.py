@@ -95,6 +95,11 @@ class ProductSearchStub:
                 request_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.SerializeToString,
                 response_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.FromString,
                 _registered_method=True)
+        self.TrainImageHead = channel.unary_unary(
+                '/productsearch.v1.ProductSearch/TrainImageHead',
+                request_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainImageHeadRequest.SerializeToString,
+                response_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainImageHeadResponse.FromString,
+                _registered_method=True)
         self.CreateCatalog = channel.unary_unary(
                 '/productsearch.v1.ProductSearch/CreateCatalog',
                 request_serializer=productsearch_dot_v1_dot_product__search__pb2.CreateCatalogRequest.SerializeToString,
@@ -211,6 +216,19 @@ class ProductSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TrainImageHead(self, request, context):
+        """TrainImageHead (admin) fits the catalog's image head on its categorised products (a
+        supervised contrastive MLP on the image model's embeddings) and has Triton serve it as
+        a new model version. It returns once that version is served; the catalog is then
+        embedded with it in the background while searches go on with the previous one, and
+        image searches move to it when every product is in (GetStats lists it among the
+        models from then on). FAILED_PRECONDITION with too few categorised products, or while
+        the previous version is still moving in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateCatalog(self, request, context):
         """CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
         """
@@ -298,6 +316,11 @@ def add_ProductSearchServicer_to_server(servicer, server):
                     servicer.TrainProjection,
                     request_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.FromString,
                     response_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.SerializeToString,
+            ),
+            'TrainImageHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrainImageHead,
+                    request_deserializer=productsearch_dot_v1_dot_product__search__pb2.TrainImageHeadRequest.FromString,
+                    response_serializer=productsearch_dot_v1_dot_product__search__pb2.TrainImageHeadResponse.SerializeToString,
             ),
             'CreateCatalog': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateCatalog,
@@ -623,6 +646,33 @@ class ProductSearch:
             '/productsearch.v1.ProductSearch/TrainProjection',
             productsearch_dot_v1_dot_product__search__pb2.TrainProjectionRequest.SerializeToString,
             productsearch_dot_v1_dot_product__search__pb2.TrainProjectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrainImageHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/productsearch.v1.ProductSearch/TrainImageHead',
+            productsearch_dot_v1_dot_product__search__pb2.TrainImageHeadRequest.SerializeToString,
+            productsearch_dot_v1_dot_product__search__pb2.TrainImageHeadResponse.FromString,
             options,
             channel_credentials,
             insecure,

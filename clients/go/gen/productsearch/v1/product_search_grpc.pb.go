@@ -47,6 +47,14 @@ type ProductSearchClient interface {
 	// products and has Triton serve it as a new model version; searches go on meanwhile.
 	// FAILED_PRECONDITION when the catalog has too few titled products.
 	TrainProjection(ctx context.Context, in *TrainProjectionRequest, opts ...grpc.CallOption) (*TrainProjectionResponse, error)
+	// TrainImageHead (admin) fits the catalog's image head on its categorised products (a
+	// supervised contrastive MLP on the image model's embeddings) and has Triton serve it as
+	// a new model version. It returns once that version is served; the catalog is then
+	// embedded with it in the background while searches go on with the previous one, and
+	// image searches move to it when every product is in (GetStats lists it among the
+	// models from then on). FAILED_PRECONDITION with too few categorised products, or while
+	// the previous version is still moving in.
+	TrainImageHead(ctx context.Context, in *TrainImageHeadRequest, opts ...grpc.CallOption) (*TrainImageHeadResponse, error)
 	// CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
 	CreateCatalog(ctx context.Context, in *CreateCatalogRequest, opts ...grpc.CallOption) (*CreateCatalogResponse, error)
 	// GetCatalog describes one catalog; NOT_FOUND when unknown.
@@ -191,6 +199,15 @@ func (c *productSearchClient) TrainProjection(ctx context.Context, in *TrainProj
 	return out, nil
 }
 
+func (c *productSearchClient) TrainImageHead(ctx context.Context, in *TrainImageHeadRequest, opts ...grpc.CallOption) (*TrainImageHeadResponse, error) {
+	out := new(TrainImageHeadResponse)
+	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/TrainImageHead", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *productSearchClient) CreateCatalog(ctx context.Context, in *CreateCatalogRequest, opts ...grpc.CallOption) (*CreateCatalogResponse, error) {
 	out := new(CreateCatalogResponse)
 	err := c.cc.Invoke(ctx, "/productsearch.v1.ProductSearch/CreateCatalog", in, out, opts...)
@@ -261,6 +278,14 @@ type ProductSearchServer interface {
 	// products and has Triton serve it as a new model version; searches go on meanwhile.
 	// FAILED_PRECONDITION when the catalog has too few titled products.
 	TrainProjection(context.Context, *TrainProjectionRequest) (*TrainProjectionResponse, error)
+	// TrainImageHead (admin) fits the catalog's image head on its categorised products (a
+	// supervised contrastive MLP on the image model's embeddings) and has Triton serve it as
+	// a new model version. It returns once that version is served; the catalog is then
+	// embedded with it in the background while searches go on with the previous one, and
+	// image searches move to it when every product is in (GetStats lists it among the
+	// models from then on). FAILED_PRECONDITION with too few categorised products, or while
+	// the previous version is still moving in.
+	TrainImageHead(context.Context, *TrainImageHeadRequest) (*TrainImageHeadResponse, error)
 	// CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
 	CreateCatalog(context.Context, *CreateCatalogRequest) (*CreateCatalogResponse, error)
 	// GetCatalog describes one catalog; NOT_FOUND when unknown.
@@ -310,6 +335,9 @@ func (UnimplementedProductSearchServer) GetStats(context.Context, *GetStatsReque
 }
 func (UnimplementedProductSearchServer) TrainProjection(context.Context, *TrainProjectionRequest) (*TrainProjectionResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method TrainProjection not implemented")
+}
+func (UnimplementedProductSearchServer) TrainImageHead(context.Context, *TrainImageHeadRequest) (*TrainImageHeadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TrainImageHead not implemented")
 }
 func (UnimplementedProductSearchServer) CreateCatalog(context.Context, *CreateCatalogRequest) (*CreateCatalogResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateCatalog not implemented")
@@ -542,6 +570,24 @@ func _ProductSearch_TrainProjection_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProductSearch_TrainImageHead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrainImageHeadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductSearchServer).TrainImageHead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/productsearch.v1.ProductSearch/TrainImageHead",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductSearchServer).TrainImageHead(ctx, req.(*TrainImageHeadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProductSearch_CreateCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateCatalogRequest)
 	if err := dec(in); err != nil {
@@ -657,6 +703,10 @@ var _ProductSearch_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TrainProjection",
 			Handler:    _ProductSearch_TrainProjection_Handler,
+		},
+		{
+			MethodName: "TrainImageHead",
+			Handler:    _ProductSearch_TrainImageHead_Handler,
 		},
 		{
 			MethodName: "CreateCatalog",

@@ -25,6 +25,8 @@ import type { SearchByImageRequest as _productsearch_v1_SearchByImageRequest, Se
 import type { SearchByTextRequest as _productsearch_v1_SearchByTextRequest, SearchByTextRequest__Output as _productsearch_v1_SearchByTextRequest__Output } from '../../productsearch/v1/SearchByTextRequest';
 import type { SearchResponse as _productsearch_v1_SearchResponse, SearchResponse__Output as _productsearch_v1_SearchResponse__Output } from '../../productsearch/v1/SearchResponse';
 import type { SearchSimilarRequest as _productsearch_v1_SearchSimilarRequest, SearchSimilarRequest__Output as _productsearch_v1_SearchSimilarRequest__Output } from '../../productsearch/v1/SearchSimilarRequest';
+import type { TrainImageHeadRequest as _productsearch_v1_TrainImageHeadRequest, TrainImageHeadRequest__Output as _productsearch_v1_TrainImageHeadRequest__Output } from '../../productsearch/v1/TrainImageHeadRequest';
+import type { TrainImageHeadResponse as _productsearch_v1_TrainImageHeadResponse, TrainImageHeadResponse__Output as _productsearch_v1_TrainImageHeadResponse__Output } from '../../productsearch/v1/TrainImageHeadResponse';
 import type { TrainProjectionRequest as _productsearch_v1_TrainProjectionRequest, TrainProjectionRequest__Output as _productsearch_v1_TrainProjectionRequest__Output } from '../../productsearch/v1/TrainProjectionRequest';
 import type { TrainProjectionResponse as _productsearch_v1_TrainProjectionResponse, TrainProjectionResponse__Output as _productsearch_v1_TrainProjectionResponse__Output } from '../../productsearch/v1/TrainProjectionResponse';
 import type { UpsertProductsRequest as _productsearch_v1_UpsertProductsRequest, UpsertProductsRequest__Output as _productsearch_v1_UpsertProductsRequest__Output } from '../../productsearch/v1/UpsertProductsRequest';
@@ -249,6 +251,33 @@ export interface ProductSearchClient extends grpc.Client {
   searchSimilar(argument: _productsearch_v1_SearchSimilarRequest, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * TrainImageHead (admin) fits the catalog's image head on its categorised products (a
+   * supervised contrastive MLP on the image model's embeddings) and has Triton serve it as
+   * a new model version. It returns once that version is served; the catalog is then
+   * embedded with it in the background while searches go on with the previous one, and
+   * image searches move to it when every product is in (GetStats lists it among the
+   * models from then on). FAILED_PRECONDITION with too few categorised products, or while
+   * the previous version is still moving in.
+   */
+  TrainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  TrainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  TrainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  TrainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * TrainImageHead (admin) fits the catalog's image head on its categorised products (a
+   * supervised contrastive MLP on the image model's embeddings) and has Triton serve it as
+   * a new model version. It returns once that version is served; the catalog is then
+   * embedded with it in the background while searches go on with the previous one, and
+   * image searches move to it when every product is in (GetStats lists it among the
+   * models from then on). FAILED_PRECONDITION with too few categorised products, or while
+   * the previous version is still moving in.
+   */
+  trainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  trainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  trainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  trainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * TrainProjection (admin) retrains the catalog's text → image projection from its titled
    * products and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
@@ -368,6 +397,17 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
   SearchSimilar: grpc.handleUnaryCall<_productsearch_v1_SearchSimilarRequest__Output, _productsearch_v1_SearchResponse>;
   
   /**
+   * TrainImageHead (admin) fits the catalog's image head on its categorised products (a
+   * supervised contrastive MLP on the image model's embeddings) and has Triton serve it as
+   * a new model version. It returns once that version is served; the catalog is then
+   * embedded with it in the background while searches go on with the previous one, and
+   * image searches move to it when every product is in (GetStats lists it among the
+   * models from then on). FAILED_PRECONDITION with too few categorised products, or while
+   * the previous version is still moving in.
+   */
+  TrainImageHead: grpc.handleUnaryCall<_productsearch_v1_TrainImageHeadRequest__Output, _productsearch_v1_TrainImageHeadResponse>;
+  
+  /**
    * TrainProjection (admin) retrains the catalog's text → image projection from its titled
    * products and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
@@ -396,6 +436,7 @@ export interface ProductSearchDefinition extends grpc.ServiceDefinition {
   SearchByImage: MethodDefinition<_productsearch_v1_SearchByImageRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchByImageRequest__Output, _productsearch_v1_SearchResponse__Output>
   SearchByText: MethodDefinition<_productsearch_v1_SearchByTextRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchByTextRequest__Output, _productsearch_v1_SearchResponse__Output>
   SearchSimilar: MethodDefinition<_productsearch_v1_SearchSimilarRequest, _productsearch_v1_SearchResponse, _productsearch_v1_SearchSimilarRequest__Output, _productsearch_v1_SearchResponse__Output>
+  TrainImageHead: MethodDefinition<_productsearch_v1_TrainImageHeadRequest, _productsearch_v1_TrainImageHeadResponse, _productsearch_v1_TrainImageHeadRequest__Output, _productsearch_v1_TrainImageHeadResponse__Output>
   TrainProjection: MethodDefinition<_productsearch_v1_TrainProjectionRequest, _productsearch_v1_TrainProjectionResponse, _productsearch_v1_TrainProjectionRequest__Output, _productsearch_v1_TrainProjectionResponse__Output>
   UpsertProducts: MethodDefinition<_productsearch_v1_UpsertProductsRequest, _productsearch_v1_UpsertProductsResponse, _productsearch_v1_UpsertProductsRequest__Output, _productsearch_v1_UpsertProductsResponse__Output>
 }

@@ -1,0 +1,325 @@
+"""Image heads: similar-product search trained from the catalog's own categories
+(server/models/image_head.py), served by Triton as numbered versions of the catalog's model
+`image_head__<catalog id>`.
+
+A version moves in without stopping searches:
+1. `train` fits it on the catalog's stored image embeddings and categories (no image-model
+   call), writes it to the model repository and has Triton serve it beside the previous one.
+2. `roll_out` gives the catalog the version's own index space, `image_head_v<N>`: from then
+   on every write is embedded into it too (server/service/ingest.py), while searches go on
+   with the previous version (or the plain image embeddings). In the background, the
+   products written before are embedded into it from their indexed image vectors, a chunk
+   at a time under the catalog's write lock.
+3. Under the write lock, so that no write slips past, the last products are filled in and
+   searches move to the new space; the version is marked served in the repository (other
+   gateways follow it: `discover`), and the old space is dropped with its stored rows after
+   a grace period, once searches that started on it are done.
+A restart opens the catalog on the newest served version and resumes a newer roll-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from server.config import Config
+from server.domain import IMAGE_SPACE, EmbeddingRow, Facets, FailedPreconditionError
+from server.index.store import IndexSpace, VectorBackend, VectorRecord
+from server.models import image_head, trained
+from server.models.embedding import EmbeddingClient
+from server.service.catalogs import Catalog
+from server.service.follow import TRAINING, across_gateways, writing
+from server.triton.runtime import EmbeddedTriton
+
+_LOGGER = logging.getLogger(__name__)
+
+MIN_PRODUCTS = 100  # categorised products a head needs
+MAX_PRODUCTS = 50_000  # fitted on at most (a deterministic sample): bounds memory and time
+FILL_CHUNK = 256  # products embedded into a new space per hold of the write lock
+RETIRE_GRACE_S = 30.0  # an old space stays searchable this long after the swap
+SERVED_MARK = "served"  # file in a version's folder once catalogs search with it
+
+
+@dataclass(frozen=True)
+class HeadResult:
+    version: int  # of the catalog's head model, now served by Triton (rolled out in the background)
+    model: str
+    products: int  # categorised products fitted on, held-out ones included
+    categories: int
+    held_out: int
+    epochs: int
+    seconds: float
+    before_p10: float  # held-out products: plain image embeddings
+    after_p10: float  # the same through the head
+
+
+class ImageHeads:
+    def __init__(
+        self,
+        config: Config,
+        embedder: EmbeddingClient,
+        image_space: IndexSpace,
+        vectors: VectorBackend,
+        triton: EmbeddedTriton | None,
+    ) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.image_space = image_space
+        self.vectors = vectors
+        self.triton = triton
+        self._roll_outs: dict[str, asyncio.Task] = {}  # catalog uid → its roll-out in progress
+        self._retiring: set[asyncio.Task] = set()
+
+    @property
+    def repository(self) -> Path:
+        return self.config.model_repository
+
+    # -- training -------------------------------------------------------------------------
+
+    async def train(self, catalog: Catalog) -> HeadResult:
+        """Fit a new version on the catalog's categorised products, have Triton serve it and
+        start moving the catalog to it."""
+        async with catalog.train_lock, across_gateways(catalog, TRAINING):
+            if catalog.info.uid in self._roll_outs:
+                raise FailedPreconditionError(
+                    f"{catalog.info.name} is still moving to image head version {catalog.rolling_out}; "
+                    "train again once GetStats lists it among the models"
+                )
+            embeddings, labels, categories = await asyncio.to_thread(self._training_set, catalog)
+            if len(labels) < MIN_PRODUCTS or categories < 2:
+                raise FailedPreconditionError(
+                    f"{len(labels)} products of {catalog.info.name} in {categories} categories have an "
+                    f"image embedding and one category; a head needs {MIN_PRODUCTS} in at least 2"
+                )
+            started = time.perf_counter()
+            fit = await asyncio.to_thread(image_head.fit_supcon, embeddings, labels)
+            seconds = time.perf_counter() - started
+            model = image_head.model_name(catalog.id)
+            version = await asyncio.to_thread(
+                image_head.write_version,
+                self.repository,
+                model,
+                fit.weights,
+                self.image_space.model,
+                {
+                    "catalog": catalog.info.name,
+                    "products": len(labels),
+                    "categories": categories,
+                    "epochs": fit.epochs,
+                    "seconds": round(seconds, 2),
+                    "held_out": fit.held_out,
+                    "held_out_p10_before": round(fit.before_p10, 4),
+                    "held_out_p10_after": round(fit.after_p10, 4),
+                    "image_model_version": self.image_space.model_version,
+                },
+            )
+            await self._serve(model)
+            self._start_roll_out(catalog, version)
+            _LOGGER.info(
+                "%s version %d: held-out P@10 %.3f → %.3f (%d products, %.1f s); rolling out",
+                model,
+                version,
+                fit.before_p10,
+                fit.after_p10,
+                len(labels),
+                seconds,
+            )
+            return HeadResult(
+                version,
+                model,
+                len(labels),
+                categories,
+                fit.held_out,
+                fit.epochs,
+                seconds,
+                fit.before_p10,
+                fit.after_p10,
+            )
+
+    def _training_set(self, catalog: Catalog) -> tuple[np.ndarray, np.ndarray, int]:
+        """Image embeddings of the current model with their category, as integer labels."""
+        current = (self.image_space.model, self.image_space.model_version)
+        rows = [
+            row
+            for batch in catalog.store.iter_embeddings(IMAGE_SPACE)
+            for row in batch
+            if (row.model, row.model_version) == current and len(row.facets.categories) == 1
+        ]
+        if len(rows) > MAX_PRODUCTS:
+            keep = np.random.default_rng(0).choice(len(rows), MAX_PRODUCTS, replace=False)
+            rows = [rows[i] for i in sorted(keep)]
+        names = sorted({next(iter(row.facets.categories)) for row in rows})
+        index = {name: i for i, name in enumerate(names)}
+        if not rows:
+            return np.zeros((0, self.image_space.dim), np.float32), np.zeros(0, np.int64), 0
+        embeddings = np.stack([row.vector for row in rows]).astype(np.float32)
+        labels = np.array([index[next(iter(row.facets.categories))] for row in rows])
+        return embeddings, labels, len(names)
+
+    async def _serve(self, model: str) -> None:
+        if self.triton is not None:
+            await asyncio.to_thread(self.triton.add_model_versions, model)
+        await self.embedder.load_model(model)
+
+    # -- moving a catalog to a version ----------------------------------------------------
+
+    def _start_roll_out(self, catalog: Catalog, version: int) -> None:
+        catalog.rolling_out = version
+        task = asyncio.create_task(self._roll_out_logged(catalog, version))
+        self._roll_outs[catalog.info.uid] = task
+        task.add_done_callback(lambda _: self._roll_outs.pop(catalog.info.uid, None))
+
+    async def _roll_out_logged(self, catalog: Catalog, version: int) -> None:
+        try:
+            await self.roll_out(catalog, version)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # logged; a restart or the next follow resumes it
+            _LOGGER.exception("%s: moving to image head version %d failed", catalog.info.name, version)
+        finally:
+            if catalog.rolling_out == version:
+                catalog.rolling_out = None
+
+    async def roll_out(self, catalog: Catalog, version: int) -> None:
+        """Give the catalog the version's space, fill it, and search with it."""
+        name = image_head.space_name(version)
+        if name not in catalog.spaces:
+            space = IndexSpace(
+                name, image_head.model_name(catalog.id), str(version), await self._dim(catalog)
+            )
+            store, _ = await asyncio.to_thread(self.vectors.open, catalog.info, space, catalog.store, False)
+            async with writing(catalog):
+                catalog.spaces = {**catalog.spaces, name: store}  # a new dict: searches hold the old
+        started = time.perf_counter()
+        missing = await asyncio.to_thread(catalog.store.keys_without, name)
+        for begin in range(0, len(missing), FILL_CHUNK):
+            async with writing(catalog):
+                await self._fill(catalog, version, missing[begin : begin + FILL_CHUNK])
+        async with writing(catalog):
+            # What was written through other gateways meanwhile (they did not embed it here).
+            rest = await asyncio.to_thread(catalog.store.keys_without, name)
+            for begin in range(0, len(rest), FILL_CHUNK):
+                await self._fill(catalog, version, rest[begin : begin + FILL_CHUNK])
+            retired = self._swap(catalog, version)
+        await asyncio.to_thread(_mark_served, self.repository, image_head.model_name(catalog.id), version)
+        _LOGGER.info(
+            "%s: searching with image head version %d (%d products embedded in %.1f s)",
+            catalog.info.name,
+            version,
+            len(missing) + len(rest),
+            time.perf_counter() - started,
+        )
+        if retired is not None:
+            task = asyncio.create_task(self._retire(catalog, *retired))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def _fill(self, catalog: Catalog, version: int, keys: list[int]) -> None:
+        """Embed `keys` into the version's space from their indexed image vectors; those
+        already there (written since) or without an image vector (deleted) are left. Runs
+        under the write lock, so the image vectors are the committed ones."""
+        name = image_head.space_name(version)
+        target = catalog.spaces[name]
+        present = await asyncio.to_thread(target.fetch, keys)
+        images = await asyncio.to_thread(
+            catalog.spaces[IMAGE_SPACE].fetch, [k for k in keys if k not in present]
+        )
+        if not images:
+            return
+        chunk = sorted(images)
+        vectors = await self.embedder.apply_head(
+            np.stack([images[k] for k in chunk]), image_head.model_name(catalog.id), version
+        )
+        rows = [
+            EmbeddingRow(k, name, target.space.model, target.space.model_version, v)
+            for k, v in zip(chunk, vectors, strict=True)
+        ]
+        seq = await asyncio.to_thread(catalog.store.replace_embeddings, rows)
+        products = await asyncio.to_thread(catalog.store.get_many, chunk)
+        records = [
+            VectorRecord(r.key, r.vector, Facets.of(products[r.key])) for r in rows if r.key in products
+        ]
+        for space_name, store in catalog.spaces.items():
+            await asyncio.to_thread(store.upsert, records if space_name == name else [], seq)
+
+    def _swap(self, catalog: Catalog, version: int) -> tuple[str, object] | None:
+        """Search with `version`; returns the retired space (name, store), if any."""
+        old = catalog.head
+        spaces = dict(catalog.spaces)
+        retired = None
+        if old is not None and old != version:
+            old_name = image_head.space_name(old)
+            retired = (old_name, spaces.pop(old_name))
+        catalog.spaces, catalog.head = spaces, version
+        return retired
+
+    async def _retire(self, catalog: Catalog, name: str, store) -> None:
+        await asyncio.sleep(RETIRE_GRACE_S)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(store.drop)
+        await asyncio.to_thread(catalog.store.delete_embeddings, name)
+        _LOGGER.info("%s: dropped %s", catalog.info.name, name)
+
+    async def _dim(self, catalog: Catalog) -> int:
+        return (await self.embedder.model_info(image_head.model_name(catalog.id))).dimension
+
+    # -- what the repository holds --------------------------------------------------------
+
+    async def discover(self, catalog: Catalog, resume: bool) -> None:
+        """Move the catalog to the newest version marked served (trained here or by
+        another gateway) for our image model; with `resume`, also roll out a newer one a
+        crash interrupted."""
+        model = image_head.model_name(catalog.id)
+        on_disk = await asyncio.to_thread(self._versions_for_our_model, model)
+        if not on_disk:
+            return
+        served = [v for v in on_disk if (self.repository / model / str(v) / SERVED_MARK).exists()]
+        if not await self.embedder.ready([model]):
+            await self._serve(model)
+        if served and served[-1] != catalog.head and catalog.info.uid not in self._roll_outs:
+            await self.roll_out(catalog, served[-1])
+            for older in [v for v in on_disk if v < served[-1]][-2:]:  # rows a crash left behind
+                if image_head.space_name(older) not in catalog.spaces:
+                    await asyncio.to_thread(catalog.store.delete_embeddings, image_head.space_name(older))
+        newest = on_disk[-1]
+        if resume and newest != catalog.head and catalog.info.uid not in self._roll_outs:
+            self._start_roll_out(catalog, newest)
+
+    def _versions_for_our_model(self, model: str) -> list[int]:
+        return [
+            v
+            for v in trained.versions(self.repository, model)
+            if trained.record(self.repository, model, v).get("image_model") == self.image_space.model
+            and (self.repository / model / str(v) / "model.onnx").exists()
+        ]
+
+    async def forget(self, catalog: Catalog) -> None:
+        """Stop serving and remove the catalog's head (the catalog is deleted)."""
+        task = self._roll_outs.pop(catalog.info.uid, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        model = image_head.model_name(catalog.id)
+        if await self.embedder.ready([model]):
+            await self.embedder.unload_model(model)
+        if self.triton is not None:
+            await asyncio.to_thread(self.triton.remove_model, model)
+        await asyncio.to_thread(trained.remove, self.repository, model)
+
+    async def close(self) -> None:
+        for task in [*self._roll_outs.values(), *self._retiring]:
+            task.cancel()
+        for task in [*self._roll_outs.values(), *self._retiring]:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def _mark_served(repository: Path, model: str, version: int) -> None:
+    (Path(repository) / model / str(version) / SERVED_MARK).touch()
