@@ -99,6 +99,7 @@ def fit_supcon(
     temperature: float = 0.1,
     learning_rate: float = 1e-3,
     weight_decay: float = 1e-4,
+    input_dropout: float = 0.0,
     batch_size: int = 512,
     max_epochs: int = 60,
     patience: int = 5,
@@ -122,10 +123,11 @@ def fit_supcon(
     head = torch.nn.Sequential(
         torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, output)
     )
+    dropout = torch.nn.Dropout(input_dropout)  # training only: the exported graph has none
     optimizer = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
 
     def embed(rows: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.normalize(head(x[rows]), dim=1)
+        return torch.nn.functional.normalize(head(dropout(x[rows])), dim=1)
 
     def loss_of(rows: torch.Tensor) -> torch.Tensor:
         z = embed(rows)
@@ -150,6 +152,7 @@ def fit_supcon(
     best_p10, best_state, best_epoch = -1.0, None, 0
     for epoch in range(1, max_epochs + 1):
         head.train()
+        dropout.train()
         shuffled = training[torch.randperm(len(training), generator=generator)]
         for begin in range(0, len(shuffled) - 1, batch_size):
             loss = loss_of(shuffled[begin : begin + batch_size])
@@ -157,6 +160,7 @@ def fit_supcon(
             loss.backward()
             optimizer.step()
         head.eval()
+        dropout.eval()
         p10 = held_out_p10()
         if p10 > best_p10:
             best_p10, best_epoch = p10, epoch

@@ -82,6 +82,7 @@ def test_roles_of_methods():
     assert required_role(service + "UpsertProducts") == Role.WRITE
     assert required_role(service + "DeleteProducts") == Role.WRITE
     assert required_role(service + "TrainProjection") == Role.ADMIN
+    assert required_role(service + "TrainImageHead") == Role.ADMIN
     assert required_role(service + "CreateCatalog") == Role.ADMIN
     assert required_role(service + "DeleteCatalog") == Role.ADMIN
     assert required_role(service + "ListCatalogs") == Role.SEARCH

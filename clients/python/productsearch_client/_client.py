@@ -16,6 +16,7 @@ from productsearch_client._types import (
     DeleteSummary,
     Filter,
     Hit,
+    ImageHead,
     ImageSource,
     Product,
     Projection,
@@ -250,6 +251,14 @@ class Client:
         it a generous deadline. FAILED_PRECONDITION when too few products have titles."""
         request = pb.TrainProjectionRequest(method=method, catalog=self._catalog(catalog))
         return _convert.projection(self._call(self._stub.TrainProjection, request, deadline_s))
+
+    def train_image_head(self, *, catalog: str | None = None, deadline_s: float | None = None) -> ImageHead:
+        """(admin) Trains the catalog's image head on its categorised products; returns once
+        Triton serves the new version, and image searches move to it when the catalog is
+        embedded with it (`stats()` then lists it). Give it a generous deadline.
+        FAILED_PRECONDITION with too few categorised products or while a roll-out runs."""
+        request = pb.TrainImageHeadRequest(catalog=self._catalog(catalog))
+        return _convert.image_head(self._call(self._stub.TrainImageHead, request, deadline_s))
 
     # --- catalogs ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from productsearch_client._types import (
     DeleteSummary,
     Filter,
     Hit,
+    ImageHead,
     ImageSource,
     IndexInfo,
     ModelInfo,
@@ -179,4 +180,18 @@ def stats(response: pb.GetStatsResponse) -> Stats:
 def projection(response: pb.TrainProjectionResponse) -> Projection:
     return Projection(
         response.version, response.pairs, response.method, response.seconds, response.epochs, response.model
+    )
+
+
+def image_head(response: pb.TrainImageHeadResponse) -> ImageHead:
+    return ImageHead(
+        response.version,
+        response.model,
+        response.products,
+        response.categories,
+        response.held_out,
+        response.epochs,
+        response.seconds,
+        response.precision_at_10_before,
+        response.precision_at_10_after,
     )

@@ -243,3 +243,21 @@ class Projection:
     seconds: float
     epochs: int = 0
     model: str = ""
+
+
+@dataclass(frozen=True)
+class ImageHead:
+    """A newly trained image head: the model version Triton now serves (the catalog moves to
+    it in the background), the categorised products and categories it was fitted on, those
+    held out, the epoch kept, the seconds the fit took, and the held-out precision@10 with
+    the plain image embeddings and through the head."""
+
+    version: int
+    model: str
+    products: int
+    categories: int
+    held_out: int
+    epochs: int
+    seconds: float
+    precision_at_10_before: float
+    precision_at_10_after: float

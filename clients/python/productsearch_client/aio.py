@@ -17,6 +17,7 @@ from productsearch_client._types import (
     DeleteSummary,
     Filter,
     Hit,
+    ImageHead,
     ImageSource,
     Product,
     Projection,
@@ -216,6 +217,13 @@ class AsyncClient:
         """See `Client.train_projection`."""
         request = pb.TrainProjectionRequest(method=method, catalog=self._catalog(catalog))
         return _convert.projection(await self._call(self._stub.TrainProjection, request, deadline_s))
+
+    async def train_image_head(
+        self, *, catalog: str | None = None, deadline_s: float | None = None
+    ) -> ImageHead:
+        """See `Client.train_image_head`."""
+        request = pb.TrainImageHeadRequest(catalog=self._catalog(catalog))
+        return _convert.image_head(await self._call(self._stub.TrainImageHead, request, deadline_s))
 
     async def create_catalog(
         self,
