@@ -274,22 +274,27 @@ class ImageHeads:
     async def discover(self, catalog: Catalog, resume: bool) -> None:
         """Move the catalog to the newest version marked served (trained here or by
         another gateway) for our image model; with `resume`, also roll out a newer one a
-        crash interrupted."""
+        crash interrupted. Reads only the repository when there is nothing to do."""
+        if catalog.info.uid in self._roll_outs:
+            return
         model = image_head.model_name(catalog.id)
         on_disk = await asyncio.to_thread(self._versions_for_our_model, model)
-        if not on_disk:
-            return
         served = [v for v in on_disk if (self.repository / model / str(v) / SERVED_MARK).exists()]
+        target = served[-1] if served else None
+        interrupted = (
+            on_disk[-1] if resume and on_disk and on_disk[-1] not in (target, catalog.head) else None
+        )
+        if target in (None, catalog.head) and interrupted is None:
+            return
         if not await self.embedder.ready([model]):
             await self._serve(model)
-        if served and served[-1] != catalog.head and catalog.info.uid not in self._roll_outs:
-            await self.roll_out(catalog, served[-1])
-            for older in [v for v in on_disk if v < served[-1]][-2:]:  # rows a crash left behind
+        if target is not None and target != catalog.head:
+            await self.roll_out(catalog, target)
+            for older in [v for v in on_disk if v < target][-2:]:  # rows a crash left behind
                 if image_head.space_name(older) not in catalog.spaces:
                     await asyncio.to_thread(catalog.store.delete_embeddings, image_head.space_name(older))
-        newest = on_disk[-1]
-        if resume and newest != catalog.head and catalog.info.uid not in self._roll_outs:
-            self._start_roll_out(catalog, newest)
+        if interrupted is not None:
+            self._start_roll_out(catalog, interrupted)
 
     def _versions_for_our_model(self, model: str) -> list[int]:
         return [

@@ -121,3 +121,16 @@ async def test_train_roll_out_restart_and_retrain(root, queries, monkeypatch):
             assert image_head.space_name(1) not in {i.space for i in stats.indexes}
     finally:
         await gateway.stop()
+
+    # A crash before version 2 was marked served: the restart opens on version 1 (its rows
+    # were dropped, so it is embedded again) and resumes moving to version 2.
+    (root / "models" / MODEL / "2" / heads.SERVED_MARK).unlink()
+    gateway = await create_server(config(root))
+    try:
+        async with grpc.aio.insecure_channel(gateway.address) as channel:
+            stub = pb_grpc.ProductSearchStub(channel)
+            assert [m.version for m in await head_models(stub)] in (["1"], ["2"])
+            await wait_for_version(stub, 2)
+            assert await precision(stub, queries[:50]) > 0.5
+    finally:
+        await gateway.stop()
