@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from server.domain import IMAGE_SPACE, EmbeddingRow, Facets, FailedPreconditionE
 from server.index.store import IndexSpace, VectorBackend, VectorRecord
 from server.models import image_head, trained
 from server.models.embedding import EmbeddingClient
+from server.models.images import decode_image, run_decoding
 from server.service.catalogs import Catalog
 from server.service.follow import TRAINING, across_gateways, writing
 from server.triton.runtime import EmbeddedTriton
@@ -42,6 +44,8 @@ _LOGGER = logging.getLogger(__name__)
 MIN_PRODUCTS = 100  # categorised products a head needs
 MAX_PRODUCTS = 50_000  # fitted on at most (a deterministic sample): bounds memory and time
 FILL_CHUNK = 256  # products embedded into a new space per hold of the write lock
+AUGMENTED_VIEWS = 2  # views of each product's image trained on besides its own (mirror, crop)
+AUGMENT_MAX = 20_000  # products above which a head trains on the stored embeddings alone
 RETIRE_GRACE_S = 30.0  # an old space stays searchable this long after the swap
 SERVED_MARK = "served"  # file in a version's folder once catalogs search with it
 
@@ -91,14 +95,17 @@ class ImageHeads:
                     f"{catalog.info.name} is still moving to image head version {catalog.rolling_out}; "
                     "train again once GetStats lists it among the models"
                 )
-            embeddings, labels, categories = await asyncio.to_thread(self._training_set, catalog)
+            keys, embeddings, labels, categories = await asyncio.to_thread(self._training_set, catalog)
             if len(labels) < MIN_PRODUCTS or categories < 2:
                 raise FailedPreconditionError(
                     f"{len(labels)} products of {catalog.info.name} in {categories} categories have an "
                     f"image embedding and one category; a head needs {MIN_PRODUCTS} in at least 2"
                 )
             started = time.perf_counter()
-            fit = await asyncio.to_thread(image_head.fit_supcon, embeddings, labels)
+            views = await self._augmented_views(catalog, keys)
+            fit = await asyncio.to_thread(
+                functools.partial(image_head.fit_supcon, embeddings, labels, views=views)
+            )
             seconds = time.perf_counter() - started
             model = image_head.model_name(catalog.id)
             version = await asyncio.to_thread(
@@ -111,6 +118,7 @@ class ImageHeads:
                     "catalog": catalog.info.name,
                     "products": len(labels),
                     "categories": categories,
+                    "views": len(views),
                     "epochs": fit.epochs,
                     "seconds": round(seconds, 2),
                     "held_out": fit.held_out,
@@ -142,8 +150,9 @@ class ImageHeads:
                 fit.after_p10,
             )
 
-    def _training_set(self, catalog: Catalog) -> tuple[np.ndarray, np.ndarray, int]:
-        """Image embeddings of the current model with their category, as integer labels."""
+    def _training_set(self, catalog: Catalog) -> tuple[list[int], np.ndarray, np.ndarray, int]:
+        """Keys and image embeddings of the current model with their category, as integer
+        labels, and the number of categories."""
         current = (self.image_space.model, self.image_space.model_version)
         rows = [
             row
@@ -157,10 +166,28 @@ class ImageHeads:
         names = sorted({next(iter(row.facets.categories)) for row in rows})
         index = {name: i for i, name in enumerate(names)}
         if not rows:
-            return np.zeros((0, self.image_space.dim), np.float32), np.zeros(0, np.int64), 0
+            return [], np.zeros((0, self.image_space.dim), np.float32), np.zeros(0, np.int64), 0
         embeddings = np.stack([row.vector for row in rows]).astype(np.float32)
         labels = np.array([index[next(iter(row.facets.categories))] for row in rows])
-        return embeddings, labels, len(names)
+        return [row.key for row in rows], embeddings, labels, len(names)
+
+    async def _augmented_views(self, catalog: Catalog, keys: list[int]) -> list[np.ndarray]:
+        """Embeddings of AUGMENTED_VIEWS other views of each product's stored image
+        (`image_head.augment`), by the image model on Triton; [] above AUGMENT_MAX products
+        (they would cost more image-model calls than the catalog's own embedding did)."""
+        if len(keys) > AUGMENT_MAX:
+            return []
+        views: list[list[np.ndarray]] = [[] for _ in range(AUGMENTED_VIEWS)]
+        for begin in range(0, len(keys), FILL_CHUNK):
+            chunk = keys[begin : begin + FILL_CHUNK]
+            images = await asyncio.to_thread(catalog.store.stored_images, chunk)
+            if images.keys() != set(chunk):  # deleted meanwhile: train without views
+                return []
+            pixels = await run_decoding(_decode_all, [images[k] for k in chunk])
+            for view in range(AUGMENTED_VIEWS):
+                edited = [image_head.augment(p, view, seed=k) for p, k in zip(pixels, chunk, strict=True)]
+                views[view].append(await self.embedder.embed_images(self.image_space.model, edited))
+        return [np.concatenate(v) for v in views]
 
     async def _serve(self, model: str) -> None:
         if self.triton is not None:
@@ -328,3 +355,7 @@ class ImageHeads:
 
 def _mark_served(repository: Path, model: str, version: int) -> None:
     (Path(repository) / model / str(version) / SERVED_MARK).touch()
+
+
+def _decode_all(images: list[bytes]) -> list[np.ndarray]:
+    return [decode_image(image) for image in images]

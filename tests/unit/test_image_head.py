@@ -53,3 +53,21 @@ def test_one_category_cannot_train_a_head() -> None:
     embeddings, _ = mixed_categories(50, seed=3)
     with pytest.raises(ValueError, match="two categories"):
         image_head.fit_supcon(embeddings, np.zeros(50, dtype=int))
+
+
+def test_views_are_the_mirror_image_and_a_crop_of_each_side() -> None:
+    image = np.random.default_rng(4).integers(0, 256, (100, 60, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(image_head.augment(image, 0, seed=1), image[:, ::-1])
+    crops = [image_head.augment(image, 1, seed=s) for s in range(20)]
+    assert all(78 <= c.shape[0] <= 93 and 47 <= c.shape[1] <= 56 for c in crops), [c.shape for c in crops]
+    assert len({c.tobytes() for c in crops}) > 1  # the seed picks the crop ...
+    np.testing.assert_array_equal(crops[3], image_head.augment(image, 1, seed=3))  # ... always the same
+
+
+def test_views_train_with_their_product_and_are_held_out_with_it() -> None:
+    embeddings, labels = mixed_categories(1000, seed=5)
+    rng = np.random.default_rng(6)
+    views = [embeddings + rng.normal(size=embeddings.shape).astype(np.float32) * 0.05 for _ in range(2)]
+    fit = image_head.fit_supcon(embeddings, labels, hidden=64, output=16, max_epochs=10, views=views)
+    assert fit.held_out == 100  # a tenth of the products, not of the rows
+    assert fit.after_p10 > fit.before_p10 + 0.1, fit
