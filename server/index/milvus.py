@@ -66,7 +66,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from server.catalog.store import SharedCatalogStore
-from server.domain import CatalogInfo, Filter, UnavailableError
+from server.domain import CatalogInfo, Facets, Filter, UnavailableError
 from server.index.copies import CopyStore
 from server.index.hnsw import IndexParams
 from server.index.store import (
@@ -139,10 +139,57 @@ def expression(condition: Filter, exclude: Collection[int] = ()) -> str:
     return " and ".join(f"({part})" for part in parts)
 
 
+def add_facet_fields(schema: Any) -> None:
+    """The scalar fields filters run on (`expression`), filled by `facet_fields`."""
+    schema.add_field(
+        "categories",
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=_MAX_CATEGORIES,
+        max_length=_MAX_STRING_BYTES,
+    )
+    schema.add_field("price_low", DataType.DOUBLE)
+    schema.add_field("price_high", DataType.DOUBLE)
+    schema.add_field("has_price", DataType.BOOL)
+    schema.add_field("attributes", DataType.JSON)
+
+
+def facet_fields(key: int, facets: Facets) -> dict[str, Any]:
+    """A row's filter fields for `facets` (see `add_facet_fields`)."""
+    if len(facets.categories) > _MAX_CATEGORIES:
+        raise ValueError(f"key {key} has more than {_MAX_CATEGORIES} categories")
+    for category in facets.categories:
+        if len(category.encode()) > _MAX_STRING_BYTES:
+            raise ValueError(f"category of key {key} longer than {_MAX_STRING_BYTES} bytes")
+    attributes: dict[str, list[str]] = {}
+    for name, value in sorted(facets.attributes):
+        attributes.setdefault(_ATTRIBUTE + name, []).append(value)
+    low, high = facets.price_range if facets.price_range is not None else (0.0, 0.0)
+    return {
+        "categories": sorted(facets.categories),
+        "price_low": float(low),
+        "price_high": float(high),
+        "has_price": facets.price_range is not None,
+        "attributes": attributes,
+    }
+
+
 def _number(value: float) -> str:
     if not math.isfinite(value):
         raise ValueError(f"price bound must be finite, got {value}")
     return repr(float(value))
+
+
+def reloading(client: MilvusClient, name: str, call: Callable[[], _T]) -> _T:
+    """Run a read; when Milvus says the collection is not loaded (a restarted server loads
+    its collections again one by one), load it and try once more."""
+    try:
+        return call()
+    except MilvusException as error:
+        if "not loaded" not in str(error):
+            raise
+        client.load_collection(name)
+        return call()
 
 
 def _engine_errors(method: Callable[..., _T]) -> Callable[..., _T]:
@@ -193,17 +240,7 @@ class MilvusVectorStore:
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("key", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=space.dim)
-        schema.add_field(
-            "categories",
-            DataType.ARRAY,
-            element_type=DataType.VARCHAR,
-            max_capacity=_MAX_CATEGORIES,
-            max_length=_MAX_STRING_BYTES,
-        )
-        schema.add_field("price_low", DataType.DOUBLE)
-        schema.add_field("price_high", DataType.DOUBLE)
-        schema.add_field("has_price", DataType.BOOL)
-        schema.add_field("attributes", DataType.JSON)
+        add_facet_fields(schema)
         index = client.prepare_index_params()
         index.add_index(
             "vector",
@@ -255,36 +292,23 @@ class MilvusVectorStore:
         norm = float(np.linalg.norm(vector))
         if not norm or not math.isfinite(norm):
             raise ValueError(f"vector of key {record.key} cannot be normalised (norm {norm})")
-        facets = record.facets
-        if len(facets.categories) > _MAX_CATEGORIES:
-            raise ValueError(f"key {record.key} has more than {_MAX_CATEGORIES} categories")
-        for category in facets.categories:
-            if len(category.encode()) > _MAX_STRING_BYTES:
-                raise ValueError(f"category of key {record.key} longer than {_MAX_STRING_BYTES} bytes")
-        attributes: dict[str, list[str]] = {}
-        for key, value in sorted(facets.attributes):
-            attributes.setdefault(_ATTRIBUTE + key, []).append(value)
-        low, high = facets.price_range if facets.price_range is not None else (0.0, 0.0)
         return {
             "key": int(record.key),
             "vector": (vector / norm).tolist(),
-            "categories": sorted(facets.categories),
-            "price_low": float(low),
-            "price_high": float(high),
-            "has_price": facets.price_range is not None,
-            "attributes": attributes,
+            **facet_fields(record.key, record.facets),
         }
 
     @_engine_errors
     def delete(self, keys: Collection[int], seq: int) -> int:
         # Milvus counts the keys asked for, not those it held: find those first.
-        present = sorted(self._present({int(k) for k in keys}))
+        present = sorted(self.present({int(k) for k in keys}))
         for start in range(0, len(present), _KEYS_PER_QUERY):
             self._client.delete(self.name, ids=present[start : start + _KEYS_PER_QUERY])
         self._advance(seq)
         return len(present)
 
-    def _present(self, keys: Iterable[int]) -> set[int]:
+    def present(self, keys: Iterable[int]) -> set[int]:
+        """Those of `keys` the collection holds."""
         return {int(row["key"]) for row in self._query_keys(keys, ["key"])}
 
     def _query_keys(self, keys: Iterable[int], fields: list[str]) -> list[dict[str, Any]]:
@@ -292,14 +316,14 @@ class MilvusVectorStore:
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ordered), _KEYS_PER_QUERY):
             chunk = ordered[start : start + _KEYS_PER_QUERY]
-            rows.extend(
-                self._client.query(
-                    self.name,
-                    filter=f"key in [{', '.join(map(str, chunk))}]",
-                    output_fields=fields,
-                    consistency_level=CONSISTENCY,
-                )
+            query = functools.partial(
+                self._client.query,
+                self.name,
+                filter=f"key in [{', '.join(map(str, chunk))}]",
+                output_fields=fields,
+                consistency_level=CONSISTENCY,
             )
+            rows.extend(reloading(self._client, self.name, query))
         return rows
 
     @_engine_errors
@@ -324,17 +348,40 @@ class MilvusVectorStore:
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
         return hits[:k]
 
-    def _search_once(self, vector: list[float], limit: int, where: str, ef: int) -> list[tuple[int, float]]:
-        found = self._client.search(
+    @_engine_errors
+    def nearest(self, vectors: np.ndarray) -> list[tuple[int, float] | None]:
+        """Each vector's nearest stored one (key, score), in one request; None where the
+        collection is empty."""
+        if not len(vectors):
+            return []
+        found = reloading(
+            self._client,
             self.name,
-            data=[vector],
-            limit=limit,
-            filter=where,
-            search_params={
-                "metric_type": "IP",
-                "params": {"ef": min(max(ef, limit), _EF_MAX)},
-            },
-            consistency_level=CONSISTENCY,
+            lambda: self._client.search(
+                self.name,
+                data=np.asarray(vectors, dtype=np.float32).tolist(),
+                limit=1,
+                search_params={"metric_type": "IP", "params": {"ef": self._params.ef_search}},
+                consistency_level=CONSISTENCY,
+            ),
+        )
+        return [(int(hits[0]["id"]), float(hits[0]["distance"])) if hits else None for hits in found]
+
+    def _search_once(self, vector: list[float], limit: int, where: str, ef: int) -> list[tuple[int, float]]:
+        found = reloading(
+            self._client,
+            self.name,
+            lambda: self._client.search(
+                self.name,
+                data=[vector],
+                limit=limit,
+                filter=where,
+                search_params={
+                    "metric_type": "IP",
+                    "params": {"ef": min(max(ef, limit), _EF_MAX)},
+                },
+                consistency_level=CONSISTENCY,
+            ),
         )
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
@@ -472,11 +519,17 @@ class MilvusVectors:
             and state["space"] == _space_json(space)
             and self.client.has_collection(name)
         )
-        if current:
+        members = members_name(name)
+        if current and self.client.has_collection(members):
             self.client.load_collection(name)
-            opened = MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored)
+            self.client.load_collection(members)
+            opened = _stack(
+                MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored),
+                MilvusMembers(self.client, members),
+                copies,
+            )
             _LOGGER.info("%s: at seq %d (catalog at %d), %d vectors", name, stored, seq, opened.count())
-            return _stack(opened, copies), []
+            return opened, []
         _LOGGER.info(
             "%s: stored at %s, catalog at seq %d: rebuilding",
             name,
@@ -486,7 +539,7 @@ class MilvusVectors:
         started = time.perf_counter()
         self.client.delete(META_COLLECTION, ids=[name])  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, catalog.uid)
-        store = _stack(points, copies)
+        store = _stack(points, MilvusMembers.create(self.client, members), copies)
         stale: list[int] = []
         if copies:  # products stored before copy detection existed
             stale.extend(source.keys_without(space.name))
@@ -516,5 +569,14 @@ class MilvusVectors:
         self.client.close()
 
 
-def _stack(points: MilvusVectorStore, copies: bool) -> VectorStore:
-    return CopyStore(points) if copies else points
+def members_name(collection: str) -> str:
+    """The members collection of a points collection (server/index/milvus_points.py)."""
+    return collection + "_members"
+
+
+def _stack(points: MilvusVectorStore, members: MilvusMembers, copies: bool) -> VectorStore:
+    shared = MilvusPointsStore(points, members)
+    return CopyStore(shared) if copies else shared
+
+
+from server.index.milvus_points import MilvusMembers, MilvusPointsStore  # noqa: E402  (it builds on this module)
