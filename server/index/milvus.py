@@ -524,9 +524,7 @@ class MilvusVectors:
             self.client.load_collection(name)
             self.client.load_collection(members)
             opened = _stack(
-                MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored),
-                MilvusMembers(self.client, members),
-                copies,
+                MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored), members, copies
             )
             _LOGGER.info("%s: at seq %d (catalog at %d), %d vectors", name, stored, seq, opened.count())
             return opened, []
@@ -539,7 +537,7 @@ class MilvusVectors:
         started = time.perf_counter()
         self.client.delete(META_COLLECTION, ids=[name])  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, catalog.uid)
-        store = _stack(points, MilvusMembers.create(self.client, members), copies)
+        store = _stack(points, members, copies, create=True)
         stale: list[int] = []
         if copies:  # products stored before copy detection existed
             stale.extend(source.keys_without(space.name))
@@ -574,9 +572,13 @@ def members_name(collection: str) -> str:
     return collection + "_members"
 
 
-def _stack(points: MilvusVectorStore, members: MilvusMembers, copies: bool) -> VectorStore:
-    shared = MilvusPointsStore(points, members)
+def _stack(points: MilvusVectorStore, members: str, copies: bool, create: bool = False) -> VectorStore:
+    """One point per distinct vector over the collection (server/index/milvus_points.py,
+    which builds on this module), under `CopyStore` for copy detection."""
+    from server.index.milvus_points import MilvusMembers, MilvusPointsStore
+
+    client = points._client
+    shared = MilvusPointsStore(
+        points, MilvusMembers.create(client, members) if create else MilvusMembers(client, members)
+    )
     return CopyStore(shared) if copies else shared
-
-
-from server.index.milvus_points import MilvusMembers, MilvusPointsStore  # noqa: E402  (it builds on this module)
