@@ -39,13 +39,11 @@ congruence test passed in the runs since (tests/unit/test_vector_stores.py). Tie
 (identical vectors) are ordered by key: when the k-th score ties with the last one
 returned, the search asks for 16 times more (most title ties resolve in a second round trip).
 
-**Known defect: larger groups of identical vectors strand Milvus' HNSW** as they did
-hnswlib's (`python -m bench.milvus_duplicates`, 2026-12-06): groups of 30 were always found,
-but with 10 titles shared by 200 products each, 5 to 9 of the 10 queries got their group's
-products (ef 64; 9 of 10 at ef 512). Text search over a catalog that repeats titles that
-often can miss a whole title group here. The fix is one point per distinct vector kept
-consistent across gateways (the catalog store knowing which products share a vector);
-until then, prefer the embedded index for such catalogs.
+Larger groups of identical vectors strand Milvus' HNSW as they did hnswlib's (with 10
+titles shared by 200 products each, 5 to 9 of 10 queries found their group:
+`python -m bench.milvus_duplicates`), so `MilvusVectors` stacks `MilvusPointsStore`
+(server/index/milvus_points.py): one point per distinct vector, its products in a members
+collection, consistent across gateways.
 
 Latency (embedded Milvus 2.3.5, 2-core CPU, 32-d): a Strong search 27 ms with the time tick
 at 20 ms (server/tools/local_milvus.py sets it; 200 ms by default), Bounded 1.6 ms.
