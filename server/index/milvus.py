@@ -178,15 +178,41 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+_FLUSHED = 4  # Milvus SegmentState.Flushed, as list_persistent_segments reports it
+SERVED_TIMEOUT_S = 120.0
+
+
+def load_fully(client: MilvusClient, name: str, timeout_s: float = SERVED_TIMEOUT_S) -> None:
+    """Load a collection and wait until its query node serves every flushed segment.
+
+    After a restart, Milvus 2.3.5 answers reads on a collection it marks loaded while its
+    query node is still loading the sealed segments: a count saw 1 row of 202 (the growing
+    one replayed from the log). Reads then miss rows without an error, so a store opens only
+    once every flushed segment (what DataCoord persisted) is among the query node's."""
+    client.load_collection(name)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        persisted = {s.segment_id for s in client.list_persistent_segments(name) if int(s.state) == _FLUSHED}
+        missing = persisted - {s.segment_id for s in client.list_loaded_segments(name)}
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise UnavailableError(
+                f"Milvus serves {name} without {len(missing)} of its {len(persisted)} flushed segments "
+                f"after {timeout_s:.0f} s"
+            )
+        time.sleep(0.2)
+
+
 def reloading(client: MilvusClient, name: str, call: Callable[[], _T]) -> _T:
     """Run a read; when Milvus says the collection is not loaded (a restarted server loads
-    its collections again one by one), load it and try once more."""
+    its collections again one by one), load it fully and try once more."""
     try:
         return call()
     except MilvusException as error:
         if "not loaded" not in str(error):
             raise
-        client.load_collection(name)
+        load_fully(client, name)
         return call()
 
 
@@ -469,7 +495,7 @@ class MilvusVectors:
 
     def _ensure_meta(self) -> None:
         if self.client.has_collection(META_COLLECTION):
-            self.client.load_collection(META_COLLECTION)
+            load_fully(self.client, META_COLLECTION)  # a partial read would look like no state: a rebuild
             return
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("name", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX)
@@ -519,8 +545,8 @@ class MilvusVectors:
         )
         members = members_name(name)
         if current and self.client.has_collection(members):
-            self.client.load_collection(name)
-            self.client.load_collection(members)
+            load_fully(self.client, name)
+            load_fully(self.client, members)
             opened = _stack(
                 MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored), members, copies
             )
