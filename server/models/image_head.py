@@ -46,7 +46,7 @@ def version_of_space(space: str) -> int | None:
 
 @dataclass(frozen=True)
 class HeadWeights:
-    """embedding [N, D] → normalise(relu(embedding · w1 + b1) · w2 + b2) [N, out]."""
+    """embedding [N, D] → normalise(relu(normalise(embedding) · w1 + b1) · w2 + b2) [N, out]."""
 
     w1: np.ndarray  # [D, hidden]
     b1: np.ndarray  # [hidden]
@@ -73,9 +73,13 @@ class HeadFit:
 
 def apply(embeddings: np.ndarray, weights: HeadWeights) -> np.ndarray:
     """What the ONNX graph computes, in numpy."""
-    hidden = np.maximum(np.asarray(embeddings, dtype=np.float32) @ weights.w1 + weights.b1, 0.0)
-    out = hidden @ weights.w2 + weights.b2
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    unit = _normalise(np.asarray(embeddings, dtype=np.float32))
+    hidden = np.maximum(unit @ weights.w1 + weights.b1, 0.0)
+    return _normalise(hidden @ weights.w2 + weights.b2)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def augment(image: np.ndarray, view: int, seed: int) -> np.ndarray:
@@ -133,7 +137,7 @@ def fit_supcon(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     products = len(labels)
-    x = torch.from_numpy(np.concatenate([embeddings, *views]).astype(np.float32))
+    x = torch.from_numpy(_normalise(np.concatenate([embeddings, *views]).astype(np.float32)))
     y = torch.from_numpy(np.tile(labels, 1 + len(views)).astype(np.int64))
     order = torch.randperm(products, generator=generator)
     cut = max(products // 10, 1)
@@ -166,7 +170,7 @@ def fit_supcon(
                 embed(held_out).numpy(), labels[held_out], embed(training).numpy(), labels[training]
             )
 
-    raw = np.asarray(embeddings, dtype=np.float32)
+    raw = _normalise(np.asarray(embeddings, dtype=np.float32))
     before = precision_at_10(raw[held_out], labels[held_out], raw[training], labels[training])
     best_p10, best_state, best_epoch = -1.0, None, 0
     for epoch in range(1, max_epochs + 1):
@@ -220,7 +224,8 @@ parameters {{ key: "image_model" value: {{ string_value: "{image_model}" }} }}
 
 
 def head_graph(weights: HeadWeights):  # -> onnx.ModelProto
-    """image_embeddings [N, D] → head_embeddings [N, out], L2-normalised."""
+    """image_embeddings [N, D] → head_embeddings [N, out], L2-normalised (the input too: a
+    model whose embeddings are not unit vectors gets what the head was fitted on)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -230,7 +235,8 @@ def head_graph(weights: HeadWeights):  # -> onnx.ModelProto
     ]
     graph = helper.make_graph(
         [
-            helper.make_node("MatMul", [INPUT_NAME, "w1"], ["hidden_linear"]),
+            helper.make_node("LpNormalization", [INPUT_NAME], ["unit_input"], axis=1, p=2),
+            helper.make_node("MatMul", ["unit_input", "w1"], ["hidden_linear"]),
             helper.make_node("Add", ["hidden_linear", "b1"], ["hidden_biased"]),
             helper.make_node("Relu", ["hidden_biased"], ["hidden"]),
             helper.make_node("MatMul", ["hidden", "w2"], ["out_linear"]),
