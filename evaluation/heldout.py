@@ -189,7 +189,7 @@ async def index(
 
 async def train_image_head(stub, catalog: str) -> pb.TrainImageHeadResponse:
     """TrainImageHead on the catalog's categories; returns once searches use the head."""
-    trained = await stub.TrainImageHead(pb.TrainImageHeadRequest(catalog=catalog))
+    trained = await stub.TrainImageHead(pb.TrainImageHeadRequest(catalog=catalog), timeout=3600)
     while trained.model not in [
         m.name for m in (await stub.GetStats(pb.GetStatsRequest(catalog=catalog))).models
     ]:

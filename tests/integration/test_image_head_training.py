@@ -85,7 +85,7 @@ async def test_train_roll_out_restart_and_retrain(root, queries, monkeypatch):
             assert (await stub.UpsertProducts(requests(products))).failed == 0
             before = await precision(stub, queries)
 
-            result = await stub.TrainImageHead(pb.TrainImageHeadRequest())
+            result = await stub.TrainImageHead(pb.TrainImageHeadRequest(), timeout=600)
             assert (result.version, result.model, result.products, result.categories) == (1, MODEL, 1000, 10)
             assert result.precision_at_10_after > result.precision_at_10_before
 
@@ -112,7 +112,7 @@ async def test_train_roll_out_restart_and_retrain(root, queries, monkeypatch):
             assert [m.version for m in await head_models(stub)] == ["1"]
             assert await precision(stub, queries) == pytest.approx(after, abs=0.02)
 
-            second = await stub.TrainImageHead(pb.TrainImageHeadRequest())
+            second = await stub.TrainImageHead(pb.TrainImageHeadRequest(), timeout=600)
             assert second.version == 2
             await wait_for_version(stub, 2)
             await asyncio.sleep(1.0)  # the retired space is dropped after its grace period

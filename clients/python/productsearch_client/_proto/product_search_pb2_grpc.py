@@ -222,8 +222,9 @@ class ProductSearchServicer:
         a new model version. It returns once that version is served; the catalog is then
         embedded with it in the background while searches go on with the previous one, and
         image searches move to it when every product is in (GetStats lists it among the
-        models from then on). FAILED_PRECONDITION with too few categorised products, or while
-        the previous version is still moving in.
+        models from then on). Give it a deadline of minutes: it embeds two views of each
+        product's image first (up to 20,000 products). FAILED_PRECONDITION with too few
+        categorised products, or while the previous version is still moving in.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

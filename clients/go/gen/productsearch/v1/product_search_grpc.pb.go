@@ -52,8 +52,9 @@ type ProductSearchClient interface {
 	// a new model version. It returns once that version is served; the catalog is then
 	// embedded with it in the background while searches go on with the previous one, and
 	// image searches move to it when every product is in (GetStats lists it among the
-	// models from then on). FAILED_PRECONDITION with too few categorised products, or while
-	// the previous version is still moving in.
+	// models from then on). Give it a deadline of minutes: it embeds two views of each
+	// product's image first (up to 20,000 products). FAILED_PRECONDITION with too few
+	// categorised products, or while the previous version is still moving in.
 	TrainImageHead(ctx context.Context, in *TrainImageHeadRequest, opts ...grpc.CallOption) (*TrainImageHeadResponse, error)
 	// CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
 	CreateCatalog(ctx context.Context, in *CreateCatalogRequest, opts ...grpc.CallOption) (*CreateCatalogResponse, error)
@@ -283,8 +284,9 @@ type ProductSearchServer interface {
 	// a new model version. It returns once that version is served; the catalog is then
 	// embedded with it in the background while searches go on with the previous one, and
 	// image searches move to it when every product is in (GetStats lists it among the
-	// models from then on). FAILED_PRECONDITION with too few categorised products, or while
-	// the previous version is still moving in.
+	// models from then on). Give it a deadline of minutes: it embeds two views of each
+	// product's image first (up to 20,000 products). FAILED_PRECONDITION with too few
+	// categorised products, or while the previous version is still moving in.
 	TrainImageHead(context.Context, *TrainImageHeadRequest) (*TrainImageHeadResponse, error)
 	// CreateCatalog (admin) creates an empty catalog; ALREADY_EXISTS when its id is taken.
 	CreateCatalog(context.Context, *CreateCatalogRequest) (*CreateCatalogResponse, error)

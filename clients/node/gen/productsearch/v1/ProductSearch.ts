@@ -256,8 +256,9 @@ export interface ProductSearchClient extends grpc.Client {
    * a new model version. It returns once that version is served; the catalog is then
    * embedded with it in the background while searches go on with the previous one, and
    * image searches move to it when every product is in (GetStats lists it among the
-   * models from then on). FAILED_PRECONDITION with too few categorised products, or while
-   * the previous version is still moving in.
+   * models from then on). Give it a deadline of minutes: it embeds two views of each
+   * product's image first (up to 20,000 products). FAILED_PRECONDITION with too few
+   * categorised products, or while the previous version is still moving in.
    */
   TrainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
   TrainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
@@ -269,8 +270,9 @@ export interface ProductSearchClient extends grpc.Client {
    * a new model version. It returns once that version is served; the catalog is then
    * embedded with it in the background while searches go on with the previous one, and
    * image searches move to it when every product is in (GetStats lists it among the
-   * models from then on). FAILED_PRECONDITION with too few categorised products, or while
-   * the previous version is still moving in.
+   * models from then on). Give it a deadline of minutes: it embeds two views of each
+   * product's image first (up to 20,000 products). FAILED_PRECONDITION with too few
+   * categorised products, or while the previous version is still moving in.
    */
   trainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
   trainImageHead(argument: _productsearch_v1_TrainImageHeadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_TrainImageHeadResponse__Output>): grpc.ClientUnaryCall;
@@ -402,8 +404,9 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
    * a new model version. It returns once that version is served; the catalog is then
    * embedded with it in the background while searches go on with the previous one, and
    * image searches move to it when every product is in (GetStats lists it among the
-   * models from then on). FAILED_PRECONDITION with too few categorised products, or while
-   * the previous version is still moving in.
+   * models from then on). Give it a deadline of minutes: it embeds two views of each
+   * product's image first (up to 20,000 products). FAILED_PRECONDITION with too few
+   * categorised products, or while the previous version is still moving in.
    */
   TrainImageHead: grpc.handleUnaryCall<_productsearch_v1_TrainImageHeadRequest__Output, _productsearch_v1_TrainImageHeadResponse>;
   
