@@ -518,9 +518,10 @@ other query word belongs to one part only (evaluation/protocol.py lists them).
 {image_table(results)}
 
 "head": after `TrainImageHead` on the part's catalog (its categories are the labels; the
-head's defaults in `server/models/image_head.py`, not tuned on either part) and its roll-out,
-the same queries again through the gateway. Its own held-out figures come from a tenth of
-the catalog kept out of the fit:
+settings of `server/models/image_head.py` and the two augmented views per product were
+chosen on the dev part alone, evaluation/HEAD_TRIAL.md) and its roll-out, the same queries
+again through the gateway. Its own held-out figures come from a tenth of the catalog kept
+out of the fit ("fit s" includes embedding the views):
 
 {head_trainings(results)}
 
