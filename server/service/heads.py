@@ -287,10 +287,15 @@ class ImageHeads:
         return retired
 
     async def _retire(self, catalog: Catalog, name: str, store) -> None:
+        """Drop a space searches no longer use, once those that started on it are done. Rows
+        left by a failure (or a catalog closed meanwhile) are removed at the next start."""
         await asyncio.sleep(RETIRE_GRACE_S)
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.to_thread(store.drop)
-        await asyncio.to_thread(catalog.store.delete_embeddings, name)
+            await asyncio.to_thread(catalog.store.delete_embeddings, name)
+        except Exception as error:  # logged; the next start removes the rows (`discover`)
+            _LOGGER.warning("%s: %s not dropped: %s", catalog.info.name, name, error)
+            return
         _LOGGER.info("%s: dropped %s", catalog.info.name, name)
 
     async def _dim(self, catalog: Catalog) -> int:
