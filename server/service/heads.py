@@ -30,13 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from server.config import Config
-from server.domain import IMAGE_SPACE, EmbeddingRow, Facets, FailedPreconditionError
-from server.index.store import IndexSpace, VectorBackend, VectorRecord
+from server.domain import IMAGE_SPACE, EmbeddingRow, FailedPreconditionError
+from server.index.store import IndexSpace, VectorBackend
 from server.models import image_head, trained
 from server.models.embedding import EmbeddingClient
 from server.models.images import decode_image, run_decoding
 from server.service.catalogs import Catalog
 from server.service.follow import TRAINING, across_gateways, writing
+from server.service.ingest import store_embeddings
+from server.service.training import remove_trained_model, serve_new_versions
 from server.triton.runtime import EmbeddedTriton
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class ImageHeads:
         self.triton = triton
         self._roll_outs: dict[str, asyncio.Task] = {}  # catalog uid → its roll-out in progress
         self._retiring: set[asyncio.Task] = set()
+        self._image_model_of: dict[tuple[str, int], str | None] = {}  # (model, version) → its image model
 
     @property
     def repository(self) -> Path:
@@ -127,7 +130,7 @@ class ImageHeads:
                     "image_model_version": self.image_space.model_version,
                 },
             )
-            await self._serve(model)
+            await serve_new_versions(self.embedder, self.triton, model)
             self._start_roll_out(catalog, version)
             _LOGGER.info(
                 "%s version %d: held-out P@10 %.3f → %.3f (%d products, %.1f s); rolling out",
@@ -188,11 +191,6 @@ class ImageHeads:
                 edited = [image_head.augment(p, view, seed=k) for p, k in zip(pixels, chunk, strict=True)]
                 views[view].append(await self.embedder.embed_images(self.image_space.model, edited))
         return [np.concatenate(v) for v in views]
-
-    async def _serve(self, model: str) -> None:
-        if self.triton is not None:
-            await asyncio.to_thread(self.triton.add_model_versions, model)
-        await self.embedder.load_model(model)
 
     # -- moving a catalog to a version ----------------------------------------------------
 
@@ -267,13 +265,7 @@ class ImageHeads:
             EmbeddingRow(k, name, target.space.model, target.space.model_version, v)
             for k, v in zip(chunk, vectors, strict=True)
         ]
-        seq = await asyncio.to_thread(catalog.store.replace_embeddings, rows)
-        products = await asyncio.to_thread(catalog.store.get_many, chunk)
-        records = [
-            VectorRecord(r.key, r.vector, Facets.of(products[r.key])) for r in rows if r.key in products
-        ]
-        for space_name, store in catalog.spaces.items():
-            await asyncio.to_thread(store.upsert, records if space_name == name else [], seq)
+        await store_embeddings(catalog, name, rows)
 
     def _swap(self, catalog: Catalog, version: int) -> tuple[str, object] | None:
         """Search with `version`; returns the retired space (name, store), if any."""
@@ -319,7 +311,7 @@ class ImageHeads:
         if target in (None, catalog.head) and interrupted is None:
             return
         if not await self.embedder.ready([model]):
-            await self._serve(model)
+            await serve_new_versions(self.embedder, self.triton, model)
         if target is not None and target != catalog.head:
             await self.roll_out(catalog, target)
             for older in [v for v in on_disk if v < target][-2:]:  # rows a crash left behind
@@ -329,12 +321,18 @@ class ImageHeads:
             self._start_roll_out(catalog, interrupted)
 
     def _versions_for_our_model(self, model: str) -> list[int]:
-        return [
-            v
-            for v in trained.versions(self.repository, model)
-            if trained.record(self.repository, model, v).get("image_model") == self.image_space.model
-            and (self.repository / model / str(v) / "model.onnx").exists()
-        ]
+        """Versions on disk trained for our image model (read once each: a follow asks
+        every second, and a version's record never changes once written)."""
+        ours = []
+        for version in trained.versions(self.repository, model):
+            if (model, version) not in self._image_model_of:
+                record = trained.record(self.repository, model, version)
+                if not record or not (self.repository / model / str(version) / "model.onnx").exists():
+                    continue  # being written, or damaged: asked again next time
+                self._image_model_of[model, version] = record.get("image_model")
+            if self._image_model_of[model, version] == self.image_space.model:
+                ours.append(version)
+        return ours
 
     async def forget(self, catalog: Catalog) -> None:
         """Stop serving and remove the catalog's head (the catalog is deleted)."""
@@ -344,11 +342,8 @@ class ImageHeads:
             with contextlib.suppress(BaseException):
                 await task
         model = image_head.model_name(catalog.id)
-        if await self.embedder.ready([model]):
-            await self.embedder.unload_model(model)
-        if self.triton is not None:
-            await asyncio.to_thread(self.triton.remove_model, model)
-        await asyncio.to_thread(trained.remove, self.repository, model)
+        await remove_trained_model(self.embedder, self.triton, self.repository, model)
+        self._image_model_of = {key: value for key, value in self._image_model_of.items() if key[0] != model}
 
     async def close(self) -> None:
         for task in [*self._roll_outs.values(), *self._retiring]:

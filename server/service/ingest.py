@@ -199,15 +199,18 @@ class Ingest:
                 for k, v in zip(chunk, vectors, strict=True)
             ]
             async with writing(catalog):
-                seq = await asyncio.to_thread(catalog.store.replace_embeddings, rows)
-                products = await asyncio.to_thread(catalog.store.get_many, chunk)
-                records = [
-                    VectorRecord(r.key, r.vector, Facets.of(products[r.key]))
-                    for r in rows
-                    if r.key in products
-                ]
-                for name, store in catalog.spaces.items():
-                    await asyncio.to_thread(store.upsert, records if name == space_name else [], seq)
+                await store_embeddings(catalog, space_name, rows)
+
+
+async def store_embeddings(catalog: Catalog, space_name: str, rows: list[EmbeddingRow]) -> None:
+    """Commit re-computed embeddings of one space and apply them to its vector store (the
+    others take the seq); rows of products deleted meanwhile are dropped. Callers hold
+    `writing(catalog)`."""
+    seq = await asyncio.to_thread(catalog.store.replace_embeddings, rows)
+    products = await asyncio.to_thread(catalog.store.get_many, [r.key for r in rows])
+    records = [VectorRecord(r.key, r.vector, Facets.of(products[r.key])) for r in rows if r.key in products]
+    for name, store in catalog.spaces.items():
+        await asyncio.to_thread(store.upsert, records if name == space_name else [], seq)
 
 
 def _apply_writes(catalog: Catalog, writes: list[ProductWrite], seq: int) -> None:

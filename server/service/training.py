@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -127,9 +128,7 @@ class Training:
                 self.spaces[IMAGE_SPACE].model,
                 training,
             )
-            if self.triton is not None:
-                await asyncio.to_thread(self.triton.add_model_versions, model)
-            await self.embedder.load_model(model)
+            await serve_new_versions(self.embedder, self.triton, model)
             await self.discover_projection(catalog)
             _LOGGER.info(
                 "%s version %d (%s, %d pairs, %.1f s) now served",
@@ -143,13 +142,10 @@ class Training:
 
     async def forget(self, catalog: Catalog) -> None:
         """Stop serving and remove the catalog's trained models (the catalog is deleted)."""
-        model = projection.model_name(catalog.id)
         catalog.projection = None
-        if await self.embedder.ready([model]):
-            await self.embedder.unload_model(model)
-        if self.triton is not None:
-            await asyncio.to_thread(self.triton.remove_model, model)
-        await asyncio.to_thread(trained.remove, self.config.model_repository, model)
+        await remove_trained_model(
+            self.embedder, self.triton, self.config.model_repository, projection.model_name(catalog.id)
+        )
 
     def served_version(self, catalog: Catalog) -> str:
         if catalog.projection is None:
@@ -175,6 +171,25 @@ class Training:
             np.stack([vectors[TITLE_SPACE][k] for k in keys]),
             np.stack([vectors[IMAGE_SPACE][k] for k in keys]),
         )
+
+
+async def serve_new_versions(embedder: EmbeddingClient, triton: EmbeddedTriton | None, model: str) -> None:
+    """Have Triton serve the versions of a catalog-trained model just written to the model
+    repository (the embedded Triton first copies them into its own)."""
+    if triton is not None:
+        await asyncio.to_thread(triton.add_model_versions, model)
+    await embedder.load_model(model)
+
+
+async def remove_trained_model(
+    embedder: EmbeddingClient, triton: EmbeddedTriton | None, repository: Path, model: str
+) -> None:
+    """Stop serving a catalog-trained model and delete its versions (its catalog is gone)."""
+    if await embedder.ready([model]):
+        await embedder.unload_model(model)
+    if triton is not None:
+        await asyncio.to_thread(triton.remove_model, model)
+    await asyncio.to_thread(trained.remove, repository, model)
 
 
 def _fit(titles: np.ndarray, images: np.ndarray, method: str) -> tuple[np.ndarray, int]:
