@@ -1,8 +1,9 @@
 """Ranking: the reads and searches of a catalog — by image, by keyword, similar products,
 copies of an image; products by id and page.
 
-A product found in several spaces keeps each signal's score and ranks by the best. A
-product deleted while a search runs is simply absent from its hits.
+A product found in several spaces keeps each signal's cosine and ranks by its best signal,
+calibrated across the spaces (server/service/calibration.py); a search in one space ranks
+by its cosine. A product deleted while a search runs is simply absent from its hits.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from server.models import image_head
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
+from server.service.calibration import Reference
 from server.service.catalogs import Catalog
 from server.service.validation import check_filter, check_options, check_query_text, raise_if
 
@@ -102,7 +104,8 @@ class Ranking:
 
     async def search_by_text(self, catalog: Catalog, text: str, options: SearchOptions) -> SearchResult:
         """Titles (text space) and, with a projection, images (through it) are searched;
-        a hit's score is its best signal's cosine."""
+        with both, a hit's score is its best calibrated signal (standard deviations above the
+        query's mean in that space), else its title cosine."""
         check_options(options, self.config.limits)
         check_query_text(text, self.config.limits)
         started = time.perf_counter()
@@ -212,14 +215,38 @@ class Ranking:
         started = time.perf_counter()
         spaces = catalog.spaces if spaces is None else spaces
         excluded = () if exclude is None else (exclude,)
+        found = {
+            space: [
+                (key, score)
+                for key, score in spaces[space].search(query, options.top_k, options.filter, excluded)
+                if score >= options.min_score
+            ]
+            for space, query in queries.items()
+        }
+        references = self._references(catalog, queries, spaces)
         signals: dict[int, dict[str, float]] = {}
-        for space, query in queries.items():
+        ranks: dict[int, float] = {}
+        for space, scored in found.items():
             signal = IMAGE_SPACE if image_head.version_of_space(space) is not None else space
-            for key, score in spaces[space].search(query, options.top_k, options.filter, excluded):
-                if score >= options.min_score:
-                    signals.setdefault(key, {})[signal] = score
+            reference = references.get(space)
+            raw = dict(scored)
+            rank_scores = raw if reference is None else reference.standardise(queries[space], raw)
+            for key, score in scored:
+                signals.setdefault(key, {})[signal] = score
+                ranks[key] = max(ranks.get(key, -np.inf), rank_scores[key])
         index_ms = (time.perf_counter() - started) * 1000
-        ranked = sorted(signals.items(), key=lambda item: (-max(item[1].values()), item[0]))[: options.top_k]
+        ranked = sorted(ranks.items(), key=lambda item: (-item[1], item[0]))[: options.top_k]
         products = catalog.store.get_many([key for key, _ in ranked], options.include_thumbnails)
-        hits = [Hit(products[key], max(found.values()), found) for key, found in ranked if key in products]
+        hits = [Hit(products[key], score, signals[key]) for key, score in ranked if key in products]
         return SearchResult(hits, index_ms=index_ms)
+
+    @staticmethod
+    def _references(
+        catalog: Catalog, queries: dict[str, np.ndarray], spaces: dict[str, VectorStore]
+    ) -> dict[str, Reference]:
+        """Each searched space's reference (server/service/calibration.py) when the search
+        fuses several spaces and all of them have one; else none (raw cosines rank)."""
+        if len(queries) < 2:
+            return {}
+        references = {space: catalog.references.of(space, catalog.store, spaces[space]) for space in queries}
+        return {} if None in references.values() else references  # type: ignore[return-value]
