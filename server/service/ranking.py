@@ -32,7 +32,7 @@ from server.models import image_head
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
-from server.service.calibration import Reference
+from server.service.calibration import Reference, calibrate
 from server.service.catalogs import Catalog
 from server.service.validation import check_filter, check_options, check_query_text, raise_if
 
@@ -228,9 +228,9 @@ class Ranking:
         ranks: dict[int, float] = {}
         for space, scored in found.items():
             signal = IMAGE_SPACE if image_head.version_of_space(space) is not None else space
-            reference = references.get(space)
-            raw = dict(scored)
-            rank_scores = raw if reference is None else reference.standardise(queries[space], raw)
+            rank_scores = calibrate(
+                references.get(space), catalog.relevance.get(signal), queries[space], dict(scored)
+            )
             for key, score in scored:
                 signals.setdefault(key, {})[signal] = score
                 ranks[key] = max(ranks.get(key, -np.inf), rank_scores[key])

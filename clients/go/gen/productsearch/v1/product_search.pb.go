@@ -1317,7 +1317,8 @@ type SearchOptions struct {
 	TopK int32 `protobuf:"varint,1,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
 	// filter restricts the hits; optional.
 	Filter *Filter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
-	// min_score drops hits scoring below it (cosine similarity, -1 to 1); 0 keeps all.
+	// min_score drops signals whose cosine similarity is below it (-1 to 1), and hits left
+	// with none; 0 keeps all.
 	MinScore float32 `protobuf:"fixed32,3,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
 	// include_thumbnails fills `Product.thumbnail` in the hits.
 	IncludeThumbnails bool `protobuf:"varint,4,opt,name=include_thumbnails,json=includeThumbnails,proto3" json:"include_thumbnails,omitempty"`
@@ -1454,7 +1455,11 @@ func (x *SearchByImageRequest) GetCatalog() string {
 
 // SearchByTextRequest is a keyword query. It matches titles ("title" signal) and, once a
 // projection is trained, product images through it ("image" signal), so products without
-// titles are found too; a hit's score is its best signal's cosine similarity.
+// titles are found too. With titles alone a hit's score is its cosine similarity. With both
+// signals, cosines of the two spaces are not on one scale (title cosines run higher), so
+// each is calibrated: standardised against a random sample of its space, then turned into a
+// probability of relevance fitted by TrainProjection on the catalog's own categories; a
+// hit's score is its best calibrated signal (0 to 1), and `signals` keep the cosines.
 type SearchByTextRequest struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache
@@ -2067,7 +2072,8 @@ type SearchHit struct {
 
 	// product matched (no image bytes; a thumbnail when asked for).
 	Product *Product `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
-	// score ranks the hits, higher first.
+	// score ranks the hits, higher first: the cosine similarity of its signal, or for a
+	// keyword search over titles and images a calibrated score (see SearchByTextRequest).
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 	// signals that matched, with their scores.
 	Signals []*SignalScore `protobuf:"bytes,3,rep,name=signals,proto3" json:"signals,omitempty"`
