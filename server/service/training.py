@@ -31,6 +31,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MIN_PROJECTION_PAIRS = 50
 MIN_CATEGORY_PRODUCTS = 10  # titled products a category needs to be a calibration query
+CALIBRATION_QUERIES = 64  # the most frequent categories
+CALIBRATION_PRODUCTS = 20_000  # titled products scored against them, drawn at random
 METHODS = ("contrastive", "ridge")
 
 
@@ -197,16 +199,20 @@ class Training:
         """How often each signal's standardised score is right (server/service/calibration.py),
         with the catalog's category names as keyword queries and their products as the
         relevant ones; none when fewer than two categories have MIN_CATEGORY_PRODUCTS."""
-        counts = Counter(categories)
-        names = sorted(c for c, n in counts.items() if c and n >= MIN_CATEGORY_PRODUCTS)
+        counts = Counter(c for c in categories if c)
+        names = sorted(c for c, n in counts.most_common(CALIBRATION_QUERIES) if n >= MIN_CATEGORY_PRODUCTS)
         if len(names) < 2:
             return {}
         queries = unit(await self.embedder.embed_texts(names, self.spaces[TITLE_SPACE].model))
-        relevant = np.array(categories)[None, :] == np.array(names)[:, None]
+        # A bounded sample keeps the (queries x products) matrices small for any catalog.
+        rows = np.random.default_rng(0).permutation(len(categories))[:CALIBRATION_PRODUCTS]
+        relevant = np.array(categories)[rows][None, :] == np.array(names)[:, None]
         return await asyncio.to_thread(
             lambda: {
-                TITLE_SPACE: fit_relevance(queries, unit(titles), relevant),
-                IMAGE_SPACE: fit_relevance(projection.project(queries, weights), unit(images), relevant),
+                TITLE_SPACE: fit_relevance(queries, unit(titles[rows]), relevant),
+                IMAGE_SPACE: fit_relevance(
+                    projection.project(queries, weights), unit(images[rows]), relevant
+                ),
             }
         )
 
