@@ -33,7 +33,7 @@ import numpy as np
 from bench.machine import describe_machine
 from evaluation import protocol
 from evaluation.gateway import evaluation_gateway
-from evaluation.heldout import CATEGORIES, create_catalog, image, index, minutes, png, product_id
+from evaluation.heldout import CATEGORIES, create_catalog, index, minutes, titled_pool, untitled_products
 from productsearch.v1 import product_search_pb2 as pb
 from server.config import Config
 from server.tools import fashion_mnist
@@ -66,15 +66,7 @@ def raw_order(hits) -> list:
 async def measure_vocabulary(stub, part: str, vocabulary: str, train, split) -> Measure:
     rng = protocol.rng("fusion", part)
     untitled = rng.choice(split.catalog, UNTITLED, replace=False)
-    labels = train.labels[split.titled]
-    titles = protocol.titles(vocabulary, part, labels)
-    products = [
-        pb.Product(id=product_id(i), category=CATEGORIES[train.labels[i]], image=png(image(train, i)))
-        for i in untitled
-    ] + [
-        pb.Product(id=f"titled-{i:05d}", title=title, category=CATEGORIES[label], image=png(image(train, i)))
-        for i, title, label in zip(split.titled, titles, labels, strict=True)
-    ]
+    products = [*untitled_products(train, untitled), *titled_pool(train, split.titled, vocabulary, part)]
     catalog = await create_catalog(stub, f"fusion-{part}-{vocabulary}")
     await index(stub, catalog, products, len(products), f"{part}: half-titled catalog ({vocabulary})")
     await stub.TrainProjection(pb.TrainProjectionRequest(catalog=catalog), timeout=1800)
