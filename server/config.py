@@ -80,10 +80,6 @@ class Config:
     upsert_batch: int = 32  # products embedded and committed together
     upsert_batch_bytes: int = 32 * 1024 * 1024  # or fewer: a stream holds at most this many image bytes
     duplicate_threshold: float = 0.997  # copy score (server/copy_detection.py), calibrated
-    # Keyword search through a projection: the projected query moves towards the mean of its
-    # first `depth` image hits, by `weight` (pseudo-relevance feedback; 0 depth: off).
-    keyword_feedback_depth: int = 0
-    keyword_feedback_weight: float = 1.0
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 64

@@ -111,7 +111,7 @@ class Ranking:
         started = time.perf_counter()
         queries = await self.text_queries(catalog, text)
         embedding_ms = (time.perf_counter() - started) * 1000
-        result = await asyncio.to_thread(self._search_text, catalog, queries, options)
+        result = await asyncio.to_thread(self._search, catalog, queries, options, None)
         result.embedding_ms = embedding_ms
         return result
 
@@ -239,29 +239,6 @@ class Ranking:
         products = catalog.store.get_many([key for key, _ in ranked], options.include_thumbnails)
         hits = [Hit(products[key], score, signals[key]) for key, score in ranked if key in products]
         return SearchResult(hits, index_ms=index_ms)
-
-    def _search_text(
-        self, catalog: Catalog, queries: dict[str, np.ndarray], options: SearchOptions
-    ) -> SearchResult:
-        spaces = catalog.spaces
-        return self._search(catalog, self._fed_back(queries, options, spaces), options, None, spaces)
-
-    def _fed_back(
-        self, queries: dict[str, np.ndarray], options: SearchOptions, spaces: dict[str, VectorStore]
-    ) -> dict[str, np.ndarray]:
-        """Pseudo-relevance feedback for a projected keyword: the query moves towards the mean
-        of its first hits in image space, which describe the products better than a
-        projection fitted on one shop's titles can (issue 12, held-out keywords)."""
-        depth, weight = self.config.keyword_feedback_depth, self.config.keyword_feedback_weight
-        if depth <= 0 or IMAGE_SPACE not in queries:
-            return queries
-        store, query = spaces[IMAGE_SPACE], queries[IMAGE_SPACE]
-        first = [key for key, _ in store.search(query, depth, options.filter)]
-        vectors = list(store.fetch(first).values())
-        if not vectors:
-            return queries
-        moved = query / np.linalg.norm(query) + weight * np.mean(vectors, axis=0)
-        return {**queries, IMAGE_SPACE: (moved / np.linalg.norm(moved)).astype(np.float32)}
 
     @staticmethod
     def _references(
