@@ -93,14 +93,12 @@ class Relevance:
 def calibrate(
     reference: Reference | None, relevance: Relevance | None, query: np.ndarray, scores: dict[int, float]
 ) -> dict[int, float]:
-    """What hits of one space rank by: the cosines without a reference (a search in one
-    space), z with one, the probability of relevance once TrainProjection fitted it."""
-    if reference is None:
+    """What hits of one space rank by: the probability of relevance when the space has a
+    reference and TrainProjection fitted the signal, else the cosines (a search in one space,
+    or a projection trained before fits existed: z alone did not beat raw cosines on dev)."""
+    if reference is None or relevance is None:
         return scores
-    standardised = reference.standardise(query, scores)
-    if relevance is None:
-        return standardised
-    return {key: relevance.probability(z) for key, z in standardised.items()}
+    return {key: relevance.probability(z) for key, z in reference.standardise(query, scores).items()}
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:

@@ -245,8 +245,9 @@ class Ranking:
         catalog: Catalog, queries: dict[str, np.ndarray], spaces: dict[str, VectorStore]
     ) -> dict[str, Reference]:
         """Each searched space's reference (server/service/calibration.py) when the search
-        fuses several spaces and all of them have one; else none (raw cosines rank)."""
-        if len(queries) < 2:
+        fuses several spaces with relevance fits and all of them have one; else none (raw
+        cosines rank)."""
+        if len(queries) < 2 or not catalog.relevance:
             return {}
         references = {space: catalog.references.of(space, catalog.store, spaces[space]) for space in queries}
         return {} if None in references.values() else references  # type: ignore[return-value]
