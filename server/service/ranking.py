@@ -9,10 +9,12 @@ by its cosine. A product deleted while a search runs is simply absent from its h
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from server.config import Config
 from server.domain import (
@@ -28,7 +30,7 @@ from server.domain import (
     SearchResult,
 )
 from server.index.store import IndexSpace, VectorStore
-from server.models import image_head
+from server.models import geometry, image_head
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
@@ -41,6 +43,10 @@ from server.service.validation import check_filter, check_options, check_query_t
 class ProductPage:
     products: list[Product]
     next_after: str  # the id to continue after; empty on the last page
+
+
+GEOMETRY_CANDIDATES = 10  # the image model's nearest products verified with local features
+GEOMETRY_SIGNAL = "geometry"
 
 
 def similarity_space(head: int | None) -> str:
@@ -148,6 +154,10 @@ class Ranking:
         (query, embedding_ms), result = await asyncio.gather(
             embed(), asyncio.to_thread(self._copies, catalog, pixels, threshold, max_results)
         )
+        if geometry.large_enough(pixels):
+            await asyncio.to_thread(
+                self._verify_geometry, catalog, pixels, query, threshold, max_results, result
+            )
         vectors = await asyncio.to_thread(
             catalog.spaces[IMAGE_SPACE].fetch, [hit.product.key for hit in result.hits]
         )
@@ -200,6 +210,41 @@ class Ranking:
         products = catalog.store.get_many([key for key, _ in found])
         hits = [Hit(products[key], score, {COPY_SPACE: score}) for key, score in found if key in products]
         return SearchResult(hits, index_ms=index_ms)
+
+    def _verify_geometry(
+        self,
+        catalog: Catalog,
+        pixels: np.ndarray,
+        query: np.ndarray,
+        threshold: float,
+        max_results: int,
+        result: SearchResult,
+    ) -> None:
+        """Add the image model's nearest products that the descriptor missed but whose local
+        features agree with the query's under one homography (server/models/geometry.py):
+        rotated, cropped, framed or overlaid copies of large images."""
+        found = {hit.product.key for hit in result.hits}
+        nearest = catalog.spaces[IMAGE_SPACE].search(query, GEOMETRY_CANDIDATES)
+        candidates = [key for key, _ in nearest if key not in found]
+        views = [geometry.local_features(view) for view in (pixels, pixels[:, ::-1])] if candidates else []
+        mine = [view for view in views if view is not None]
+        verified: dict[int, int] = {}
+        for key, jpeg in catalog.store.stored_images(candidates).items() if mine else ():
+            with Image.open(io.BytesIO(jpeg)) as stored:
+                theirs = geometry.local_features(np.asarray(stored.convert("RGB")))
+            if theirs is None:
+                continue
+            for view in mine:  # as it is, then mirrored
+                if (count := geometry.inliers(view, theirs)) >= geometry.MIN_INLIERS:
+                    verified[key] = count
+                    break
+        products = catalog.store.get_many(list(verified))
+        for key, count in verified.items():
+            if key in products:
+                score = geometry.verified_score(count, threshold)
+                result.hits.append(Hit(products[key], score, {GEOMETRY_SIGNAL: geometry.agreement(count)}))
+        result.hits.sort(key=lambda hit: -hit.score)
+        del result.hits[max_results:]
 
     def _search(
         self,
