@@ -140,8 +140,9 @@ def main() -> None:
                 ]
             )
             recalls = " ".join(f"{f}:{np.mean(v):.2f}" for f, v in found.items())
+            precision = true / max(true + false, 1)
             print(
-                f"{name} t={threshold}: recall {true / len(copies):.3f} precision {true / max(true + false, 1):.3f}"
+                f"{name} t={threshold}: recall {true / len(copies):.3f} precision {precision:.3f}"
                 f" flagged {share:.3f} | {recalls}",
                 flush=True,
             )
