@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from evaluation import protocol
 from evaluation.heldout import product_id
@@ -62,12 +62,48 @@ def union_descriptors(pixels: np.ndarray, catalog: bool) -> np.ndarray:
     return np.concatenate([gray16.query_descriptors(pixels), trimmed_descriptors(pixels, False)])
 
 
+ROTATIONS = (-8.0, -4.0, 4.0, 8.0)  # query-side hypotheses for small rotations
+
+
+def edge_fill(grey: Image.Image) -> int:
+    pixels = np.asarray(grey)
+    return int(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
+
+
+def rotated_descriptors(pixels: np.ndarray, catalog: bool) -> np.ndarray:
+    """union, plus the query turned back by each of ROTATIONS (the corners filled with the
+    image's edge colour)."""
+    base = union_descriptors(pixels, catalog)
+    if catalog:
+        return base
+    grey = Image.fromarray(pixels).convert("L")
+    turned = [
+        gray16._describe(
+            grey.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=edge_fill(grey)), 0.0
+        )
+        for angle in ROTATIONS
+    ]
+    return np.concatenate([base, turned])
+
+
+def blurred_descriptors(pixels: np.ndarray, catalog: bool) -> np.ndarray:
+    """union, plus a blurred copy of the catalog image (radius 1 px per 28 px of its side)."""
+    base = union_descriptors(pixels, catalog)
+    if not catalog:
+        return base
+    grey = Image.fromarray(pixels).convert("L")
+    blurred = grey.filter(ImageFilter.GaussianBlur(max(grey.size) / 28))
+    return np.concatenate([base, [gray16._describe(blurred, 0.0)]])
+
+
 VARIANTS = {
     "gray16": lambda pixels, catalog: (
         gray16.catalog_descriptors(pixels) if catalog else gray16.query_descriptors(pixels)
     ),
     "trimmed": trimmed_descriptors,
     "union": union_descriptors,
+    "rotated": rotated_descriptors,
+    "blurred": blurred_descriptors,
 }
 
 
