@@ -96,6 +96,20 @@ def blurred_descriptors(pixels: np.ndarray, catalog: bool) -> np.ndarray:
     return np.concatenate([base, [gray16._describe(blurred, 0.0)]])
 
 
+def both_descriptors(pixels: np.ndarray, catalog: bool, rotations=ROTATIONS) -> np.ndarray:
+    """rotated and blurred together."""
+    if catalog:
+        return blurred_descriptors(pixels, True)
+    grey = Image.fromarray(pixels).convert("L")
+    turned = [
+        gray16._describe(
+            grey.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=edge_fill(grey)), 0.0
+        )
+        for angle in rotations
+    ]
+    return np.concatenate([union_descriptors(pixels, False), turned])
+
+
 VARIANTS = {
     "gray16": lambda pixels, catalog: (
         gray16.catalog_descriptors(pixels) if catalog else gray16.query_descriptors(pixels)
@@ -104,6 +118,8 @@ VARIANTS = {
     "union": union_descriptors,
     "rotated": rotated_descriptors,
     "blurred": blurred_descriptors,
+    "both": both_descriptors,
+    "both6": lambda pixels, catalog: both_descriptors(pixels, catalog, (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)),
 }
 
 

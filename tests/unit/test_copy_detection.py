@@ -23,6 +23,7 @@ from server.models.copy_descriptor import (
     DESCRIPTOR_VERSION,
     DIM,
     HYPOTHESES,
+    ROTATIONS,
     catalog_descriptors,
     mirror,
     query_descriptors,
@@ -88,7 +89,7 @@ def copies(image: np.ndarray) -> dict[str, np.ndarray]:
 def test_descriptors_are_unit_and_zero_mean(train):
     stored = catalog_descriptors(train.rgb(0))
     queries = query_descriptors(train.rgb(0))
-    assert stored.shape == (HYPOTHESES, DIM) and queries.shape == (4, DIM)
+    assert stored.shape == (HYPOTHESES, DIM) and queries.shape == (4 + len(ROTATIONS), DIM)
     for vector in [*stored, *queries]:
         assert np.linalg.norm(vector) == pytest.approx(1, abs=1e-5)
         assert abs(vector.mean()) < 1e-6
