@@ -13,6 +13,9 @@ at most 1 % of catalog products flagged (chosen here, on dev).
   left (a frame, then the product's own background), so borders and letterbox bars go
 - union: gray16's hypotheses and the trimmed image's together (`python -m
   evaluation.copy_trial union` runs one variant)
+- rotated: union, the query also turned back by ±4 and 8°; blurred: union plus a stored
+  blurred copy; both / both6: the two together, with ±4, 8° or ±3, 6, 9° — both6 is
+  descriptor v3 (server/models/copy_descriptor.py)
 """
 
 from __future__ import annotations
