@@ -1609,6 +1609,10 @@ type FindDuplicatesRequest struct {
 	// means the service default (0.997). The copy score is the cosine similarity of 16x16
 	// grey, mean-subtracted thumbnails, the best over crops and a mirror image; distinct
 	// products of one kind can reach 0.99, so useful thresholds lie between 0.99 and 0.999.
+	// A copy verified by local features (ORB + RANSAC, both images at least 128 px: at least
+	// 60 matches under one rotation + scale + translation, spread over 30 % of the catalog
+	// image) counts whatever its copy score; its score lies between the threshold and 1,
+	// higher with more agreeing matches.
 	Threshold float32 `protobuf:"fixed32,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	// max_results caps the answer: 1 to 1,000; 0 means 100.
 	MaxResults int32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
@@ -2012,9 +2016,11 @@ type SignalScore struct {
 	unknownFields protoimpl.UnknownFields
 
 	// signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
-	// in FindDuplicates, "copy" (the copy score; "image" is then given for context).
+	// in FindDuplicates, "copy" (the copy score), "geometry" (local features verified;
+	// "image" is then given for context).
 	Signal string `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
-	// score is that signal's cosine similarity.
+	// score is that signal's cosine similarity; for "geometry" the agreeing matches over 300,
+	// at most 1.
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 }
 
