@@ -52,7 +52,7 @@ def verify(query: geometry.LocalFeatures, candidate: geometry.LocalFeatures):
 
 
 def features(picture) -> geometry.LocalFeatures | None:
-    return geometry.local_features(np.asarray(picture.convert("RGB")))
+    return geometry.local_features(geometry.working_grey(np.asarray(picture.convert("RGB"))))
 
 
 def main() -> None:

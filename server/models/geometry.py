@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 MIN_SIDE = 128
 WORK_SIDE = 512
@@ -52,12 +53,16 @@ def large_enough(pixels: np.ndarray) -> bool:
     return min(pixels.shape[:2]) >= MIN_SIDE
 
 
-def local_features(pixels: np.ndarray) -> LocalFeatures | None:
-    """ORB features of an RGB uint8 image, shrunk to WORK_SIDE; None when it has too few."""
-    grey = cv2.cvtColor(np.ascontiguousarray(pixels[:, :, :3]), cv2.COLOR_RGB2GRAY)
-    scale = WORK_SIDE / max(grey.shape)
-    if scale < 1:
-        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+def working_grey(pixels: np.ndarray) -> np.ndarray:
+    """An RGB uint8 image in grey, shrunk (never enlarged) to WORK_SIDE per side: shrunk
+    first, so that a 40-megapixel query costs no full-size copy."""
+    picture = Image.fromarray(pixels)
+    picture.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(picture.convert("L"))
+
+
+def local_features(grey: np.ndarray) -> LocalFeatures | None:
+    """ORB features of a `working_grey` image; None when it has too few."""
     orb = cv2.ORB_create(nfeatures=FEATURES)  # type: ignore[attr-defined]  # in the stubs as ORB.create
     keypoints, descriptors = orb.detectAndCompute(grey, None)
     if descriptors is None or len(keypoints) < MIN_INLIERS:

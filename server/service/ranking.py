@@ -226,12 +226,13 @@ class Ranking:
         found = {hit.product.key for hit in result.hits}
         nearest = catalog.spaces[IMAGE_SPACE].search(query, GEOMETRY_CANDIDATES)
         candidates = [key for key, _ in nearest if key not in found]
-        views = [geometry.local_features(view) for view in (pixels, pixels[:, ::-1])] if candidates else []
+        grey = geometry.working_grey(pixels) if candidates else None
+        views = [] if grey is None else [geometry.local_features(g) for g in (grey, grey[:, ::-1].copy())]
         mine = [view for view in views if view is not None]
         verified: dict[int, int] = {}
         for key, jpeg in catalog.store.stored_images(candidates).items() if mine else ():
             with Image.open(io.BytesIO(jpeg)) as stored:
-                theirs = geometry.local_features(np.asarray(stored.convert("RGB")))
+                theirs = geometry.local_features(geometry.working_grey(np.asarray(stored.convert("RGB"))))
             if theirs is None:
                 continue
             for view in mine:  # as it is, then mirrored

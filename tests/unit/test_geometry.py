@@ -25,10 +25,10 @@ def edited(picture: np.ndarray) -> np.ndarray:
 
 def test_an_edited_copy_is_verified_and_another_photo_is_not():
     original, other = data.stereo_motorcycle()[0], np.stack([data.grass()] * 3, axis=-1)
-    mine = geometry.local_features(edited(original))
+    mine = geometry.local_features(geometry.working_grey(edited(original)))
     assert mine is not None
-    copy_inliers = geometry.inliers(mine, geometry.local_features(original))
-    other_inliers = geometry.inliers(mine, geometry.local_features(other))
+    copy_inliers = geometry.inliers(mine, geometry.local_features(geometry.working_grey(original)))
+    other_inliers = geometry.inliers(mine, geometry.local_features(geometry.working_grey(other)))
     assert copy_inliers >= 2 * geometry.MIN_INLIERS, copy_inliers
     assert other_inliers < geometry.MIN_INLIERS, other_inliers
     assert geometry.verified_score(copy_inliers, 0.997) >= 0.997
@@ -36,7 +36,7 @@ def test_an_edited_copy_is_verified_and_another_photo_is_not():
 
 def test_small_or_flat_images_have_no_features():
     assert not geometry.large_enough(np.zeros((28, 28, 3), np.uint8))
-    assert geometry.local_features(np.full((300, 300, 3), 128, np.uint8)) is None
+    assert geometry.local_features(geometry.working_grey(np.full((300, 300, 3), 128, np.uint8))) is None
 
 
 def test_agreement_saturates():
@@ -48,6 +48,7 @@ def test_matches_in_a_corner_are_no_copy():
     on many matches, but they cover too little of the candidate."""
     original = data.stereo_motorcycle()[0]
     patch = np.ascontiguousarray(original[:200, :300])
-    mine, theirs = geometry.local_features(patch), geometry.local_features(original)
+    mine = geometry.local_features(geometry.working_grey(patch))
+    theirs = geometry.local_features(geometry.working_grey(original))
     assert mine is not None and theirs is not None
     assert geometry.inliers(mine, theirs) == 0
