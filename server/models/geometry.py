@@ -16,8 +16,8 @@ prints and colours), which agree on hundreds of matches too. So a copy needs MIN
 (60) matches spread over MIN_COVERAGE (0.3) of the candidate: chosen on the dev part of the
 held-out protocol (`python -m evaluation.geometry_trial`, geometry alone against every dev
 catalog photo): at 20 inliers and no coverage, recall 0.94 but precision 0.38 and 77 % of
-catalog photos flagged by another; at 60 and 0.3, recall 0.52, precision 0.96, none
-flagged. The pixel descriptor still finds the copies it always did.
+catalog photos flagged by another; at 60 and 0.3, recall 0.54, precision 0.93, one photo
+of 22 flagged (evaluation/GEOMETRY_TRIAL.md). The pixel descriptor still finds the copies it always did.
 
 Only for images large enough to have keypoints (MIN_SIDE per side, both images): a
 Fashion-MNIST product (28 px) has almost none. Both images are shrunk to WORK_SIDE first:
