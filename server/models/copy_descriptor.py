@@ -77,13 +77,17 @@ def _describe(grey: Image.Image, crop: float) -> np.ndarray:
     return vector / norm
 
 
+def _edge_median(pixels: np.ndarray) -> float:
+    """The median grey level of an image's outermost rows and columns (its background)."""
+    return float(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
+
+
 def trim(grey: Image.Image) -> Image.Image:
     """Cut rows and columns whose pixels all lie within TRIM_TOLERANCE of the outermost
     pixels' median, from every side, until none is left (or too little would be)."""
     pixels = np.asarray(grey, dtype=np.int16)
     for _ in range(TRIM_ROUNDS):
-        edge = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-        content = np.abs(pixels - np.median(edge)) > TRIM_TOLERANCE
+        content = np.abs(pixels - _edge_median(pixels)) > TRIM_TOLERANCE
         rows, columns = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
         if len(rows) < 4 or len(columns) < 4:
             break
@@ -92,11 +96,6 @@ def trim(grey: Image.Image) -> Image.Image:
             break
         pixels = cut
     return Image.fromarray(pixels.astype(np.uint8))
-
-
-def _edge_colour(grey: Image.Image) -> int:
-    pixels = np.asarray(grey)
-    return int(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
 
 
 def catalog_descriptors(pixels: np.ndarray) -> np.ndarray:
@@ -118,7 +117,7 @@ def query_descriptors(pixels: np.ndarray) -> np.ndarray:
     mirrored, then turned back by each of ROTATIONS (corners in its edge colour)."""
     grey = _grey(pixels)
     whole, trimmed = _describe(grey, 0.0), _describe(trim(grey), 0.0)
-    fill = _edge_colour(grey)
+    fill = int(_edge_median(np.asarray(grey)))
     turned = [
         _describe(grey.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=fill), 0.0)
         for angle in ROTATIONS

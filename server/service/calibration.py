@@ -37,6 +37,14 @@ MIN_REFERENCE = 16  # fewer stored vectors than this: no scale to measure agains
 MIN_SPREAD = 1e-3  # a floor on the std (a space of near-identical vectors)
 
 
+def scale(background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and (floored) std of a query's cosines over a sample, along the last axis:
+    what z is measured in, at search time and when TrainProjection fits relevance alike."""
+    return background.mean(axis=-1, keepdims=True), np.maximum(
+        background.std(axis=-1, keepdims=True), MIN_SPREAD
+    )
+
+
 @dataclass(frozen=True)
 class Reference:
     """A random sample of one space's stored vectors."""
@@ -46,9 +54,8 @@ class Reference:
 
     def standardise(self, query: np.ndarray, scores: dict[int, float]) -> dict[int, float]:
         """Each cosine of `query` as standard deviations above its mean over the sample."""
-        background = self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
-        mean, spread = float(background.mean()), max(float(background.std()), MIN_SPREAD)
-        return {key: (score - mean) / spread for key, score in scores.items()}
+        mean, spread = scale(self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12)))
+        return {key: (score - mean.item()) / spread.item() for key, score in scores.items()}
 
 
 @dataclass
@@ -111,9 +118,8 @@ def fit_relevance(queries: np.ndarray, products: np.ndarray, relevant: np.ndarra
     `queries` (q, d) and `products` (n, d) unit vectors of one space, `relevant` (q, n) bool.
     The products themselves are the reference sample."""
     scores = queries @ products.T
-    z = (scores - scores.mean(axis=1, keepdims=True)) / np.maximum(
-        scores.std(axis=1, keepdims=True), MIN_SPREAD
-    )
+    mean, spread = scale(scores)
+    z = (scores - mean) / spread
     top = np.argsort(-z, axis=1)[:, :FIT_TOP]
     x = np.take_along_axis(z, top, axis=1).ravel()
     y = np.take_along_axis(relevant, top, axis=1).ravel().astype(np.float64)

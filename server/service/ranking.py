@@ -110,8 +110,8 @@ class Ranking:
 
     async def search_by_text(self, catalog: Catalog, text: str, options: SearchOptions) -> SearchResult:
         """Titles (text space) and, with a projection, images (through it) are searched;
-        with both, a hit's score is its best calibrated signal (standard deviations above the
-        query's mean in that space), else its title cosine."""
+        with both and the projection's relevance fits, a hit's score is its best signal as a
+        probability of relevance (server/service/calibration.py), else its best cosine."""
         check_options(options, self.config.limits)
         check_query_text(text, self.config.limits)
         started = time.perf_counter()
