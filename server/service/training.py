@@ -59,20 +59,23 @@ class Training:
         self.spaces = spaces
         self.triton = triton  # the embedded Triton, to which new versions are added; None: external
         self._reloads_tried: dict[str, int] = {}  # projection → newest version a reload was tried for
+        # (model, version, record mtime) → its relevance fits; one entry per model
+        self._relevance_of: dict[tuple[str, int, int], dict[str, Relevance]] = {}
 
     async def discover_projection(self, catalog: Catalog) -> None:
         """Use the catalog's served projection if it was trained for our image model."""
         model = projection.model_name(catalog.id)
-        catalog.projection, catalog.relevance = None, {}
         if not await self.embedder.ready([model]) and not await self._reload(model):
+            catalog.projection, catalog.relevance = None, {}
             return
         self.embedder.forget(model)
         info = await self.embedder.model_info(model)
         image_model = self.spaces[IMAGE_SPACE].model
         if info.parameters.get("image_model") == image_model:
-            catalog.projection = model
-            catalog.relevance = await asyncio.to_thread(self._relevance, model)
+            # Both at once, after the awaits: a search meanwhile sees the previous pair.
+            catalog.projection, catalog.relevance = model, await asyncio.to_thread(self._relevance, model)
         else:
+            catalog.projection, catalog.relevance = None, {}
             _LOGGER.warning(
                 "%s projects into %s, not %s: keyword search uses titles only until retrained",
                 model,
@@ -156,14 +159,22 @@ class Training:
         )
 
     def _relevance(self, model: str) -> dict[str, Relevance]:
-        """The relevance fits of the newest version (older versions have none)."""
+        """The relevance fits of the newest version (older versions have none). A follow
+        asks every second: each version's record is parsed once, known by its file's
+        mtime (a catalog deleted and created again numbers its versions from 1 anew)."""
         served = trained.versions(self.config.model_repository, model)
-        fits = (
-            trained.record(self.config.model_repository, model, served[-1]).get("relevance", {})
-            if served
-            else {}
-        )
-        return {signal: Relevance(*fit) for signal, fit in fits.items()}
+        if not served:
+            return {}
+        path = self.config.model_repository / model / str(served[-1]) / "training.json"
+        try:
+            key = (model, served[-1], path.stat().st_mtime_ns)
+        except OSError:
+            return {}  # being written, or removed meanwhile
+        if key not in self._relevance_of:
+            fits = trained.record(self.config.model_repository, model, served[-1]).get("relevance", {})
+            self._relevance_of = {k: v for k, v in self._relevance_of.items() if k[0] != model}
+            self._relevance_of[key] = {signal: Relevance(*fit) for signal, fit in fits.items()}
+        return self._relevance_of[key]
 
     def served_version(self, catalog: Catalog) -> str:
         if catalog.projection is None:
