@@ -27,7 +27,7 @@ COVERAGE = sys.argv[1] if len(sys.argv) > 1 else "catalog"
 
 
 def verify(query: geometry.LocalFeatures, candidate: geometry.LocalFeatures):
-    """(inliers, coverage) of one pair, as geometry.inliers counts them."""
+    """(inliers, coverage) of one pair, as geometry.align counts them."""
     import cv2
 
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, candidate.descriptors, k=2)

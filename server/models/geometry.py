@@ -40,6 +40,7 @@ RATIO = 0.8  # Lowe's ratio test: the best match clearly better than the second
 RANSAC_PX = 5.0  # reprojection error allowed for an inlier, at WORK_SIDE
 MIN_INLIERS = 60
 MIN_COVERAGE = 0.3  # the inliers' bounding box over the candidate's area
+MIN_ALIGNED = 8  # matches a transform needs at all (server/models/colours.py aligns with fewer than a copy)
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,21 @@ def large_enough(pixels: np.ndarray) -> bool:
     return min(pixels.shape[:2]) >= MIN_SIDE
 
 
-def working_grey(pixels: np.ndarray) -> np.ndarray:
-    """An RGB uint8 image in grey, shrunk (never enlarged) to WORK_SIDE per side: shrunk
-    first, so that a 40-megapixel query costs no full-size copy."""
+def working_rgb(pixels: np.ndarray) -> np.ndarray:
+    """An RGB uint8 image shrunk (never enlarged) to WORK_SIDE per side."""
     picture = Image.fromarray(pixels)
     picture.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(picture.convert("L"))
+    return np.asarray(picture)
+
+
+def working_grey(pixels: np.ndarray) -> np.ndarray:
+    """`working_rgb` in grey: shrunk first, so that a 40-megapixel query costs no
+    full-size copy."""
+    return grey(working_rgb(pixels))
+
+
+def grey(pixels: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(pixels).convert("L"))
 
 
 def local_features(grey: np.ndarray) -> LocalFeatures | None:
@@ -71,22 +81,38 @@ def local_features(grey: np.ndarray) -> LocalFeatures | None:
     return LocalFeatures(points, descriptors, float(grey.shape[0] * grey.shape[1]))
 
 
-def inliers(query: LocalFeatures, candidate: LocalFeatures) -> int:
-    """How many ratio-tested matches one similarity transform (RANSAC) explains; 0 when
-    they cover less than MIN_COVERAGE of the candidate (a shared logo or label, not a copy)."""
+@dataclass(frozen=True)
+class Alignment:
+    inliers: int  # matches the transform explains
+    coverage: float  # the inliers' bounding box over the candidate's area
+    matrix: np.ndarray  # 2x3 similarity transform, query working image → candidate's
+
+
+def align(query: LocalFeatures, candidate: LocalFeatures) -> Alignment | None:
+    """The similarity transform RANSAC fits to the ratio-tested matches; None when fewer
+    than MIN_ALIGNED matches pass the ratio test or agree."""
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, candidate.descriptors, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
-    if len(good) < MIN_INLIERS:
-        return 0  # not enough to verify, whatever RANSAC would say
+    if len(good) < MIN_ALIGNED:
+        return None
     source = query.points[[m.queryIdx for m in good]]
     target = candidate.points[[m.trainIdx for m in good]]
-    _, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
-    if mask is None:
-        return 0
+    matrix, mask = cv2.estimateAffinePartial2D(
+        source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX
+    )
+    if matrix is None or mask is None:
+        return None
     kept = target[mask.ravel().astype(bool)]
-    if len(kept) < MIN_INLIERS or np.ptp(kept[:, 0]) * np.ptp(kept[:, 1]) < MIN_COVERAGE * candidate.area:
-        return 0
-    return len(kept)
+    if len(kept) < MIN_ALIGNED:
+        return None
+    coverage = float(np.ptp(kept[:, 0]) * np.ptp(kept[:, 1]) / candidate.area)
+    return Alignment(len(kept), coverage, matrix)
+
+
+def verified(alignment: Alignment | None) -> bool:
+    """Whether an alignment shows a copy: MIN_INLIERS spread over MIN_COVERAGE of the
+    candidate (fewer, or a small patch, is a shared logo or label, not a copy)."""
+    return alignment is not None and alignment.inliers >= MIN_INLIERS and alignment.coverage >= MIN_COVERAGE
 
 
 def agreement(count: int) -> float:

@@ -30,7 +30,7 @@ from server.domain import (
     SearchResult,
 )
 from server.index.store import IndexSpace, VectorStore
-from server.models import geometry, image_head
+from server.models import colours, geometry, image_head
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
@@ -46,6 +46,9 @@ class ProductPage:
 
 
 GEOMETRY_CANDIDATES = 10  # the image model's nearest products verified with local features
+# The descriptor's copies (best first) checked in colour, bounding the work per query (~20
+# ms each); a catalog with more copies of one photo than this keeps the rest unchecked.
+COLOUR_CHECKED = 32
 GEOMETRY_SIGNAL = "geometry"
 
 
@@ -155,9 +158,7 @@ class Ranking:
             embed(), asyncio.to_thread(self._copies, catalog, pixels, threshold, max_results)
         )
         if geometry.large_enough(pixels):
-            await asyncio.to_thread(
-                self._verify_geometry, catalog, pixels, query, threshold, max_results, result
-            )
+            await asyncio.to_thread(self._verify, catalog, pixels, query, threshold, max_results, result)
         vectors = await asyncio.to_thread(
             catalog.spaces[IMAGE_SPACE].fetch, [hit.product.key for hit in result.hits]
         )
@@ -211,7 +212,7 @@ class Ranking:
         hits = [Hit(products[key], score, {COPY_SPACE: score}) for key, score in found if key in products]
         return SearchResult(hits, index_ms=index_ms)
 
-    def _verify_geometry(
+    def _verify(
         self,
         catalog: Catalog,
         pixels: np.ndarray,
@@ -220,25 +221,34 @@ class Ranking:
         max_results: int,
         result: SearchResult,
     ) -> None:
-        """Add the image model's nearest products that the descriptor missed but whose local
-        features agree with the query's under one homography (server/models/geometry.py):
-        rotated, cropped, framed or overlaid copies of large images."""
-        found = {hit.product.key for hit in result.hits}
+        """Check a large query against the descriptor's copies and the image model's
+        nearest products with local features (server/models/geometry.py): a nearest product
+        whose features agree under one similarity transform is a copy the descriptor missed
+        (rotated, cropped, framed, overlaid), and a hit whose colours differ once aligned is
+        a template mate, not a copy (server/models/colours.py)."""
+        found = {hit.product.key: hit for hit in result.hits}
         nearest = catalog.spaces[IMAGE_SPACE].search(query, GEOMETRY_CANDIDATES)
-        candidates = [key for key, _ in nearest if key not in found]
-        grey = geometry.working_grey(pixels) if candidates else None
-        views = [] if grey is None else [geometry.local_features(g) for g in (grey, grey[:, ::-1].copy())]
-        mine = [view for view in views if view is not None]
+        candidates = list(found)[:COLOUR_CHECKED] + [key for key, _ in nearest if key not in found]
+        rgb = geometry.working_rgb(pixels)
+        views = [(view, geometry.local_features(geometry.grey(view))) for view in (rgb, rgb[:, ::-1].copy())]
+        mine = [(view, features) for view, features in views if features is not None]
+        rejected: set[int] = set()
         verified: dict[int, int] = {}
         for key, jpeg in catalog.store.stored_images(candidates).items() if mine else ():
             with Image.open(io.BytesIO(jpeg)) as stored:
-                theirs = geometry.local_features(geometry.working_grey(np.asarray(stored.convert("RGB"))))
+                theirs_rgb = geometry.working_rgb(np.asarray(stored.convert("RGB")))
+            theirs = geometry.local_features(geometry.grey(theirs_rgb))
             if theirs is None:
                 continue
-            for view in mine:  # as it is, then mirrored
-                if (count := geometry.inliers(view, theirs)) >= geometry.MIN_INLIERS:
-                    verified[key] = count
-                    break
+            aligned = [(view, geometry.align(features, theirs)) for view, features in mine]
+            view, alignment = max(aligned, key=lambda pair: -1 if pair[1] is None else pair[1].inliers)
+            if alignment is None:
+                continue  # nothing to align: a descriptor hit stands as it is
+            if not colours.agree(view, theirs_rgb, alignment.matrix):
+                rejected.add(key)
+            elif key not in found and geometry.verified(alignment):
+                verified[key] = alignment.inliers
+        result.hits = [hit for hit in result.hits if hit.product.key not in rejected]
         products = catalog.store.get_many(list(verified))
         for key, count in verified.items():
             if key in products:

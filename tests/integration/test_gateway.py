@@ -194,6 +194,26 @@ async def test_find_duplicates_verifies_edited_copies_of_photos_geometrically(st
         assert "copy" not in signals and 0 < signals["geometry"] <= 1 and hits[0].score >= 0.997
 
 
+async def test_find_duplicates_tells_a_photo_from_its_recoloured_template(stub):
+    """The same render in another colour (a template mate) is no copy, though the grey
+    descriptor and ORB see the same picture: the colour check (server/models/colours.py)
+    keeps it out, for a plain copy and for an edited one."""
+    from skimage import data
+
+    from tests.unit.test_colours import hue_shifted
+    from tests.unit.test_geometry import edited
+
+    catalog = (await stub.CreateCatalog(pb.CreateCatalogRequest(catalog_id="colourways"))).catalog.name
+    photo = data.stereo_motorcycle()[0]
+    photos = {"motorcycle": photo, "motorcycle-blue": hue_shifted(photo, 150)}
+    products = [pb.Product(id=name, image=encode_png(pixels)) for name, pixels in photos.items()]
+    await stub.UpsertProducts(iter(pb.UpsertProductsRequest(product=p, catalog=catalog) for p in products))
+    for name, pixels in photos.items():
+        for query in (pixels, edited(pixels)):
+            request = pb.FindDuplicatesRequest(image=encode_png(query), catalog=catalog)
+            assert [h.product.id for h in (await stub.FindDuplicates(request)).hits] == [name]
+
+
 async def test_get_and_list_products(stub, catalog_products):
     product = (await stub.GetProduct(pb.GetProductRequest(id=catalog_products[0].id))).product
     assert product.title == catalog_products[0].title and product.price == catalog_products[0].price

@@ -27,11 +27,11 @@ def test_an_edited_copy_is_verified_and_another_photo_is_not():
     original, other = data.stereo_motorcycle()[0], np.stack([data.grass()] * 3, axis=-1)
     mine = geometry.local_features(geometry.working_grey(edited(original)))
     assert mine is not None
-    copy_inliers = geometry.inliers(mine, geometry.local_features(geometry.working_grey(original)))
-    other_inliers = geometry.inliers(mine, geometry.local_features(geometry.working_grey(other)))
-    assert copy_inliers >= 2 * geometry.MIN_INLIERS, copy_inliers
-    assert other_inliers < geometry.MIN_INLIERS, other_inliers
-    assert geometry.verified_score(copy_inliers, 0.997) >= 0.997
+    copy = geometry.align(mine, geometry.local_features(geometry.working_grey(original)))
+    other_alignment = geometry.align(mine, geometry.local_features(geometry.working_grey(other)))
+    assert geometry.verified(copy) and copy.inliers >= 2 * geometry.MIN_INLIERS, copy
+    assert not geometry.verified(other_alignment), other_alignment
+    assert geometry.verified_score(copy.inliers, 0.997) >= 0.997
 
 
 def test_small_or_flat_images_have_no_features():
@@ -51,4 +51,4 @@ def test_matches_in_a_corner_are_no_copy():
     mine = geometry.local_features(geometry.working_grey(patch))
     theirs = geometry.local_features(geometry.working_grey(original))
     assert mine is not None and theirs is not None
-    assert geometry.inliers(mine, theirs) == 0
+    assert not geometry.verified(geometry.align(mine, theirs))
