@@ -30,7 +30,7 @@ from server.domain import (
     SearchResult,
 )
 from server.index.store import IndexSpace, VectorStore
-from server.models import colours, geometry, image_head
+from server.models import colours, geometry, image_head, templates
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
@@ -50,6 +50,8 @@ GEOMETRY_CANDIDATES = 10  # the image model's nearest products verified with loc
 # ms each); a catalog with more copies of one photo than this keeps the rest unchecked.
 COLOUR_CHECKED = 32
 GEOMETRY_SIGNAL = "geometry"
+TEMPLATE_CANDIDATES = 20  # the image model's nearest products a small query is matched against
+TEMPLATE_SIGNAL = "template"
 
 
 def similarity_space(head: int | None) -> str:
@@ -157,8 +159,8 @@ class Ranking:
         (query, embedding_ms), result = await asyncio.gather(
             embed(), asyncio.to_thread(self._copies, catalog, pixels, threshold, max_results)
         )
-        if geometry.large_enough(pixels):
-            await asyncio.to_thread(self._verify, catalog, pixels, query, threshold, max_results, result)
+        verify = self._verify if geometry.large_enough(pixels) else self._match_templates
+        await asyncio.to_thread(verify, catalog, pixels, query, threshold, max_results, result)
         vectors = await asyncio.to_thread(
             catalog.spaces[IMAGE_SPACE].fetch, [hit.product.key for hit in result.hits]
         )
@@ -249,13 +251,35 @@ class Ranking:
             elif key not in found and geometry.verified(alignment):
                 verified[key] = alignment.inliers
         result.hits = [hit for hit in result.hits if hit.product.key not in rejected]
-        products = catalog.store.get_many(list(verified))
-        for key, count in verified.items():
-            if key in products:
-                score = geometry.verified_score(count, threshold)
-                result.hits.append(Hit(products[key], score, {GEOMETRY_SIGNAL: geometry.agreement(count)}))
-        result.hits.sort(key=lambda hit: -hit.score)
-        del result.hits[max_results:]
+        scored = {
+            key: (geometry.verified_score(count, threshold), {GEOMETRY_SIGNAL: geometry.agreement(count)})
+            for key, count in verified.items()
+        }
+        _add_hits(catalog, scored, max_results, result)
+
+    def _match_templates(
+        self,
+        catalog: Catalog,
+        pixels: np.ndarray,
+        query: np.ndarray,
+        threshold: float,
+        max_results: int,
+        result: SearchResult,
+    ) -> None:
+        """Add the image model's nearest products that a small query is a window of
+        (server/models/templates.py): cropped copies of thumbnails, which the descriptor
+        misses."""
+        found = {hit.product.key for hit in result.hits}
+        nearest = catalog.spaces[IMAGE_SPACE].search(query, TEMPLATE_CANDIDATES)
+        candidates = [key for key, _ in nearest if key not in found]
+        scored: dict[int, tuple[float, dict[str, float]]] = {}
+        for key, jpeg in catalog.store.stored_images(candidates).items():
+            with Image.open(io.BytesIO(jpeg)) as stored:
+                correlation = templates.correlation(pixels, np.asarray(stored.convert("RGB")))
+            if correlation >= templates.MIN_CORRELATION:
+                score = templates.verified_score(correlation, threshold)
+                scored[key] = (score, {TEMPLATE_SIGNAL: correlation})
+        _add_hits(catalog, scored, max_results, result)
 
     def _search(
         self,
@@ -307,3 +331,19 @@ class Ranking:
             return {}
         references = {space: catalog.references.of(space, catalog.store, spaces[space]) for space in queries}
         return {} if None in references.values() else references  # type: ignore[return-value]
+
+
+def _add_hits(
+    catalog: Catalog,
+    scored: dict[int, tuple[float, dict[str, float]]],
+    max_results: int,
+    result: SearchResult,
+) -> None:
+    """Add verified copies (key → score and signals) to `result`, best first, at most
+    `max_results` in all."""
+    products = catalog.store.get_many(list(scored))
+    for key, (score, signals) in scored.items():
+        if key in products:
+            result.hits.append(Hit(products[key], score, signals))
+    result.hits.sort(key=lambda hit: -hit.score)
+    del result.hits[max_results:]

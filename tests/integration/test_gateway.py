@@ -169,6 +169,22 @@ async def test_find_duplicates_catches_altered_copies(stub, catalog_products, te
         assert looser.hits and all(0.5 <= h.score < 0.997 for h in looser.hits)
 
 
+async def test_find_duplicates_finds_crops_of_thumbnails_by_template_matching(stub, catalog_products):
+    """A 28 px product cropped unevenly by up to a fifth per side is no copy to the pixel
+    descriptor; slid over the image model's nearest products' stored images it fits its
+    original's window (server/models/templates.py): found, with a "template" signal."""
+    original = catalog_products[11]
+    picture = Image.open(io.BytesIO(original.image)).convert("RGB")
+    w, h = picture.size
+    for box in ((5, 1, w - 2, h - 4), (0, 4, w - 5, h), (3, 3, w - 3, h - 3)):
+        request = pb.FindDuplicatesRequest(image=encode_png(np.asarray(picture.crop(box))))
+        hits = (await stub.FindDuplicates(request)).hits
+        assert original.id in [h.product.id for h in hits], box
+        signals = {s.signal: s.score for s in hits[0].signals}
+        assert hits[0].product.id == original.id and hits[0].score >= 0.997, box
+        assert "copy" in signals or signals["template"] >= 0.99, box
+
+
 async def test_find_duplicates_verifies_edited_copies_of_photos_geometrically(stub):
     """A photo rotated, cropped by a fifth per side, framed and recompressed is no copy to
     the pixel descriptor; local features agree under one similarity transform
