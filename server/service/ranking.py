@@ -50,7 +50,7 @@ GEOMETRY_CANDIDATES = 10  # the image model's nearest products verified with loc
 # ms each); a catalog with more copies of one photo than this keeps the rest unchecked.
 COLOUR_CHECKED = 32
 GEOMETRY_SIGNAL = "geometry"
-TEMPLATE_CANDIDATES = 20  # the image model's nearest products a small query is matched against
+TEMPLATE_CANDIDATES = 50  # the image model's nearest products a small query is matched against
 TEMPLATE_SIGNAL = "template"
 
 

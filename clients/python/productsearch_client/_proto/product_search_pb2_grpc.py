@@ -185,7 +185,10 @@ class ProductSearchServicer:
         """FindDuplicates returns products whose image is a near-copy of the given image (cropped
         by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
         Images of 128 px and more are also verified with local features, which finds rotated,
-        cropped, framed and overlaid copies (the "geometry" signal).
+        cropped, framed and overlaid copies (the "geometry" signal), and every hit of such an
+        image is checked in colour (the same picture in another colour is no copy). A smaller
+        image is also matched as a window of its nearest products' images, which finds crops
+        (the "template" signal).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

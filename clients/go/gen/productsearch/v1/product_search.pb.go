@@ -2016,11 +2016,11 @@ type SignalScore struct {
 	unknownFields protoimpl.UnknownFields
 
 	// signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
-	// in FindDuplicates, "copy" (the copy score), "geometry" (local features verified;
-	// "image" is then given for context).
+	// in FindDuplicates, "copy" (the copy score), "geometry" (local features verified) or
+	// "template" (a small image matched as a window; "image" is then given for context).
 	Signal string `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
 	// score is that signal's cosine similarity; for "geometry" the agreeing matches over 300,
-	// at most 1.
+	// at most 1; for "template" the normalised cross-correlation of the window.
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 }
 

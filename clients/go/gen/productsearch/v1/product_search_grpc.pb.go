@@ -35,7 +35,10 @@ type ProductSearchClient interface {
 	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
 	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
 	// Images of 128 px and more are also verified with local features, which finds rotated,
-	// cropped, framed and overlaid copies (the "geometry" signal).
+	// cropped, framed and overlaid copies (the "geometry" signal), and every hit of such an
+	// image is checked in colour (the same picture in another colour is no copy). A smaller
+	// image is also matched as a window of its nearest products' images, which finds crops
+	// (the "template" signal).
 	FindDuplicates(ctx context.Context, in *FindDuplicatesRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
 	// regions of the product's image that look like the query. Costs one image-model call on
@@ -269,7 +272,10 @@ type ProductSearchServer interface {
 	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
 	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
 	// Images of 128 px and more are also verified with local features, which finds rotated,
-	// cropped, framed and overlaid copies (the "geometry" signal).
+	// cropped, framed and overlaid copies (the "geometry" signal), and every hit of such an
+	// image is checked in colour (the same picture in another colour is no copy). A smaller
+	// image is also matched as a window of its nearest products' images, which finds crops
+	// (the "template" signal).
 	FindDuplicates(context.Context, *FindDuplicatesRequest) (*SearchResponse, error)
 	// ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
 	// regions of the product's image that look like the query. Costs one image-model call on

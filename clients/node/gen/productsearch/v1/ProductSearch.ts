@@ -117,7 +117,10 @@ export interface ProductSearchClient extends grpc.Client {
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
    * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
    * Images of 128 px and more are also verified with local features, which finds rotated,
-   * cropped, framed and overlaid copies (the "geometry" signal).
+   * cropped, framed and overlaid copies (the "geometry" signal), and every hit of such an
+   * image is checked in colour (the same picture in another colour is no copy). A smaller
+   * image is also matched as a window of its nearest products' images, which finds crops
+   * (the "template" signal).
    */
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
@@ -127,7 +130,10 @@ export interface ProductSearchClient extends grpc.Client {
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
    * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
    * Images of 128 px and more are also verified with local features, which finds rotated,
-   * cropped, framed and overlaid copies (the "geometry" signal).
+   * cropped, framed and overlaid copies (the "geometry" signal), and every hit of such an
+   * image is checked in colour (the same picture in another colour is no copy). A smaller
+   * image is also matched as a window of its nearest products' images, which finds crops
+   * (the "template" signal).
    */
   findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
@@ -360,7 +366,10 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
    * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
    * Images of 128 px and more are also verified with local features, which finds rotated,
-   * cropped, framed and overlaid copies (the "geometry" signal).
+   * cropped, framed and overlaid copies (the "geometry" signal), and every hit of such an
+   * image is checked in colour (the same picture in another colour is no copy). A smaller
+   * image is also matched as a window of its nearest products' images, which finds crops
+   * (the "template" signal).
    */
   FindDuplicates: grpc.handleUnaryCall<_productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse>;
   
