@@ -39,13 +39,11 @@ with that every congruence test passed in the runs since (tests/unit/test_vector
 (identical vectors) are ordered by key: when the k-th score ties with the last one
 returned, the search asks for 16 times more (most title ties resolve in a second round trip).
 
-**Known defect: larger groups of identical vectors strand Milvus' HNSW** as they did
-hnswlib's (`python -m bench.milvus_duplicates`, 2026-12-06): groups of 30 were always found,
-but with 10 titles shared by 200 products each, 5 to 9 of the 10 queries got their group's
-products (ef 64; 9 of 10 at ef 512). Text search over a catalog that repeats titles that
-often can miss a whole title group here. The fix is one point per distinct vector kept
-consistent across gateways (the catalog store knowing which products share a vector);
-until then, prefer the embedded index for such catalogs.
+Larger groups of identical vectors strand Milvus' HNSW as they did hnswlib's (with 10
+titles shared by 200 products each, 5 to 9 of 10 queries found their group:
+`python -m bench.milvus_duplicates`), so `MilvusVectors` stacks `MilvusPointsStore`
+(server/index/milvus_points.py): one point per distinct vector, its products in a members
+collection, consistent across gateways.
 
 Latency (embedded Milvus 2.3.5, 2-core CPU, 32-d): a Strong search 27 ms with the time tick
 at 20 ms (server/tools/local_milvus.py sets it; 200 ms by default), Bounded 1.6 ms.
@@ -66,7 +64,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from server.catalog.store import SharedCatalogStore
-from server.domain import CatalogInfo, Filter, UnavailableError
+from server.domain import CatalogInfo, Facets, Filter, UnavailableError
 from server.index.copies import CopyStore
 from server.index.hnsw import IndexParams
 from server.index.store import (
@@ -139,10 +137,83 @@ def expression(condition: Filter, exclude: Collection[int] = ()) -> str:
     return " and ".join(f"({part})" for part in parts)
 
 
+def add_facet_fields(schema: Any) -> None:
+    """The scalar fields filters run on (`expression`), filled by `facet_fields`."""
+    schema.add_field(
+        "categories",
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=_MAX_CATEGORIES,
+        max_length=_MAX_STRING_BYTES,
+    )
+    schema.add_field("price_low", DataType.DOUBLE)
+    schema.add_field("price_high", DataType.DOUBLE)
+    schema.add_field("has_price", DataType.BOOL)
+    schema.add_field("attributes", DataType.JSON)
+
+
+def facet_fields(key: int, facets: Facets) -> dict[str, Any]:
+    """A row's filter fields for `facets` (see `add_facet_fields`)."""
+    if len(facets.categories) > _MAX_CATEGORIES:
+        raise ValueError(f"key {key} has more than {_MAX_CATEGORIES} categories")
+    for category in facets.categories:
+        if len(category.encode()) > _MAX_STRING_BYTES:
+            raise ValueError(f"category of key {key} longer than {_MAX_STRING_BYTES} bytes")
+    attributes: dict[str, list[str]] = {}
+    for name, value in sorted(facets.attributes):
+        attributes.setdefault(_ATTRIBUTE + name, []).append(value)
+    low, high = facets.price_range if facets.price_range is not None else (0.0, 0.0)
+    return {
+        "categories": sorted(facets.categories),
+        "price_low": float(low),
+        "price_high": float(high),
+        "has_price": facets.price_range is not None,
+        "attributes": attributes,
+    }
+
+
 def _number(value: float) -> str:
     if not math.isfinite(value):
         raise ValueError(f"price bound must be finite, got {value}")
     return repr(float(value))
+
+
+_FLUSHED = 4  # Milvus SegmentState.Flushed, as list_persistent_segments reports it
+SERVED_TIMEOUT_S = 120.0
+
+
+def load_fully(client: MilvusClient, name: str, timeout_s: float = SERVED_TIMEOUT_S) -> None:
+    """Load a collection and wait until its query node serves every flushed segment.
+
+    After a restart, Milvus 2.3.5 answers reads on a collection it marks loaded while its
+    query node is still loading the sealed segments: a count saw 1 row of 202 (the growing
+    one replayed from the log). Reads then miss rows without an error, so a store opens only
+    once every flushed segment (what DataCoord persisted) is among the query node's."""
+    client.load_collection(name)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        persisted = {s.segment_id for s in client.list_persistent_segments(name) if int(s.state) == _FLUSHED}
+        missing = persisted - {s.segment_id for s in client.list_loaded_segments(name)}
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise UnavailableError(
+                f"Milvus serves {name} without {len(missing)} of its {len(persisted)} flushed segments "
+                f"after {timeout_s:.0f} s"
+            )
+        time.sleep(0.2)
+
+
+def reloading(client: MilvusClient, name: str, call: Callable[[], _T]) -> _T:
+    """Run a read; when Milvus says the collection is not loaded (a restarted server loads
+    its collections again one by one), load it fully and try once more."""
+    try:
+        return call()
+    except MilvusException as error:
+        if "not loaded" not in str(error):
+            raise
+        load_fully(client, name)
+        return call()
 
 
 def _engine_errors(method: Callable[..., _T]) -> Callable[..., _T]:
@@ -193,17 +264,7 @@ class MilvusVectorStore:
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("key", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=space.dim)
-        schema.add_field(
-            "categories",
-            DataType.ARRAY,
-            element_type=DataType.VARCHAR,
-            max_capacity=_MAX_CATEGORIES,
-            max_length=_MAX_STRING_BYTES,
-        )
-        schema.add_field("price_low", DataType.DOUBLE)
-        schema.add_field("price_high", DataType.DOUBLE)
-        schema.add_field("has_price", DataType.BOOL)
-        schema.add_field("attributes", DataType.JSON)
+        add_facet_fields(schema)
         index = client.prepare_index_params()
         index.add_index(
             "vector",
@@ -250,36 +311,23 @@ class MilvusVectorStore:
         norm = float(np.linalg.norm(vector))
         if not norm or not math.isfinite(norm):
             raise ValueError(f"vector of key {record.key} cannot be normalised (norm {norm})")
-        facets = record.facets
-        if len(facets.categories) > _MAX_CATEGORIES:
-            raise ValueError(f"key {record.key} has more than {_MAX_CATEGORIES} categories")
-        for category in facets.categories:
-            if len(category.encode()) > _MAX_STRING_BYTES:
-                raise ValueError(f"category of key {record.key} longer than {_MAX_STRING_BYTES} bytes")
-        attributes: dict[str, list[str]] = {}
-        for key, value in sorted(facets.attributes):
-            attributes.setdefault(_ATTRIBUTE + key, []).append(value)
-        low, high = facets.price_range if facets.price_range is not None else (0.0, 0.0)
         return {
             "key": int(record.key),
             "vector": (vector / norm).tolist(),
-            "categories": sorted(facets.categories),
-            "price_low": float(low),
-            "price_high": float(high),
-            "has_price": facets.price_range is not None,
-            "attributes": attributes,
+            **facet_fields(record.key, record.facets),
         }
 
     @_engine_errors
     def delete(self, keys: Collection[int], seq: int) -> int:
         # Milvus counts the keys asked for, not those it held: find those first.
-        present = sorted(self._present({int(k) for k in keys}))
+        present = sorted(self.present({int(k) for k in keys}))
         for start in range(0, len(present), _KEYS_PER_QUERY):
             self._client.delete(self.name, ids=present[start : start + _KEYS_PER_QUERY])
         self._advance(seq)
         return len(present)
 
-    def _present(self, keys: Iterable[int]) -> set[int]:
+    def present(self, keys: Iterable[int]) -> set[int]:
+        """Those of `keys` the collection holds."""
         return {int(row["key"]) for row in self._query_keys(keys, ["key"])}
 
     def _query_keys(self, keys: Iterable[int], fields: list[str]) -> list[dict[str, Any]]:
@@ -287,14 +335,14 @@ class MilvusVectorStore:
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ordered), _KEYS_PER_QUERY):
             chunk = ordered[start : start + _KEYS_PER_QUERY]
-            rows.extend(
-                self._client.query(
-                    self.name,
-                    filter=f"key in [{', '.join(map(str, chunk))}]",
-                    output_fields=fields,
-                    consistency_level=CONSISTENCY,
-                )
+            query = functools.partial(
+                self._client.query,
+                self.name,
+                filter=f"key in [{', '.join(map(str, chunk))}]",
+                output_fields=fields,
+                consistency_level=CONSISTENCY,
             )
+            rows.extend(reloading(self._client, self.name, query))
         return rows
 
     @_engine_errors
@@ -319,17 +367,40 @@ class MilvusVectorStore:
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
         return hits[:k]
 
-    def _search_once(self, vector: list[float], limit: int, where: str, ef: int) -> list[tuple[int, float]]:
-        found = self._client.search(
+    @_engine_errors
+    def nearest(self, vectors: np.ndarray) -> list[tuple[int, float] | None]:
+        """Each vector's nearest stored one (key, score), in one request; None where the
+        collection is empty."""
+        if not len(vectors):
+            return []
+        found = reloading(
+            self._client,
             self.name,
-            data=[vector],
-            limit=limit,
-            filter=where,
-            search_params={
-                "metric_type": "IP",
-                "params": {"ef": min(max(ef, limit), _EF_MAX)},
-            },
-            consistency_level=CONSISTENCY,
+            lambda: self._client.search(
+                self.name,
+                data=np.asarray(vectors, dtype=np.float32).tolist(),
+                limit=1,
+                search_params={"metric_type": "IP", "params": {"ef": self._params.ef_search}},
+                consistency_level=CONSISTENCY,
+            ),
+        )
+        return [(int(hits[0]["id"]), float(hits[0]["distance"])) if hits else None for hits in found]
+
+    def _search_once(self, vector: list[float], limit: int, where: str, ef: int) -> list[tuple[int, float]]:
+        found = reloading(
+            self._client,
+            self.name,
+            lambda: self._client.search(
+                self.name,
+                data=[vector],
+                limit=limit,
+                filter=where,
+                search_params={
+                    "metric_type": "IP",
+                    "params": {"ef": min(max(ef, limit), _EF_MAX)},
+                },
+                consistency_level=CONSISTENCY,
+            ),
         )
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
@@ -430,7 +501,7 @@ class MilvusVectors:
 
     def _ensure_meta(self) -> None:
         if self.client.has_collection(META_COLLECTION):
-            self.client.load_collection(META_COLLECTION)
+            load_fully(self.client, META_COLLECTION)  # a partial read would look like no state: a rebuild
             return
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("name", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX)
@@ -472,11 +543,15 @@ class MilvusVectors:
             and state["space"] == _space_json(space)
             and self.client.has_collection(name)
         )
-        if current:
-            self.client.load_collection(name)
-            opened = MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored)
+        members = members_name(name)
+        if current and self.client.has_collection(members):
+            load_fully(self.client, name)
+            load_fully(self.client, members)
+            opened = _stack(
+                MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored), members, copies
+            )
             _LOGGER.info("%s: at seq %d (catalog at %d), %d vectors", name, stored, seq, opened.count())
-            return _stack(opened, copies), []
+            return opened, []
         _LOGGER.info(
             "%s: stored at %s, catalog at seq %d: rebuilding",
             name,
@@ -486,7 +561,7 @@ class MilvusVectors:
         started = time.perf_counter()
         self.client.delete(META_COLLECTION, ids=[name])  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, catalog.uid)
-        store = _stack(points, copies)
+        store = _stack(points, members, copies, create=True)
         stale: list[int] = []
         if copies:  # products stored before copy detection existed
             stale.extend(source.keys_without(space.name))
@@ -516,5 +591,18 @@ class MilvusVectors:
         self.client.close()
 
 
-def _stack(points: MilvusVectorStore, copies: bool) -> VectorStore:
-    return CopyStore(points) if copies else points
+def members_name(collection: str) -> str:
+    """The members collection of a points collection (server/index/milvus_points.py)."""
+    return collection + "_members"
+
+
+def _stack(points: MilvusVectorStore, members: str, copies: bool, create: bool = False) -> VectorStore:
+    """One point per distinct vector over the collection (server/index/milvus_points.py,
+    which builds on this module), under `CopyStore` for copy detection."""
+    from server.index.milvus_points import MilvusMembers, MilvusPointsStore
+
+    client = points._client
+    shared = MilvusPointsStore(
+        points, MilvusMembers.create(client, members) if create else MilvusMembers(client, members)
+    )
+    return CopyStore(shared) if copies else shared

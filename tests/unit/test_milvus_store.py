@@ -20,7 +20,7 @@ from server.index.milvus import META_COLLECTION, MilvusVectors, MilvusVectorStor
 from server.index.store import IndexSpace, VectorRecord
 from server.models.copy_descriptor import DIM, HYPOTHESES
 from server.tools.local_milvus import LocalMilvus, NotIsolatedError, loopback_only
-from tests.engines import unique_catalog
+from tests.engines import seal_milvus, unique_catalog
 
 SPACE = IndexSpace(name="image", model="test-model", model_version="v1", dim=16)
 PARAMS = IndexParams(M=16, ef_construction=100, ef_search=64)
@@ -155,6 +155,38 @@ def test_a_store_takes_in_what_another_gateway_applied(milvus: LocalMilvus, back
         assert again.refresh_applied_seq() == 3
     finally:
         other.close()
+
+
+@pytest.mark.milvus
+def test_large_groups_of_identical_vectors_are_all_found(backend: MilvusVectors) -> None:
+    """Ten titles shared by 200 products each, among 2,000 unique ones: as one row each,
+    these strand Milvus' HNSW (bench/milvus_duplicates.py: 5 to 9 of 10 groups found)."""
+    rng = np.random.default_rng(11)
+    titles, others = unit(rng.normal(size=(10, SPACE.dim))), unit(rng.normal(size=(2000, SPACE.dim)))
+    colours = ["red", "blue"]
+    grouped = [
+        EmbeddingRow(
+            k,
+            "image",
+            "test-model",
+            "v1",
+            titles[k % 10],
+            Facets.of_fields("Dress", 1.0, {"c": colours[k % 20 // 10]}),
+        )
+        for k in range(2000)
+    ]
+    unique = [EmbeddingRow(2000 + i, "image", "test-model", "v1", v) for i, v in enumerate(others)]
+    catalog = unique_catalog()
+    store, _ = backend.open(catalog, SPACE, Catalog(1, grouped + unique), copies=False)
+    seal_milvus(backend.client, collection_name(catalog.id, SPACE.name))
+    assert store.count() == 4000 and store.stats().parameters["distinct_vectors"] == "2010"
+    for group, title in enumerate(titles):
+        query = unit(title + rng.normal(size=SPACE.dim) * 0.02)
+        assert [k for k, _ in store.search(query, 10)] == list(range(group, 100, 10)), group
+        blue = store.search(query, 5, Filter(attributes=(("c", "blue"),)))
+        assert [k for k, _ in blue] == [k for k in range(group, 2000, 10) if k % 20 >= 10][:5]
+    assert store.delete(list(range(0, 2000, 10)), 2) == 200, "group 0 emptied"
+    assert all(k >= 2000 or k % 10 for k, _ in store.search(titles[0], 10)), "no deleted product comes back"
 
 
 @pytest.mark.milvus
