@@ -204,6 +204,23 @@ def load_fully(client: MilvusClient, name: str, timeout_s: float = SERVED_TIMEOU
         time.sleep(0.2)
 
 
+def replace_rows(
+    client: MilvusClient, name: str, rows: list[dict[str, Any]], replaced: list[int], per_request: int
+) -> None:
+    """Write `rows`, the rows of the keys `replaced` deleted first, in a request of its own.
+
+    Not Milvus' upsert: it deletes and inserts at one timestamp, and in our restart tests
+    (tests/unit/test_milvus_store.py) a row overwritten that way before a restart was gone
+    after a later kill, although count(*) still counted it. A delete at an earlier timestamp
+    cannot touch the new row. Between the two requests a reader may miss the row for a
+    moment; a gateway that dies there has not recorded the write's seq, so the next catch-up
+    writes it again."""
+    for start in range(0, len(replaced), _KEYS_PER_QUERY):
+        client.delete(name, ids=replaced[start : start + _KEYS_PER_QUERY])
+    for start in range(0, len(rows), per_request):
+        client.insert(name, rows[start : start + per_request])
+
+
 def reloading(client: MilvusClient, name: str, call: Callable[[], _T]) -> _T:
     """Run a read; when Milvus says the collection is not loaded (a restarted server loads
     its collections again one by one), load it fully and try once more."""
@@ -297,11 +314,15 @@ class MilvusVectorStore:
             return self._applied_seq
 
     @_engine_errors
-    def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
+    def upsert(
+        self, records: Sequence[VectorRecord], seq: int, existing: Collection[int] | None = None
+    ) -> None:
+        """Write `records`, replacing the rows of the same keys; `existing`: the keys that may
+        have a row (default: all of them), the others are known to be new."""
         rows = [self._row(r) for r in {r.key: r for r in records}.values()]  # the same key twice: last wins
+        replaced = [row["key"] for row in rows if existing is None or row["key"] in existing]
         per_request = max(1, _REQUEST_BYTES // (4 * self._space.dim + 2048))
-        for start in range(0, len(rows), per_request):
-            self._client.upsert(self.name, rows[start : start + per_request])
+        replace_rows(self._client, self.name, rows, replaced, per_request)
         self._advance(seq)
 
     def _row(self, record: VectorRecord) -> dict[str, Any]:

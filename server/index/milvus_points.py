@@ -39,6 +39,7 @@ from server.index.milvus import (
     expression,
     facet_fields,
     reloading,
+    replace_rows,
 )
 from server.index.store import EVERYTHING, IndexSpace, StoreStats, VectorRecord
 
@@ -69,7 +70,8 @@ class MilvusMembers:
         client.load_collection(name)
         return cls(client, name)
 
-    def write(self, members: Sequence[tuple[int, int, Facets]]) -> None:
+    def write(self, members: Sequence[tuple[int, int, Facets]], existing: Collection[int]) -> None:
+        """Write product → point rows; `existing`: the keys that have a row already."""
         rows = [
             {
                 "key": int(key),
@@ -80,8 +82,8 @@ class MilvusMembers:
             }
             for key, point, facets in members
         ]
-        for start in range(0, len(rows), _KEYS_PER_QUERY):
-            self._client.upsert(self.name, rows[start : start + _KEYS_PER_QUERY])
+        replaced = [row["key"] for row in rows if row["key"] in existing]
+        replace_rows(self._client, self.name, rows, replaced, _KEYS_PER_QUERY)
 
     def remove(self, keys: Collection[int]) -> None:
         ordered = sorted(keys)
@@ -182,7 +184,9 @@ class MilvusPointsStore:
                 point = new_ids[record.key]
                 new_vectors[point] = vectors[row]
             point_of_row.append(point)
-        self._members.write([(r.key, p, r.facets) for r, p in zip(records, point_of_row, strict=True)])
+        self._members.write(
+            [(r.key, p, r.facets) for r, p in zip(records, point_of_row, strict=True)], existing=before
+        )
         self._describe(set(point_of_row) | set(before.values()), new_vectors, seq)
 
     def _stored_duplicates(self, vectors: np.ndarray, earlier: np.ndarray) -> list[int | None]:
@@ -217,7 +221,8 @@ class MilvusPointsStore:
         live = sorted(facets)
         known = self._points.fetch([p for p in live if p not in new_vectors])
         vectors = {**known, **new_vectors}
-        self._points.upsert([VectorRecord(p, vectors[p], Facets.union(facets[p])) for p in live], seq)
+        records = [VectorRecord(p, vectors[p], Facets.union(facets[p])) for p in live]
+        self._points.upsert(records, seq, existing=known.keys())
 
     @_engine_errors
     def delete(self, keys: Collection[int], seq: int) -> int:
