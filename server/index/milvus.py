@@ -599,6 +599,8 @@ class MilvusVectors:
                 0,
             )
         points.mark_current(seq)
+        self.client.flush(name)  # EXPERIMENT: persist the rebuild
+        self.client.flush(members)
         _LOGGER.info(
             "%s: rebuilt with %d vectors (%d to re-embed) in %.1f s",
             name,

@@ -236,8 +236,14 @@ def test_acknowledged_vectors_survive_a_restart_and_a_kill(
     after = MilvusVectors(milvus.uri, PARAMS)
     try:
         reopened, stale = after.open(catalog, SPACE, Catalog(3, stored), copies=False)
+        if reopened.count() != 202:
+            print("DIAG count", reopened.count(), "points count", reopened._points.count(), "members", reopened._members.points_of(list(range(0, 210)) + [500, 501]).__len__(), flush=True)
         assert stale == [] and reopened.count() == 202 and reopened.applied_seq == 3
-        assert sorted(reopened.fetch([500, 501])) == [500, 501]
+        fetched = reopened.fetch([500, 501])
+        if sorted(fetched) != [500, 501]:
+            inner = reopened
+            print("DIAG members", inner._members.points_of([5, 6, 500, 501]), "points", sorted(inner._points.fetch([5, 6, 500, 501])), "present", inner._points.present([5, 6, 500, 501]), "count points", inner._points.count(), flush=True)
+        assert sorted(fetched) == [500, 501]
     finally:
         after.close()
 
