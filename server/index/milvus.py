@@ -27,6 +27,16 @@ collection: the catalog sequence it has applied, the catalog's uid and the space
 written after the writes it covers, and removed before a rebuild starts, so a crash leaves
 the store behind (rebuilt at the next open), never ahead.
 
+Durability: Milvus acknowledges a write once it is in its log, and replays the log after a
+crash; but rows not yet flushed into a segment were lost when it restarted twice without a
+flush in between (here: the members collection held 1 of 202 rows after a graceful
+restart, one write and a kill; the Milvus bug class of milvus-io/milvus#38284). So the
+meta row keeps two seqs: `seq`, what has been applied, and `durable_seq`, what was applied
+before the collection's last flush. A store flushes every FLUSH_INTERVAL_S while it has
+writes, and when it closes; an opening gateway trusts only `durable_seq` and replays the
+catalog past it (a shared catalog from its outbox, an embedded one by a rebuild), and it
+takes in other gateways' seqs only once it has replayed to the `seq` it found.
+
 What `MilvusVectors` stacks: `CopyStore` over the collection for copy detection (labels
 key * HYPOTHESES + h; it keeps no state). Not `DeduplicatingStore`: its member lists live in
 one process, and gateways sharing a collection would each hold their own, stale after
@@ -57,6 +67,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -180,6 +191,10 @@ def _number(value: float) -> str:
 
 _FLUSHED = 4  # Milvus SegmentState.Flushed, as list_persistent_segments reports it
 SERVED_TIMEOUT_S = 120.0
+# How often a backend flushes the collections it wrote to: what a Milvus restart can take
+# back, and what a gateway's next open replays, is at most this long (see "Durability").
+# Each flush seals a small segment, which Milvus' compaction merges later.
+FLUSH_INTERVAL_S = 30.0
 
 
 def load_fully(client: MilvusClient, name: str, timeout_s: float = SERVED_TIMEOUT_S) -> None:
@@ -260,6 +275,7 @@ class MilvusVectorStore:
         params: IndexParams,
         catalog_uid: str = "",
         applied_seq: int = 0,
+        replay_to: int = 0,
     ) -> None:
         self._client = client
         self.name = name
@@ -267,6 +283,12 @@ class MilvusVectorStore:
         self._params = params
         self._catalog_uid = catalog_uid
         self._applied_seq = applied_seq
+        self._durable_seq = applied_seq
+        # Other gateways' seqs are taken in only past this one, which this store must replay
+        # itself: the meta row may count writes Milvus has since lost (see "Durability").
+        self._replay_to = replay_to
+        self._dropped = False
+        self.flushed_with: tuple[str, ...] = ()  # collections flushed with this one (members)
         self._seq_lock = threading.Lock()
 
     # -- creation -------------------------------------------------------------------------
@@ -309,6 +331,8 @@ class MilvusVectorStore:
         writes to this collection too, so a follower need not write them again."""
         row = meta_row(self._client, self.name)
         with self._seq_lock:
+            if self._applied_seq < self._replay_to:
+                return self._applied_seq
             if row is not None and row["catalog_uid"] == self._catalog_uid:
                 self._applied_seq = max(self._applied_seq, int(row["seq"]))
             return self._applied_seq
@@ -459,12 +483,14 @@ class MilvusVectorStore:
         )
 
     def close(self) -> None:
-        """Nothing to do: Milvus has every acknowledged write in its log already, and the
-        collection stays loaded for the other gateways. The client is the backend's."""
+        """Make the writes durable, so that the next open needs no replay. The collection
+        stays loaded for the other gateways; the client is the backend's."""
+        self.persist()
 
     @_engine_errors
     def drop(self) -> None:
         """Remove the collection and its meta row; the store is unusable afterwards."""
+        self._dropped = True
         self._client.delete(META_COLLECTION, ids=[self.name])
         self._client.drop_collection(self.name)
         self._applied_seq = 0
@@ -475,24 +501,46 @@ class MilvusVectorStore:
         """Record that the collection holds the catalog up to `seq` (an empty catalog too)."""
         self._advance(seq, always=True)
 
+    @_engine_errors
+    def persist(self) -> None:
+        """Flush the collection (and `flushed_with`), then record the seq they cover as
+        durable: what Milvus holds unflushed it may lose in a restart (see "Durability")."""
+        with self._seq_lock:
+            seq = self._applied_seq
+            if seq <= self._durable_seq or self._dropped:
+                return
+        for name in (self.name, *self.flushed_with):
+            self._client.flush(name)
+        with self._seq_lock:
+            self._durable_seq = max(self._durable_seq, seq)
+            self._write_meta()
+
+    @property
+    def dirty(self) -> bool:
+        return self._applied_seq > self._durable_seq and not self._dropped
+
     def _advance(self, seq: int, always: bool = False) -> None:
         """Record `seq` in the meta collection, after the writes it covers."""
         with self._seq_lock:
             if seq <= self._applied_seq and not always:
                 return
-            self._client.upsert(
-                META_COLLECTION,
-                [
-                    {
-                        "name": self.name,
-                        "seq": int(seq),
-                        "catalog_uid": self._catalog_uid,
-                        "space": _space_json(self._space),
-                        "vector": [0.0, 0.0],
-                    }
-                ],
-            )
             self._applied_seq = seq
+            self._write_meta()
+
+    def _write_meta(self) -> None:
+        self._client.upsert(
+            META_COLLECTION,
+            [
+                {
+                    "name": self.name,
+                    "seq": int(self._applied_seq),
+                    "durable_seq": int(self._durable_seq),
+                    "catalog_uid": self._catalog_uid,
+                    "space": _space_json(self._space),
+                    "vector": [0.0, 0.0],
+                }
+            ],
+        )
 
 
 def meta_row(client: MilvusClient, name: str) -> dict[str, Any] | None:
@@ -500,7 +548,7 @@ def meta_row(client: MilvusClient, name: str) -> dict[str, Any] | None:
     rows = client.query(
         META_COLLECTION,
         filter=f"name == {quote(name)}",
-        output_fields=["seq", "catalog_uid", "space"],
+        output_fields=["seq", "durable_seq", "catalog_uid", "space"],
         consistency_level=CONSISTENCY,
     )
     return rows[0] if rows else None
@@ -519,14 +567,25 @@ class MilvusVectors:
         self.params = params
         self.client = MilvusClient(uri=uri, token=token, timeout=timeout_s)
         self._ensure_meta()
+        self._stores: weakref.WeakSet[MilvusVectorStore] = weakref.WeakSet()
+        self._closed = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="milvus-flush", daemon=True)
+        self._flusher.start()
 
     def _ensure_meta(self) -> None:
         if self.client.has_collection(META_COLLECTION):
-            load_fully(self.client, META_COLLECTION)  # a partial read would look like no state: a rebuild
-            return
+            fields = {f["name"] for f in self.client.describe_collection(META_COLLECTION)["fields"]}
+            if "durable_seq" in fields:
+                load_fully(self.client, META_COLLECTION)  # a partial read would look like no state
+                return
+            _LOGGER.warning(
+                "%s predates durable_seq: recreated (every collection is rebuilt)", META_COLLECTION
+            )
+            self.client.drop_collection(META_COLLECTION)
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("name", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX)
         schema.add_field("seq", DataType.INT64)
+        schema.add_field("durable_seq", DataType.INT64)
         schema.add_field("catalog_uid", DataType.VARCHAR, max_length=256)
         schema.add_field("space", DataType.JSON)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus 2.3 wants one in each collection
@@ -537,25 +596,38 @@ class MilvusVectors:
         )
         self.client.load_collection(META_COLLECTION)
 
+    def _flush_periodically(self) -> None:
+        """Every FLUSH_INTERVAL_S, make the stores' writes durable, bounding what a Milvus
+        restart can take back and a gateway's next open replays."""
+        while not self._closed.wait(FLUSH_INTERVAL_S):
+            for store in list(self._stores):
+                if store.dirty:
+                    try:
+                        store.persist()
+                    except UnavailableError as error:  # Milvus down: the next round tries again
+                        _LOGGER.warning("%s: flush failed: %s", store.name, error)
+
     def stored_state(self, name: str) -> dict[str, Any] | None:
-        """The meta row of a collection: its applied seq, catalog uid and space."""
+        """The meta row of a collection: its seqs, catalog uid and space."""
         return meta_row(self.client, name)
 
     @_engine_errors
     def open(
         self, catalog: CatalogInfo, space: IndexSpace, source: EmbeddingSource, copies: bool
     ) -> tuple[VectorStore, list[int]]:
-        """The collection as it is when its meta row says it is at the catalog's sequence
-        (same catalog uid and space) — or behind it, when the catalog is shared: the
-        gateways catch it up from the catalog's outbox (server/service/follow.py) under
+        """The collection as it is when its meta row says it is durably at the catalog's
+        sequence (same catalog uid and space) — or behind it, when the catalog is shared:
+        the gateways catch it up from the catalog's outbox (server/service/follow.py) under
         the catalog's lock, where a rebuild here would empty a collection other gateways
-        serve from. Else it is rebuilt from the catalog's stored embeddings. Returns the
-        store and the keys to embed again (another model version, or never described in
-        this space)."""
+        serve from. Else it is rebuilt from the catalog's stored embeddings. Only the
+        durable seq counts: writes after the last flush are replayed (see "Durability").
+        Returns the store and the keys to embed again (another model version, or never
+        described in this space)."""
         name = collection_name(catalog.id, space.name)
         seq = source.seq()
         state = self.stored_state(name)
-        stored = -1 if state is None else int(state["seq"])
+        stored = -1 if state is None else int(state["durable_seq"])
+        found = -1 if state is None else int(state["seq"])
         follows = isinstance(source, SharedCatalogStore)
         current = (
             state is not None
@@ -568,15 +640,24 @@ class MilvusVectors:
         if current and self.client.has_collection(members):
             load_fully(self.client, name)
             load_fully(self.client, members)
-            opened = _stack(
-                MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored), members, copies
+            points = MilvusVectorStore(
+                self.client, name, space, self.params, catalog.uid, stored, replay_to=found
             )
-            _LOGGER.info("%s: at seq %d (catalog at %d), %d vectors", name, stored, seq, opened.count())
+            opened = _stack(points, members, copies)
+            self._stores.add(points)
+            _LOGGER.info(
+                "%s: durably at seq %d (meta row at %d, catalog at %d), %d vectors",
+                name,
+                stored,
+                found,
+                seq,
+                opened.count(),
+            )
             return opened, []
         _LOGGER.info(
             "%s: stored at %s, catalog at seq %d: rebuilding",
             name,
-            None if state is None else (state["seq"], state["catalog_uid"], state["space"]),
+            None if state is None else (stored, state["seq"], state["catalog_uid"], state["space"]),
             seq,
         )
         started = time.perf_counter()
@@ -599,8 +680,8 @@ class MilvusVectors:
                 0,
             )
         points.mark_current(seq)
-        self.client.flush(name)  # EXPERIMENT: persist the rebuild
-        self.client.flush(members)
+        points.persist()
+        self._stores.add(points)
         _LOGGER.info(
             "%s: rebuilt with %d vectors (%d to re-embed) in %.1f s",
             name,
@@ -611,6 +692,8 @@ class MilvusVectors:
         return store, stale
 
     def close(self) -> None:
+        self._closed.set()
+        self._flusher.join()
         self.client.close()
 
 
@@ -625,6 +708,7 @@ def _stack(points: MilvusVectorStore, members: str, copies: bool, create: bool =
     from server.index.milvus_points import MilvusMembers, MilvusPointsStore
 
     client = points._client
+    points.flushed_with = (members,)
     shared = MilvusPointsStore(
         points, MilvusMembers.create(client, members) if create else MilvusMembers(client, members)
     )
