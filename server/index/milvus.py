@@ -22,10 +22,11 @@ acknowledged before the call, so a write acknowledged to one gateway is seen by 
 search of any gateway. Session would only promise that to the writing client; Bounded and
 Eventually not at all. The price is latency: a Strong read waits for the next time tick.
 
-Where each store stands: a meta collection (`productsearch_meta`) keeps one row per data
-collection: the catalog sequence it has applied, the catalog's uid and the space. A row is
-written after the writes it covers, and removed before a rebuild starts, so a crash leaves
-the store behind (rebuilt at the next open), never ahead.
+Where each store stands: a meta collection (`productsearch_meta`) keeps rows per data
+collection: the catalog sequence applied, the catalog's uid and the space. A row is
+written after the writes it covers, and the rows are removed before a rebuild starts, so a
+crash leaves the store behind (rebuilt at the next open), never ahead. Rows are inserted,
+never overwritten (each store removes its previous one), and a reader merges them.
 
 Durability: Milvus acknowledges a write once it is in its log, and replays the log after a
 crash; but rows not yet flushed into a segment were lost when it restarted twice without a
@@ -67,6 +68,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
@@ -289,6 +291,7 @@ class MilvusVectorStore:
         self._replay_to = replay_to
         self._dropped = False
         self.flushed_with: tuple[str, ...] = ()  # collections flushed with this one (members)
+        self._meta_id: str | None = None  # this store's row in the meta collection
         self._seq_lock = threading.Lock()
 
     # -- creation -------------------------------------------------------------------------
@@ -491,7 +494,7 @@ class MilvusVectorStore:
     def drop(self) -> None:
         """Remove the collection and its meta row; the store is unusable afterwards."""
         self._dropped = True
-        self._client.delete(META_COLLECTION, ids=[self.name])
+        delete_meta(self._client, self.name)
         self._client.drop_collection(self.name)
         self._applied_seq = 0
 
@@ -528,10 +531,15 @@ class MilvusVectorStore:
             self._write_meta()
 
     def _write_meta(self) -> None:
-        self._client.upsert(
+        """A new meta row, then the previous one of this store removed: rows are never
+        overwritten, since a row upserted in quick succession was once missing from a Strong
+        read right after (Milvus 2.3.5; `meta_row` merges what it finds)."""
+        row_id = f"{self.name}/{time.time_ns():020d}/{uuid.uuid4().hex[:8]}"
+        self._client.insert(
             META_COLLECTION,
             [
                 {
+                    "id": row_id,
                     "name": self.name,
                     "seq": int(self._applied_seq),
                     "durable_seq": int(self._durable_seq),
@@ -541,17 +549,41 @@ class MilvusVectorStore:
                 }
             ],
         )
+        if self._meta_id is not None:
+            self._client.delete(META_COLLECTION, ids=[self._meta_id])
+        self._meta_id = row_id
+
+
+def meta_rows(client: MilvusClient, name: str) -> list[dict[str, Any]]:
+    return client.query(
+        META_COLLECTION,
+        filter=f"name == {quote(name)}",
+        output_fields=["id", "seq", "durable_seq", "catalog_uid", "space"],
+        consistency_level=CONSISTENCY,
+    )
 
 
 def meta_row(client: MilvusClient, name: str) -> dict[str, Any] | None:
-    """A collection's row in the meta collection (seq, catalog_uid, space), if any."""
-    rows = client.query(
-        META_COLLECTION,
-        filter=f"name == {quote(name)}",
-        output_fields=["seq", "durable_seq", "catalog_uid", "space"],
-        consistency_level=CONSISTENCY,
-    )
-    return rows[0] if rows else None
+    """Where a collection stands (seq, durable_seq, catalog_uid, space), if anywhere: the
+    newest row's catalog and space, with the highest seqs the rows of that catalog record
+    (each gateway writes rows of its own; every one of them says something true)."""
+    rows = meta_rows(client, name)
+    if not rows:
+        return None
+    newest = max(rows, key=lambda row: row["id"])
+    same = [row for row in rows if row["catalog_uid"] == newest["catalog_uid"]]
+    return {
+        **newest,
+        "seq": max(int(row["seq"]) for row in same),
+        "durable_seq": max(int(row["durable_seq"]) for row in same),
+    }
+
+
+def delete_meta(client: MilvusClient, name: str) -> None:
+    """Remove every meta row of a collection."""
+    ids = [row["id"] for row in meta_rows(client, name)]
+    if ids:
+        client.delete(META_COLLECTION, ids=ids)
 
 
 def _space_json(space: IndexSpace) -> dict[str, Any]:
@@ -575,15 +607,16 @@ class MilvusVectors:
     def _ensure_meta(self) -> None:
         if self.client.has_collection(META_COLLECTION):
             fields = {f["name"] for f in self.client.describe_collection(META_COLLECTION)["fields"]}
-            if "durable_seq" in fields:
+            if {"id", "durable_seq"} <= fields:
                 load_fully(self.client, META_COLLECTION)  # a partial read would look like no state
                 return
             _LOGGER.warning(
-                "%s predates durable_seq: recreated (every collection is rebuilt)", META_COLLECTION
+                "%s has an older schema: recreated (every collection is rebuilt)", META_COLLECTION
             )
             self.client.drop_collection(META_COLLECTION)
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("name", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX + 64)
+        schema.add_field("name", DataType.VARCHAR, max_length=_NAME_MAX)
         schema.add_field("seq", DataType.INT64)
         schema.add_field("durable_seq", DataType.INT64)
         schema.add_field("catalog_uid", DataType.VARCHAR, max_length=256)
@@ -661,7 +694,7 @@ class MilvusVectors:
             seq,
         )
         started = time.perf_counter()
-        self.client.delete(META_COLLECTION, ids=[name])  # a crash mid-rebuild leaves it behind
+        delete_meta(self.client, name)  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, catalog.uid)
         store = _stack(points, members, copies, create=True)
         stale: list[int] = []
