@@ -109,14 +109,18 @@ SCALE_SIZES ?= 100000
 bench-scale: models data postgres  ## hnswlib vs Milvus at SCALE_SIZES vectors, gateways on SQLite/PostgreSQL/Milvus, crash recovery → bench/SCALE_RESULTS.md
 	unshare -n sh -c 'ip link set lo up; exec $(PY) -m bench.scale_bench --sizes $(SCALE_SIZES) --repository $(REPOSITORY) --output bench/SCALE_RESULTS.md'
 
-eval: models data  ## evaluation through the gateway → evaluation/REPORT.md (+ its heatmap section) + contact sheets, evaluation/MODELS.md, evaluation/HELDOUT.md
+eval: models data  ## evaluation through the gateway → evaluation/REPORT.md (+ its heatmap section) + contact sheets, evaluation/MODELS.md, evaluation/HELDOUT.md, evaluation/FUSION.md
 	$(PY) -m evaluation.harness --repository $(REPOSITORY)
 	$(PY) -m evaluation.models --repository $(REPOSITORY)
 	$(PY) -m evaluation.heatmaps --repository $(REPOSITORY)
 	$(PY) -m evaluation.heldout --repository $(REPOSITORY)
+	$(PY) -m evaluation.fusion --repository $(REPOSITORY)
 
 eval-heldout: models data  ## held-out evaluation, dev and test parts (evaluation/protocol.py) → evaluation/HELDOUT.md
 	$(PY) -m evaluation.heldout --repository $(REPOSITORY)
+
+eval-fusion: models data  ## title and image signals fused on a half-titled catalog, dev and test → evaluation/FUSION.md
+	$(PY) -m evaluation.fusion --repository $(REPOSITORY)
 
 load: models data  ## load test: Go generator (bench/loadgen, built offline) vs a real gateway → bench/LOAD_RESULTS.md
 	$(PY) -m bench.load_bench --repository $(REPOSITORY) --output bench/LOAD_RESULTS.md
@@ -140,4 +144,4 @@ lint: setup  ## ruff, mypy on server/ and exporters/, and generated code in step
 clean:  ## remove exported models and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/manifest.json .pytest_cache
 
-.PHONY: help setup data fonts browser postgres proto models demo demo-scale serve test test-milvus test-unit fuzz bench bench-scale eval eval-heldout load soak clients lint clean
+.PHONY: help setup data fonts browser postgres proto models demo demo-scale serve test test-milvus test-unit fuzz bench bench-scale eval eval-heldout eval-fusion load soak clients lint clean

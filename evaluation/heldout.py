@@ -22,7 +22,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,10 +124,7 @@ async def run(args: argparse.Namespace) -> dict[str, PartResult]:
             result = PartResult(part)
             split = splits[part]
             catalog = await create_catalog(stub, f"heldout-{part}")
-            products = (
-                pb.Product(id=product_id(i), category=CATEGORIES[train.labels[i]], image=png(image(train, i)))
-                for i in split.catalog
-            )
+            products = untitled_products(train, split.catalog)
             await index(stub, catalog, products, len(split.catalog), f"{part}: catalog (no titles)")
             await image_queries(stub, catalog, test, split.queries, result, head=False)
             result.head = await train_image_head(stub, catalog)
@@ -174,6 +171,24 @@ def image(split: fashion_mnist.Split, index: int) -> Image.Image:
     return Image.fromarray(split.rgb(int(index)))
 
 
+def untitled_products(train: fashion_mnist.Split, indices: Iterable[int]) -> Iterator[pb.Product]:
+    """Catalog products without titles, by train-split index."""
+    for i in indices:
+        yield pb.Product(id=product_id(i), category=CATEGORIES[train.labels[i]], image=png(image(train, i)))
+
+
+def titled_pool(
+    train: fashion_mnist.Split, indices: np.ndarray, vocabulary: str, part: str
+) -> list[pb.Product]:
+    """A part's titled pool, titled from one vocabulary (protocol.titles)."""
+    labels = train.labels[indices]
+    titles = protocol.titles(vocabulary, part, labels)
+    return [
+        pb.Product(id=f"titled-{i:05d}", title=title, category=CATEGORIES[label], image=png(image(train, i)))
+        for i, title, label in zip(indices, titles, labels, strict=True)
+    ]
+
+
 async def create_catalog(stub: pb_grpc.ProductSearchStub, catalog_id: str) -> str:
     response = await stub.CreateCatalog(pb.CreateCatalogRequest(catalog_id=catalog_id))
     return response.catalog.name
@@ -217,12 +232,7 @@ async def image_queries(
 async def keyword_queries(stub, catalog: str, train, split, vocabulary: str, result: PartResult) -> None:
     """Titled pool in, TrainProjection, pool out, then every query word of the part: the
     untitled catalog can answer only through the projection."""
-    labels = train.labels[split.titled]
-    titles = protocol.titles(vocabulary, result.part, labels)
-    pool = [
-        pb.Product(id=f"titled-{i:05d}", title=title, category=CATEGORIES[label], image=png(image(train, i)))
-        for i, title, label in zip(split.titled, titles, labels, strict=True)
-    ]
+    pool = titled_pool(train, split.titled, vocabulary, result.part)
     await index(stub, catalog, pool, len(pool), f"{result.part}: titled pool ({vocabulary})")
     result.trainings[vocabulary] = await stub.TrainProjection(pb.TrainProjectionRequest(catalog=catalog))
     for start in range(0, len(pool), 1000):

@@ -556,6 +556,20 @@ class PostgresCatalogStore:
             after = rows[-1][0]
             yield [_embedding_row(row) for row in rows]
 
+    def sample_keys(self, space: str, n: int, rng: np.random.Generator) -> list[int]:
+        (top,) = self._read(
+            "SELECT max(key) FROM embeddings WHERE catalog_uid = %s AND space = %s", (self.catalog_uid, space)
+        )[0]
+        if top is None:
+            return []
+        rows = self._read(
+            "SELECT DISTINCT found.key FROM unnest(%s::bigint[]) AS start(key) CROSS JOIN LATERAL"
+            " (SELECT e.key FROM embeddings e WHERE e.catalog_uid = %s AND e.space = %s"
+            " AND e.key >= start.key ORDER BY e.key LIMIT 1) AS found ORDER BY found.key",
+            ([int(k) for k in rng.integers(0, top + 1, n)], self.catalog_uid, space),
+        )
+        return [key for (key,) in rows]
+
     def keys_without(self, space: str) -> list[int]:
         rows = self._read(
             "SELECT p.key FROM products p WHERE p.catalog_uid = %s AND NOT EXISTS"

@@ -398,6 +398,17 @@ class SqliteCatalogStore:
                 for key, space_, model, version, vector, category, price, attributes in rows
             ]
 
+    def sample_keys(self, space: str, n: int, rng: np.random.Generator) -> list[int]:
+        with self._reading() as db:
+            (top,) = db.execute("SELECT max(key) FROM embeddings WHERE space = ?", (space,)).fetchone()
+            if top is None:
+                return []
+            seek = "SELECT key FROM embeddings WHERE key >= ? AND space = ? ORDER BY key LIMIT 1"
+            found = (
+                db.execute(seek, (int(start), space)).fetchone() for start in rng.integers(0, top + 1, n)
+            )
+            return sorted({row[0] for row in found if row is not None})
+
     def keys_without(self, space: str) -> list[int]:
         rows = self._read(
             "SELECT key FROM products WHERE key NOT IN (SELECT key FROM embeddings WHERE space = ?)"

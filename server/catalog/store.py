@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from server.domain import CatalogInfo, EmbeddingRow, Filter, Product, ProductWrite
 
 EVERYTHING = Filter()
@@ -75,6 +77,11 @@ class CatalogStore(Protocol):
 
     def iter_embeddings(self, space: str, batch: int = 4096) -> Iterator[list[EmbeddingRow]]:
         """Every stored embedding of `space`, in key order, with its product's facets."""
+        ...
+
+    def sample_keys(self, space: str, n: int, rng: np.random.Generator) -> list[int]:
+        """Up to `n` distinct keys with an embedding in `space`, drawn at random (each the
+        first key at or after a uniformly drawn one: index seeks, never a scan)."""
         ...
 
     def keys_without(self, space: str) -> list[int]:

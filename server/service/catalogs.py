@@ -27,6 +27,7 @@ from server.domain import (
     Principal,
 )
 from server.index.store import VectorStore
+from server.service.calibration import References, Relevance
 from server.service.validation import catalog_violations, raise_if
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class Catalog:
     projection: str | None = None  # the Triton model of its keyword → image projection, when served
     head: int | None = None  # the version of its image head that searches use (server/service/heads.py)
     rolling_out: int | None = None  # a newer version being filled in, if any
+    references: References = field(default_factory=References)  # for calibrated fusion
+    relevance: dict[str, Relevance] = field(default_factory=dict)  # per signal, from the projection
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     train_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0

@@ -1,17 +1,20 @@
 """Ranking: the reads and searches of a catalog — by image, by keyword, similar products,
 copies of an image; products by id and page.
 
-A product found in several spaces keeps each signal's score and ranks by the best. A
-product deleted while a search runs is simply absent from its hits.
+A product found in several spaces keeps each signal's cosine and ranks by its best signal,
+calibrated across the spaces (server/service/calibration.py); a search in one space ranks
+by its cosine. A product deleted while a search runs is simply absent from its hits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from server.config import Config
 from server.domain import (
@@ -27,10 +30,11 @@ from server.domain import (
     SearchResult,
 )
 from server.index.store import IndexSpace, VectorStore
-from server.models import image_head
+from server.models import geometry, image_head
 from server.models.copy_descriptor import query_descriptors
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
+from server.service.calibration import Reference, calibrate
 from server.service.catalogs import Catalog
 from server.service.validation import check_filter, check_options, check_query_text, raise_if
 
@@ -39,6 +43,10 @@ from server.service.validation import check_filter, check_options, check_query_t
 class ProductPage:
     products: list[Product]
     next_after: str  # the id to continue after; empty on the last page
+
+
+GEOMETRY_CANDIDATES = 10  # the image model's nearest products verified with local features
+GEOMETRY_SIGNAL = "geometry"
 
 
 def similarity_space(head: int | None) -> str:
@@ -102,7 +110,8 @@ class Ranking:
 
     async def search_by_text(self, catalog: Catalog, text: str, options: SearchOptions) -> SearchResult:
         """Titles (text space) and, with a projection, images (through it) are searched;
-        a hit's score is its best signal's cosine."""
+        with both and the projection's relevance fits, a hit's score is its best signal as a
+        probability of relevance (server/service/calibration.py), else its best cosine."""
         check_options(options, self.config.limits)
         check_query_text(text, self.config.limits)
         started = time.perf_counter()
@@ -145,6 +154,10 @@ class Ranking:
         (query, embedding_ms), result = await asyncio.gather(
             embed(), asyncio.to_thread(self._copies, catalog, pixels, threshold, max_results)
         )
+        if geometry.large_enough(pixels):
+            await asyncio.to_thread(
+                self._verify_geometry, catalog, pixels, query, threshold, max_results, result
+            )
         vectors = await asyncio.to_thread(
             catalog.spaces[IMAGE_SPACE].fetch, [hit.product.key for hit in result.hits]
         )
@@ -198,6 +211,42 @@ class Ranking:
         hits = [Hit(products[key], score, {COPY_SPACE: score}) for key, score in found if key in products]
         return SearchResult(hits, index_ms=index_ms)
 
+    def _verify_geometry(
+        self,
+        catalog: Catalog,
+        pixels: np.ndarray,
+        query: np.ndarray,
+        threshold: float,
+        max_results: int,
+        result: SearchResult,
+    ) -> None:
+        """Add the image model's nearest products that the descriptor missed but whose local
+        features agree with the query's under one homography (server/models/geometry.py):
+        rotated, cropped, framed or overlaid copies of large images."""
+        found = {hit.product.key for hit in result.hits}
+        nearest = catalog.spaces[IMAGE_SPACE].search(query, GEOMETRY_CANDIDATES)
+        candidates = [key for key, _ in nearest if key not in found]
+        grey = geometry.working_grey(pixels) if candidates else None
+        views = [] if grey is None else [geometry.local_features(g) for g in (grey, grey[:, ::-1].copy())]
+        mine = [view for view in views if view is not None]
+        verified: dict[int, int] = {}
+        for key, jpeg in catalog.store.stored_images(candidates).items() if mine else ():
+            with Image.open(io.BytesIO(jpeg)) as stored:
+                theirs = geometry.local_features(geometry.working_grey(np.asarray(stored.convert("RGB"))))
+            if theirs is None:
+                continue
+            for view in mine:  # as it is, then mirrored
+                if (count := geometry.inliers(view, theirs)) >= geometry.MIN_INLIERS:
+                    verified[key] = count
+                    break
+        products = catalog.store.get_many(list(verified))
+        for key, count in verified.items():
+            if key in products:
+                score = geometry.verified_score(count, threshold)
+                result.hits.append(Hit(products[key], score, {GEOMETRY_SIGNAL: geometry.agreement(count)}))
+        result.hits.sort(key=lambda hit: -hit.score)
+        del result.hits[max_results:]
+
     def _search(
         self,
         catalog: Catalog,
@@ -212,14 +261,39 @@ class Ranking:
         started = time.perf_counter()
         spaces = catalog.spaces if spaces is None else spaces
         excluded = () if exclude is None else (exclude,)
+        found = {
+            space: [
+                (key, score)
+                for key, score in spaces[space].search(query, options.top_k, options.filter, excluded)
+                if score >= options.min_score
+            ]
+            for space, query in queries.items()
+        }
+        references = self._references(catalog, queries, spaces)
         signals: dict[int, dict[str, float]] = {}
-        for space, query in queries.items():
+        ranks: dict[int, float] = {}
+        for space, scored in found.items():
             signal = IMAGE_SPACE if image_head.version_of_space(space) is not None else space
-            for key, score in spaces[space].search(query, options.top_k, options.filter, excluded):
-                if score >= options.min_score:
-                    signals.setdefault(key, {})[signal] = score
+            rank_scores = calibrate(
+                references.get(space), catalog.relevance.get(signal), queries[space], dict(scored)
+            )
+            for key, score in scored:
+                signals.setdefault(key, {})[signal] = score
+                ranks[key] = max(ranks.get(key, -np.inf), rank_scores[key])
         index_ms = (time.perf_counter() - started) * 1000
-        ranked = sorted(signals.items(), key=lambda item: (-max(item[1].values()), item[0]))[: options.top_k]
+        ranked = sorted(ranks.items(), key=lambda item: (-item[1], item[0]))[: options.top_k]
         products = catalog.store.get_many([key for key, _ in ranked], options.include_thumbnails)
-        hits = [Hit(products[key], max(found.values()), found) for key, found in ranked if key in products]
+        hits = [Hit(products[key], score, signals[key]) for key, score in ranked if key in products]
         return SearchResult(hits, index_ms=index_ms)
+
+    @staticmethod
+    def _references(
+        catalog: Catalog, queries: dict[str, np.ndarray], spaces: dict[str, VectorStore]
+    ) -> dict[str, Reference]:
+        """Each searched space's reference (server/service/calibration.py) when the search
+        fuses several spaces with relevance fits and all of them have one; else none (raw
+        cosines rank)."""
+        if len(queries) < 2 or not catalog.relevance:
+            return {}
+        references = {space: catalog.references.of(space, catalog.store, spaces[space]) for space in queries}
+        return {} if None in references.values() else references  # type: ignore[return-value]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from server.domain import IMAGE_SPACE, TITLE_SPACE, FailedPreconditionError
 from server.index.store import IndexSpace
 from server.models import projection, trained
 from server.models.embedding import EmbeddingClient, EmbeddingError
+from server.service.calibration import Relevance, fit_relevance, unit
 from server.service.catalogs import Catalog
 from server.service.follow import TRAINING, across_gateways
 from server.service.validation import raise_if
@@ -28,6 +30,9 @@ from server.triton.runtime import EmbeddedTriton
 _LOGGER = logging.getLogger(__name__)
 
 MIN_PROJECTION_PAIRS = 50
+MIN_CATEGORY_PRODUCTS = 10  # titled products a category needs to be a calibration query
+CALIBRATION_QUERIES = 64  # the most frequent categories
+CALIBRATION_PRODUCTS = 20_000  # titled products scored against them, drawn at random
 METHODS = ("contrastive", "ridge")
 
 
@@ -54,19 +59,23 @@ class Training:
         self.spaces = spaces
         self.triton = triton  # the embedded Triton, to which new versions are added; None: external
         self._reloads_tried: dict[str, int] = {}  # projection → newest version a reload was tried for
+        # (model, version, record mtime) → its relevance fits; one entry per model
+        self._relevance_of: dict[tuple[str, int, int], dict[str, Relevance]] = {}
 
     async def discover_projection(self, catalog: Catalog) -> None:
         """Use the catalog's served projection if it was trained for our image model."""
         model = projection.model_name(catalog.id)
-        catalog.projection = None
         if not await self.embedder.ready([model]) and not await self._reload(model):
+            catalog.projection, catalog.relevance = None, {}
             return
         self.embedder.forget(model)
         info = await self.embedder.model_info(model)
         image_model = self.spaces[IMAGE_SPACE].model
         if info.parameters.get("image_model") == image_model:
-            catalog.projection = model
+            # Both at once, after the awaits: a search meanwhile sees the previous pair.
+            catalog.projection, catalog.relevance = model, await asyncio.to_thread(self._relevance, model)
         else:
+            catalog.projection, catalog.relevance = None, {}
             _LOGGER.warning(
                 "%s projects into %s, not %s: keyword search uses titles only until retrained",
                 model,
@@ -102,7 +111,7 @@ class Training:
         # One training of a catalog at a time, across gateways too: versions are numbered
         # from the shared model repository.
         async with catalog.train_lock, across_gateways(catalog, TRAINING):
-            titles, images = await asyncio.to_thread(self._training_pairs, catalog)
+            titles, images, categories = await asyncio.to_thread(self._training_pairs, catalog)
             if len(titles) < MIN_PROJECTION_PAIRS:
                 raise FailedPreconditionError(
                     f"{len(titles)} products of {catalog.info.name} have both a title and an image "
@@ -110,6 +119,7 @@ class Training:
                 )
             started = time.perf_counter()
             weights, epochs = await asyncio.to_thread(_fit, titles, images, method)
+            relevance = await self._fit_relevance(titles, images, categories, weights)
             seconds = time.perf_counter() - started
             training = {
                 "catalog": catalog.info.name,
@@ -118,6 +128,7 @@ class Training:
                 "epochs": epochs,
                 "seconds": round(seconds, 2),
                 "image_model_version": self.spaces[IMAGE_SPACE].model_version,
+                "relevance": {signal: [fit.slope, fit.offset] for signal, fit in relevance.items()},
             }
             model = projection.model_name(catalog.id)
             version = await asyncio.to_thread(
@@ -147,29 +158,73 @@ class Training:
             self.embedder, self.triton, self.config.model_repository, projection.model_name(catalog.id)
         )
 
+    def _relevance(self, model: str) -> dict[str, Relevance]:
+        """The relevance fits of the newest version (older versions have none). A follow
+        asks every second: each version's record is parsed once, known by its file's
+        mtime (a catalog deleted and created again numbers its versions from 1 anew)."""
+        served = trained.versions(self.config.model_repository, model)
+        if not served:
+            return {}
+        path = self.config.model_repository / model / str(served[-1]) / "training.json"
+        try:
+            key = (model, served[-1], path.stat().st_mtime_ns)
+        except OSError:
+            return {}  # being written, or removed meanwhile
+        if key not in self._relevance_of:
+            fits = trained.record(self.config.model_repository, model, served[-1]).get("relevance", {})
+            self._relevance_of = {k: v for k, v in self._relevance_of.items() if k[0] != model}
+            self._relevance_of[key] = {signal: Relevance(*fit) for signal, fit in fits.items()}
+        return self._relevance_of[key]
+
     def served_version(self, catalog: Catalog) -> str:
         if catalog.projection is None:
             return ""
         served = trained.versions(self.config.model_repository, catalog.projection)
         return str(served[-1]) if served else "served"
 
-    def _training_pairs(self, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
-        """(title, image) embedding pairs of every product that has both, current models only."""
+    def _training_pairs(self, catalog: Catalog) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(title, image) embedding pairs of every product that has both, current models
+        only, and each product's category ("" when it has none)."""
         vectors: dict[str, dict[int, np.ndarray]] = {}
+        category: dict[int, str] = {}
         for name in (TITLE_SPACE, IMAGE_SPACE):
             space = self.spaces[name]
-            vectors[name] = {
-                row.key: row.vector
-                for rows in catalog.store.iter_embeddings(name)
-                for row in rows
-                if (row.model, row.model_version) == (space.model, space.model_version)
-            }
+            vectors[name] = {}
+            for rows in catalog.store.iter_embeddings(name):
+                for row in rows:
+                    if (row.model, row.model_version) == (space.model, space.model_version):
+                        vectors[name][row.key] = row.vector
+                        category[row.key] = min(row.facets.categories, default="")
         keys = sorted(vectors[TITLE_SPACE].keys() & vectors[IMAGE_SPACE].keys())
         if not keys:
-            return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
+            return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), []
         return (
             np.stack([vectors[TITLE_SPACE][k] for k in keys]),
             np.stack([vectors[IMAGE_SPACE][k] for k in keys]),
+            [category[k] for k in keys],
+        )
+
+    async def _fit_relevance(
+        self, titles: np.ndarray, images: np.ndarray, categories: list[str], weights: np.ndarray
+    ) -> dict[str, Relevance]:
+        """How often each signal's standardised score is right (server/service/calibration.py),
+        with the catalog's category names as keyword queries and their products as the
+        relevant ones; none when fewer than two categories have MIN_CATEGORY_PRODUCTS."""
+        counts = Counter(c for c in categories if c)
+        names = sorted(c for c, n in counts.most_common(CALIBRATION_QUERIES) if n >= MIN_CATEGORY_PRODUCTS)
+        if len(names) < 2:
+            return {}
+        queries = unit(await self.embedder.embed_texts(names, self.spaces[TITLE_SPACE].model))
+        # A bounded sample keeps the (queries x products) matrices small for any catalog.
+        rows = np.random.default_rng(0).permutation(len(categories))[:CALIBRATION_PRODUCTS]
+        relevant = np.array(categories)[rows][None, :] == np.array(names)[:, None]
+        return await asyncio.to_thread(
+            lambda: {
+                TITLE_SPACE: fit_relevance(queries, unit(titles[rows]), relevant),
+                IMAGE_SPACE: fit_relevance(
+                    projection.project(queries, weights), unit(images[rows]), relevant
+                ),
+            }
         )
 
 

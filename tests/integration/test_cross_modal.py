@@ -89,3 +89,23 @@ async def test_a_retrain_is_served_as_a_new_version_without_interrupting_searche
     assert min(precisions) >= 0.7
     stats = await stub.GetStats(pb.GetStatsRequest())
     assert {m.name: m.version for m in stats.models}["text_to_image__default"] == str(second.version)
+
+
+async def test_keyword_hits_rank_by_calibrated_probabilities(gateway, stub, catalog):
+    """With titles and images both searched, each signal is standardised and turned into a
+    probability of relevance fitted on the catalog's categories (server/service/calibration.py;
+    on a half-titled catalog this keeps titles from winning for being titles: measured in
+    evaluation/FUSION.md); the signals keep their cosines."""
+    trained_now = await stub.TrainProjection(pb.TrainProjectionRequest())
+    fits = trained.record(gateway.config.model_repository, trained_now.model, trained_now.version)[
+        "relevance"
+    ]
+    assert set(fits) == {"title", "image"} and all(slope > 0 for slope, _ in fits.values())
+    for keyword, category in (("sneaker", "Sneaker"), ("连衣裙", "Dress"), ("handbag", "Bag")):
+        request = pb.SearchByTextRequest(text=keyword, options=pb.SearchOptions(top_k=10))
+        hits = (await stub.SearchByText(request)).hits
+        assert precision_at_k(hits, category) >= 0.8, keyword
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        cosines = [max(s.score for s in h.signals) for h in hits]
+        assert all(0 < h.score <= 1 for h in hits), "probabilities of relevance"
+        assert max(abs(h.score - c) for h, c in zip(hits, cosines, strict=True)) > 0.1, "not the cosines"

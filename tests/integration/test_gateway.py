@@ -169,6 +169,31 @@ async def test_find_duplicates_catches_altered_copies(stub, catalog_products, te
         assert looser.hits and all(0.5 <= h.score < 0.997 for h in looser.hits)
 
 
+async def test_find_duplicates_verifies_edited_copies_of_photos_geometrically(stub):
+    """A photo rotated, cropped by a fifth per side, framed and recompressed is no copy to
+    the pixel descriptor; local features agree under one similarity transform
+    (server/models/geometry.py), so it is found, with a "geometry" signal. The other photo,
+    a mirrored copy of it too, stays apart."""
+    from skimage import data
+
+    from tests.unit.test_geometry import edited
+
+    catalog = (await stub.CreateCatalog(pb.CreateCatalogRequest(catalog_id="photos"))).catalog.name
+    photos = {"motorcycle": data.stereo_motorcycle()[0], "grass": np.stack([data.grass()] * 3, axis=-1)}
+    products = [pb.Product(id=name, image=encode_png(pixels)) for name, pixels in photos.items()]
+    await stub.UpsertProducts(iter(pb.UpsertProductsRequest(product=p, catalog=catalog) for p in products))
+    for query, expected in (
+        (edited(photos["motorcycle"]), ["motorcycle"]),
+        (edited(photos["motorcycle"])[:, ::-1], ["motorcycle"]),
+        (edited(photos["grass"]), ["grass"]),
+    ):
+        request = pb.FindDuplicatesRequest(image=encode_png(query), catalog=catalog)
+        hits = (await stub.FindDuplicates(request)).hits
+        assert [h.product.id for h in hits] == expected
+        signals = {s.signal: s.score for s in hits[0].signals}
+        assert "copy" not in signals and 0 < signals["geometry"] <= 1 and hits[0].score >= 0.997
+
+
 async def test_get_and_list_products(stub, catalog_products):
     product = (await stub.GetProduct(pb.GetProductRequest(id=catalog_products[0].id))).product
     assert product.title == catalog_products[0].title and product.price == catalog_products[0].price

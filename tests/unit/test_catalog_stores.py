@@ -142,6 +142,18 @@ def test_embeddings_come_with_their_products_facets(store):
         assert row.facets == Facets.of(product)
 
 
+def test_sampled_keys_are_distinct_keys_of_the_space_spread_over_it(store):
+    products = [Product(id=f"s{i:03d}") for i in range(300)]
+    store.upsert([write(p, titled=i % 3 == 0) for i, p in enumerate(products)], VERSIONS)
+    store.delete([f"s{i:03d}" for i in range(0, 300, 2)])
+    titled = {p.key for i, p in enumerate(products) if i % 3 == 0 and i % 2}
+    keys = store.sample_keys("title", 40, np.random.default_rng(0))
+    assert len(keys) == len(set(keys)) and set(keys) <= titled
+    assert len(keys) >= 20, "40 draws over 50 keys find most of them"
+    assert min(keys) < sorted(titled)[10] and max(keys) > sorted(titled)[-10], "the whole range"
+    assert store.sample_keys("nothing", 10, np.random.default_rng(0)) == []
+
+
 def test_replacing_embeddings_of_a_deleted_product_adds_nothing(store):
     product = Product(id="gone")
     store.upsert([write(product)], VERSIONS)

@@ -184,6 +184,8 @@ class ProductSearchServicer:
     def FindDuplicates(self, request, context):
         """FindDuplicates returns products whose image is a near-copy of the given image (cropped
         by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
+        Images of 128 px and more are also verified with local features, which finds rotated,
+        cropped, framed and overlaid copies (the "geometry" signal).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

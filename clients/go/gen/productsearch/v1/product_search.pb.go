@@ -1317,7 +1317,8 @@ type SearchOptions struct {
 	TopK int32 `protobuf:"varint,1,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
 	// filter restricts the hits; optional.
 	Filter *Filter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
-	// min_score drops hits scoring below it (cosine similarity, -1 to 1); 0 keeps all.
+	// min_score drops signals whose cosine similarity is below it (-1 to 1), and hits left
+	// with none; 0 keeps all.
 	MinScore float32 `protobuf:"fixed32,3,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
 	// include_thumbnails fills `Product.thumbnail` in the hits.
 	IncludeThumbnails bool `protobuf:"varint,4,opt,name=include_thumbnails,json=includeThumbnails,proto3" json:"include_thumbnails,omitempty"`
@@ -1454,7 +1455,11 @@ func (x *SearchByImageRequest) GetCatalog() string {
 
 // SearchByTextRequest is a keyword query. It matches titles ("title" signal) and, once a
 // projection is trained, product images through it ("image" signal), so products without
-// titles are found too; a hit's score is its best signal's cosine similarity.
+// titles are found too. With titles alone a hit's score is its cosine similarity. With both
+// signals, cosines of the two spaces are not on one scale (title cosines run higher), so
+// each is calibrated: standardised against a random sample of its space, then turned into a
+// probability of relevance fitted by TrainProjection on the catalog's own categories; a
+// hit's score is its best calibrated signal (0 to 1), and `signals` keep the cosines.
 type SearchByTextRequest struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache
@@ -1604,6 +1609,10 @@ type FindDuplicatesRequest struct {
 	// means the service default (0.997). The copy score is the cosine similarity of 16x16
 	// grey, mean-subtracted thumbnails, the best over crops and a mirror image; distinct
 	// products of one kind can reach 0.99, so useful thresholds lie between 0.99 and 0.999.
+	// A copy verified by local features (ORB + RANSAC, both images at least 128 px: at least
+	// 60 matches under one rotation + scale + translation, spread over 30 % of the catalog
+	// image) counts whatever its copy score; its score lies between the threshold and 1,
+	// higher with more agreeing matches.
 	Threshold float32 `protobuf:"fixed32,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	// max_results caps the answer: 1 to 1,000; 0 means 100.
 	MaxResults int32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
@@ -2007,9 +2016,11 @@ type SignalScore struct {
 	unknownFields protoimpl.UnknownFields
 
 	// signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
-	// in FindDuplicates, "copy" (the copy score; "image" is then given for context).
+	// in FindDuplicates, "copy" (the copy score), "geometry" (local features verified;
+	// "image" is then given for context).
 	Signal string `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
-	// score is that signal's cosine similarity.
+	// score is that signal's cosine similarity; for "geometry" the agreeing matches over 300,
+	// at most 1.
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 }
 
@@ -2067,7 +2078,8 @@ type SearchHit struct {
 
 	// product matched (no image bytes; a thumbnail when asked for).
 	Product *Product `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
-	// score ranks the hits, higher first.
+	// score ranks the hits, higher first: the cosine similarity of its signal, or for a
+	// keyword search over titles and images a calibrated score (see SearchByTextRequest).
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 	// signals that matched, with their scores.
 	Signals []*SignalScore `protobuf:"bytes,3,rep,name=signals,proto3" json:"signals,omitempty"`

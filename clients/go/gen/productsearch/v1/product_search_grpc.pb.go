@@ -34,6 +34,8 @@ type ProductSearchClient interface {
 	SearchSimilar(ctx context.Context, in *SearchSimilarRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
 	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
+	// Images of 128 px and more are also verified with local features, which finds rotated,
+	// cropped, framed and overlaid copies (the "geometry" signal).
 	FindDuplicates(ctx context.Context, in *FindDuplicatesRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
 	// regions of the product's image that look like the query. Costs one image-model call on
@@ -266,6 +268,8 @@ type ProductSearchServer interface {
 	SearchSimilar(context.Context, *SearchSimilarRequest) (*SearchResponse, error)
 	// FindDuplicates returns products whose image is a near-copy of the given image (cropped
 	// by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
+	// Images of 128 px and more are also verified with local features, which finds rotated,
+	// cropped, framed and overlaid copies (the "geometry" signal).
 	FindDuplicates(context.Context, *FindDuplicatesRequest) (*SearchResponse, error)
 	// ExplainMatch says why a product matches a query ("why this match"): a heatmap of the
 	// regions of the product's image that look like the query. Costs one image-model call on

@@ -14,6 +14,10 @@ export interface FindDuplicatesRequest {
    * means the service default (0.997). The copy score is the cosine similarity of 16x16
    * grey, mean-subtracted thumbnails, the best over crops and a mirror image; distinct
    * products of one kind can reach 0.99, so useful thresholds lie between 0.99 and 0.999.
+   * A copy verified by local features (ORB + RANSAC, both images at least 128 px: at least
+   * 60 matches under one rotation + scale + translation, spread over 30 % of the catalog
+   * image) counts whatever its copy score; its score lies between the threshold and 1,
+   * higher with more agreeing matches.
    */
   'threshold'?: (number | string);
   /**
@@ -41,6 +45,10 @@ export interface FindDuplicatesRequest__Output {
    * means the service default (0.997). The copy score is the cosine similarity of 16x16
    * grey, mean-subtracted thumbnails, the best over crops and a mirror image; distinct
    * products of one kind can reach 0.99, so useful thresholds lie between 0.99 and 0.999.
+   * A copy verified by local features (ORB + RANSAC, both images at least 128 px: at least
+   * 60 matches under one rotation + scale + translation, spread over 30 % of the catalog
+   * image) counts whatever its copy score; its score lies between the threshold and 1,
+   * higher with more agreeing matches.
    */
   'threshold': (number);
   /**

@@ -116,6 +116,8 @@ export interface ProductSearchClient extends grpc.Client {
   /**
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
    * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
+   * Images of 128 px and more are also verified with local features, which finds rotated,
+   * cropped, framed and overlaid copies (the "geometry" signal).
    */
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   FindDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
@@ -124,6 +126,8 @@ export interface ProductSearchClient extends grpc.Client {
   /**
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
    * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
+   * Images of 128 px and more are also verified with local features, which finds rotated,
+   * cropped, framed and overlaid copies (the "geometry" signal).
    */
   findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
   findDuplicates(argument: _productsearch_v1_FindDuplicatesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_productsearch_v1_SearchResponse__Output>): grpc.ClientUnaryCall;
@@ -355,6 +359,8 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
   /**
    * FindDuplicates returns products whose image is a near-copy of the given image (cropped
    * by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
+   * Images of 128 px and more are also verified with local features, which finds rotated,
+   * cropped, framed and overlaid copies (the "geometry" signal).
    */
   FindDuplicates: grpc.handleUnaryCall<_productsearch_v1_FindDuplicatesRequest__Output, _productsearch_v1_SearchResponse>;
   

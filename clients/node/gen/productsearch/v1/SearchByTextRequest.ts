@@ -5,7 +5,11 @@ import type { SearchOptions as _productsearch_v1_SearchOptions, SearchOptions__O
 /**
  * SearchByTextRequest is a keyword query. It matches titles ("title" signal) and, once a
  * projection is trained, product images through it ("image" signal), so products without
- * titles are found too; a hit's score is its best signal's cosine similarity.
+ * titles are found too. With titles alone a hit's score is its cosine similarity. With both
+ * signals, cosines of the two spaces are not on one scale (title cosines run higher), so
+ * each is calibrated: standardised against a random sample of its space, then turned into a
+ * probability of relevance fitted by TrainProjection on the catalog's own categories; a
+ * hit's score is its best calibrated signal (0 to 1), and `signals` keep the cosines.
  */
 export interface SearchByTextRequest {
   /**
@@ -27,7 +31,11 @@ export interface SearchByTextRequest {
 /**
  * SearchByTextRequest is a keyword query. It matches titles ("title" signal) and, once a
  * projection is trained, product images through it ("image" signal), so products without
- * titles are found too; a hit's score is its best signal's cosine similarity.
+ * titles are found too. With titles alone a hit's score is its cosine similarity. With both
+ * signals, cosines of the two spaces are not on one scale (title cosines run higher), so
+ * each is calibrated: standardised against a random sample of its space, then turned into a
+ * probability of relevance fitted by TrainProjection on the catalog's own categories; a
+ * hit's score is its best calibrated signal (0 to 1), and `signals` keep the cosines.
  */
 export interface SearchByTextRequest__Output {
   /**

@@ -12,7 +12,8 @@ export interface SearchHit {
    */
   'product'?: (_productsearch_v1_Product | null);
   /**
-   * score ranks the hits, higher first.
+   * score ranks the hits, higher first: the cosine similarity of its signal, or for a
+   * keyword search over titles and images a calibrated score (see SearchByTextRequest).
    */
   'score'?: (number | string);
   /**
@@ -30,7 +31,8 @@ export interface SearchHit__Output {
    */
   'product': (_productsearch_v1_Product__Output | null);
   /**
-   * score ranks the hits, higher first.
+   * score ranks the hits, higher first: the cosine similarity of its signal, or for a
+   * keyword search over titles and images a calibrated score (see SearchByTextRequest).
    */
   'score': (number);
   /**

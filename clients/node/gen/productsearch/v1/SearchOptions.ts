@@ -16,7 +16,8 @@ export interface SearchOptions {
    */
   'filter'?: (_productsearch_v1_Filter | null);
   /**
-   * min_score drops hits scoring below it (cosine similarity, -1 to 1); 0 keeps all.
+   * min_score drops signals whose cosine similarity is below it (-1 to 1), and hits left
+   * with none; 0 keeps all.
    */
   'minScore'?: (number | string);
   /**
@@ -39,7 +40,8 @@ export interface SearchOptions__Output {
    */
   'filter': (_productsearch_v1_Filter__Output | null);
   /**
-   * min_score drops hits scoring below it (cosine similarity, -1 to 1); 0 keeps all.
+   * min_score drops signals whose cosine similarity is below it (-1 to 1), and hits left
+   * with none; 0 keeps all.
    */
   'minScore': (number);
   /**

@@ -7,11 +7,13 @@
 export interface SignalScore {
   /**
    * signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
-   * in FindDuplicates, "copy" (the copy score; "image" is then given for context).
+   * in FindDuplicates, "copy" (the copy score), "geometry" (local features verified;
+   * "image" is then given for context).
    */
   'signal'?: (string);
   /**
-   * score is that signal's cosine similarity.
+   * score is that signal's cosine similarity; for "geometry" the agreeing matches over 300,
+   * at most 1.
    */
   'score'?: (number | string);
 }
@@ -22,11 +24,13 @@ export interface SignalScore {
 export interface SignalScore__Output {
   /**
    * signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
-   * in FindDuplicates, "copy" (the copy score; "image" is then given for context).
+   * in FindDuplicates, "copy" (the copy score), "geometry" (local features verified;
+   * "image" is then given for context).
    */
   'signal': (string);
   /**
-   * score is that signal's cosine similarity.
+   * score is that signal's cosine similarity; for "geometry" the agreeing matches over 300,
+   * at most 1.
    */
   'score': (number);
 }
