@@ -130,9 +130,9 @@ def quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def expression(condition: Filter, exclude: Collection[int] = ()) -> str:
+def expression(condition: Filter, exclude: Collection[int] = (), match_all: str = "") -> str:
     """The boolean expression that selects rows matching `condition` and not in `exclude`;
-    "" selects every row."""
+    "" selects every row. `match_all`: an expression for rows that match every filter."""
     parts: list[str] = []
     if condition.categories:
         listed = ", ".join(quote(c) for c in sorted(condition.categories))
@@ -145,6 +145,8 @@ def expression(condition: Filter, exclude: Collection[int] = ()) -> str:
             parts.append(f"price_high >= {_number(condition.min_price)}")
         if condition.max_price is not None and condition.max_price < math.inf:
             parts.append(f"price_low <= {_number(condition.max_price)}")
+    if parts and match_all:
+        parts = [f"{' and '.join(f'({part})' for part in parts)} or {match_all}"]
     if exclude:
         parts.append(f"key not in [{', '.join(str(int(k)) for k in sorted(exclude))}]")
     return " and ".join(f"({part})" for part in parts)
@@ -183,6 +185,17 @@ def facet_fields(key: int, facets: Facets) -> dict[str, Any]:
         "has_price": facets.price_range is not None,
         "attributes": attributes,
     }
+
+
+def stored_facets(row: dict[str, Any]) -> Facets:
+    """The facets a row's filter fields hold (the inverse of `facet_fields`)."""
+    attributes = {
+        (name.removeprefix(_ATTRIBUTE), value)
+        for name, values in row["attributes"].items()
+        for value in values
+    }
+    price = (float(row["price_low"]), float(row["price_high"])) if row["has_price"] else None
+    return Facets(frozenset(row["categories"]), frozenset(attributes), price)
 
 
 def _number(value: float) -> str:
@@ -291,6 +304,7 @@ class MilvusVectorStore:
         self._replay_to = replay_to
         self._dropped = False
         self.flushed_with: tuple[str, ...] = ()  # collections flushed with this one (members)
+        self.match_all = ""  # an expression for rows every filter selects (`expression`)
         self._meta_id: str | None = None  # this store's row in the meta collection
         self._seq_lock = threading.Lock()
 
@@ -403,7 +417,7 @@ class MilvusVectorStore:
             _LOGGER.warning("%s: top %d asked, Milvus returns at most %d", self.name, k, TOPK_MAX)
             k = TOPK_MAX
         vector = np.asarray(query, dtype=np.float32).tolist()
-        where = expression(condition, exclude)
+        where = expression(condition, exclude, self.match_all)
         ef = self._params.ef_search * (_FILTERED_EF_FACTOR if where else 1)
         limit = min(2 * k, TOPK_MAX)
         while True:
@@ -451,6 +465,13 @@ class MilvusVectorStore:
             ),
         )
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
+
+    @_engine_errors
+    def facets(self, keys: Collection[int]) -> dict[int, Facets]:
+        """The facets stored with each of `keys` the collection holds."""
+        fields = ["key", "categories", "price_low", "price_high", "has_price", "attributes"]
+        rows = self._query_keys({int(k) for k in keys}, fields)
+        return {int(row["key"]): stored_facets(row) for row in rows}
 
     @_engine_errors
     def fetch(self, keys: Collection[int]) -> dict[int, np.ndarray]:
