@@ -31,35 +31,20 @@ from PIL import Image
 
 from evaluation import protocol
 from server.models import colours, copy_descriptor, geometry
+from server.models.images import encode_jpeg
+from server.service.ingest import STORED_IMAGE_SIDE
 
 PART = "dev"
 DRAWS = 3
 THRESHOLD = 0.997
-STORED_SIDE = 512  # server/service/ingest.py STORED_IMAGE_SIDE, JPEG quality 90 (encode_jpeg)
-GRID = 64  # px, the long side colours are compared at
+GRID = colours.GRID
 CACHE = Path("/tmp/colour_trial_pairs.pickle")  # `--cached` tabulates these again
 
 
 def stored(picture: Image.Image) -> np.ndarray:
-    """A catalog photo as the gateway keeps it: 512 px, JPEG."""
-    small = picture.copy()
-    small.thumbnail((STORED_SIDE, STORED_SIDE), Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    small.save(buffer, format="JPEG", quality=90)
-    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
-
-
-def working_rgb(pixels: np.ndarray) -> np.ndarray:
-    picture = Image.fromarray(pixels)
-    picture.thumbnail((geometry.WORK_SIDE, geometry.WORK_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(picture)
-
-
-def lab(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Chroma and hue (radians) of an RGB uint8 image, CIELAB a*b* (OpenCV's 8-bit scale)."""
-    converted = cv2.cvtColor(pixels, cv2.COLOR_RGB2LAB).astype(np.float32)
-    a, b = converted[..., 1] - 128, converted[..., 2] - 128
-    return np.hypot(a, b), np.arctan2(b, a)
+    """A catalog photo as the gateway keeps it (server/service/ingest.py)."""
+    jpeg = encode_jpeg(np.asarray(picture.convert("RGB")), STORED_IMAGE_SIDE)
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
 
 
 def colour_features(query_rgb: np.ndarray, candidate_rgb: np.ndarray, matrix: np.ndarray, chroma: float):
@@ -75,9 +60,9 @@ def colour_features(query_rgb: np.ndarray, candidate_rgb: np.ndarray, matrix: np
         cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (warped, inside, candidate_rgb)
     )
     overlap = inside > 250
-    cq, hq = lab(warped)
-    cc, hc = lab(candidate)
-    q_all, _ = lab(cv2.resize(query_rgb, (GRID, GRID), interpolation=cv2.INTER_AREA))
+    cq, hq = colours.chroma_hue(warped)
+    cc, hc = colours.chroma_hue(candidate)
+    q_all, _ = colours.chroma_hue(cv2.resize(query_rgb, (GRID, GRID), interpolation=cv2.INTER_AREA))
     both = overlap & (cq > chroma) & (cc > chroma)
     difference = np.abs(np.angle(np.exp(1j * (hq - hc))))[both]
     agree = [float(np.mean(difference <= np.radians(t))) if both.any() else 1.0 for t in (15, 30, 45)]
@@ -121,7 +106,7 @@ def pairs() -> list[tuple]:
     for kind, items in (("query", queries), ("self", themselves)):
         for index, (source, family, pixels) in enumerate(items):
             mine = copy_descriptor.query_descriptors(pixels)
-            rgb = working_rgb(pixels)
+            rgb = geometry.working_rgb(pixels)
             views = [
                 (view, geometry.local_features(geometry.grey(view))) for view in (rgb, rgb[:, ::-1].copy())
             ]

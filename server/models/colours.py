@@ -35,7 +35,7 @@ GREYSCALE_SHARE = 0.005  # a query with fewer colourful pixels than this is grey
 COLOURLESS_SHARE = 0.02  # a candidate with fewer colourful pixels where they overlap has no colour to check
 
 
-def _chroma_hue(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def chroma_hue(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Chroma and hue (radians) of an RGB uint8 image, in CIELAB a*b*."""
     lab = cv2.cvtColor(pixels, cv2.COLOR_RGB2LAB).astype(np.float32)
     a, b = lab[..., 1] - 128, lab[..., 2] - 128
@@ -53,12 +53,12 @@ def agree(query: np.ndarray, candidate: np.ndarray, matrix: np.ndarray) -> bool:
     warped, inside, candidate = (
         cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (warped, inside, candidate)
     )
-    whole, _ = _chroma_hue(cv2.resize(query, (GRID, GRID), interpolation=cv2.INTER_AREA))
+    whole, _ = chroma_hue(cv2.resize(query, (GRID, GRID), interpolation=cv2.INTER_AREA))
     if np.mean(whole > CHROMA) < GREYSCALE_SHARE:
         return True
     overlap = inside > 250
-    query_chroma, query_hue = _chroma_hue(warped)
-    chroma, hue = _chroma_hue(candidate)
+    query_chroma, query_hue = chroma_hue(warped)
+    chroma, hue = chroma_hue(candidate)
     colourful = overlap & (chroma > CHROMA)
     if colourful.sum() < COLOURLESS_SHARE * max(int(overlap.sum()), 1):
         return True
