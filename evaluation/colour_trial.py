@@ -37,7 +37,6 @@ from server.service.ingest import STORED_IMAGE_SIDE
 PART = "dev"
 DRAWS = 3
 THRESHOLD = 0.997
-GRID = colours.GRID
 CACHE = Path("/tmp/colour_trial_pairs.pickle")  # `--cached` tabulates these again
 
 
@@ -47,24 +46,16 @@ def stored(picture: Image.Image) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
 
 
-def colour_features(query_rgb: np.ndarray, candidate_rgb: np.ndarray, matrix: np.ndarray, chroma: float):
+def colour_features(query_rgb: np.ndarray, candidate_rgb: np.ndarray, matrix: np.ndarray):
     """(query colourful share, candidate colourful share in the overlap, pixels colourful in
     both, share of them whose hue agrees within 15/30/45°, share of the candidate's
     colourful overlap that is grey in the query)."""
-    height, width = candidate_rgb.shape[:2]
-    warped = cv2.warpAffine(query_rgb, matrix, (width, height), flags=cv2.INTER_AREA)
-    inside = cv2.warpAffine(np.full(query_rgb.shape[:2], 255, np.uint8), matrix, (width, height))
-    scale = GRID / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    warped, inside, candidate = (
-        cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (warped, inside, candidate_rgb)
-    )
-    overlap = inside > 250
+    chroma = colours.CHROMA
+    warped, overlap, candidate = colours.aligned(query_rgb, candidate_rgb, matrix)
     cq, hq = colours.chroma_hue(warped)
     cc, hc = colours.chroma_hue(candidate)
-    q_all, _ = colours.chroma_hue(cv2.resize(query_rgb, (GRID, GRID), interpolation=cv2.INTER_AREA))
     both = overlap & (cq > chroma) & (cc > chroma)
-    difference = np.abs(np.angle(np.exp(1j * (hq - hc))))[both]
+    difference = colours.hue_difference(hq, hc)[both]
     agree = [float(np.mean(difference <= np.radians(t))) if both.any() else 1.0 for t in (15, 30, 45)]
     colourful = overlap & (cc > chroma)
     lost = float(np.mean(cq[colourful] < chroma / 2)) if colourful.any() else 0.0
@@ -74,7 +65,7 @@ def colour_features(query_rgb: np.ndarray, candidate_rgb: np.ndarray, matrix: np
     ncc = float(lq @ lc / max(np.linalg.norm(lq) * np.linalg.norm(lc), 1e-6))
     return (
         ncc,
-        float(np.mean(q_all > chroma)),
+        colours.colourful_share(query_rgb),
         float(colourful.sum() / max(overlap.sum(), 1)),
         int(both.sum()),
         *agree,
@@ -125,7 +116,7 @@ def pairs() -> list[tuple]:
                 count, coverage = (0, 0.0) if alignment is None else (alignment.inliers, alignment.coverage)
                 colour = service = None
                 if alignment is not None:
-                    colour = colour_features(view, catalog[name], alignment.matrix, colours.CHROMA)
+                    colour = colour_features(view, catalog[name], alignment.matrix)
                     service = colours.agree(view, catalog[name], alignment.matrix)
                 rows.append((kind, index, source, family, name, score, count, coverage, colour, service))
             print(f"{kind} {index + 1}/{len(items)}", file=sys.stderr, flush=True)

@@ -23,24 +23,23 @@ import sys
 import numpy as np
 from PIL import Image
 
-from evaluation import protocol
+from evaluation import head_trial, protocol
 from evaluation.copy_trial import negative
 from evaluation.heldout import product_id
 from server.models import templates
-from server.models.images import resize_for_model
+from server.models.images import encode_jpeg, resize_for_model
+from server.service.ingest import STORED_IMAGE_SIDE
 from server.tools import fashion_mnist
 
 PART = "dev"
-IMAGE_MODEL = "efficientnet_lite0"
+IMAGE_MODEL = head_trial.IMAGE_MODEL
 CANDIDATES = (10, 20, 50)
 THRESHOLDS = (0.98, 0.99, 0.993, 0.995)
 
 
 def stored(pixels: np.ndarray) -> np.ndarray:
-    """A catalog image as the gateway keeps it (JPEG quality 90, never enlarged)."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
-    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    """A catalog image as the gateway keeps it (server/service/ingest.py)."""
+    return np.asarray(Image.open(io.BytesIO(encode_jpeg(pixels, STORED_IMAGE_SIDE))).convert("RGB"))
 
 
 def main() -> None:
@@ -57,7 +56,7 @@ def main() -> None:
     train, test = fashion_mnist.load("train"), fashion_mnist.load("test")
     split = protocol.image_splits(train.labels, test.labels, protocol.Sizes())[PART]
     keys = np.asarray(split.catalog)
-    catalog = np.stack([embed(train.rgb(int(k))) for k in keys])
+    catalog = head_trial.embed(session, train.images[keys])
     print("catalog embedded", file=sys.stderr, flush=True)
     kept = {int(k): stored(train.rgb(int(k))) for k in keys}
 

@@ -42,9 +42,9 @@ def chroma_hue(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.hypot(a, b), np.arctan2(b, a)
 
 
-def agree(query: np.ndarray, candidate: np.ndarray, matrix: np.ndarray) -> bool:
-    """Whether an RGB uint8 query, mapped by the 2x3 `matrix` onto the RGB uint8 candidate,
-    shows the candidate's colours (see the module docstring)."""
+def aligned(query: np.ndarray, candidate: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The RGB uint8 query mapped by the 2x3 `matrix` onto the RGB uint8 candidate, where
+    it lands (bool), and the candidate, all on a grid of GRID px on the long side."""
     height, width = candidate.shape[:2]
     warped = cv2.warpAffine(query, matrix, (width, height), flags=cv2.INTER_AREA)
     inside = cv2.warpAffine(np.full(query.shape[:2], 255, np.uint8), matrix, (width, height))
@@ -53,10 +53,26 @@ def agree(query: np.ndarray, candidate: np.ndarray, matrix: np.ndarray) -> bool:
     warped, inside, candidate = (
         cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (warped, inside, candidate)
     )
-    whole, _ = chroma_hue(cv2.resize(query, (GRID, GRID), interpolation=cv2.INTER_AREA))
-    if np.mean(whole > CHROMA) < GREYSCALE_SHARE:
+    return warped, inside > 250, candidate
+
+
+def colourful_share(pixels: np.ndarray) -> float:
+    """The share of an RGB uint8 image's pixels (on a GRID x GRID grid) that are colourful."""
+    chroma, _ = chroma_hue(cv2.resize(pixels, (GRID, GRID), interpolation=cv2.INTER_AREA))
+    return float(np.mean(chroma > CHROMA))
+
+
+def hue_difference(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The angle between hues (radians), 0 to pi."""
+    return np.abs(np.angle(np.exp(1j * (first - second))))
+
+
+def agree(query: np.ndarray, candidate: np.ndarray, matrix: np.ndarray) -> bool:
+    """Whether an RGB uint8 query, mapped by the 2x3 `matrix` onto the RGB uint8 candidate,
+    shows the candidate's colours (see the module docstring)."""
+    if colourful_share(query) < GREYSCALE_SHARE:
         return True
-    overlap = inside > 250
+    warped, overlap, candidate = aligned(query, candidate, matrix)
     query_chroma, query_hue = chroma_hue(warped)
     chroma, hue = chroma_hue(candidate)
     colourful = overlap & (chroma > CHROMA)
@@ -64,7 +80,7 @@ def agree(query: np.ndarray, candidate: np.ndarray, matrix: np.ndarray) -> bool:
         return True
     both = colourful & (query_chroma > CHROMA)
     if both.sum() >= MIN_COMPARED:
-        difference = np.abs(np.angle(np.exp(1j * (query_hue[both] - hue[both]))))
+        difference = hue_difference(query_hue[both], hue[both])
         if np.mean(difference <= np.radians(HUE_TOLERANCE_DEG)) < MIN_AGREEING:
             return False
     return float(np.mean(query_chroma[colourful] < CHROMA / 2)) <= MAX_LOST
