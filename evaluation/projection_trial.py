@@ -11,6 +11,10 @@ pairs; P@10 of every dev query word against the untitled catalog, exact cosine s
   and returns the same mix of their image embeddings — the text encoder's own
   neighbourhoods decide, nothing is fitted
 - blend: the normalised sum of the two
+- linear + spans / + categories / + both: the linear fit on more pairs, as TrainProjection
+  fits today: sampled spans of the titles (`projection.sampled_spans`) with their product's
+  image, and the category name of every categorised product (the untitled catalog and the
+  pool) with its image
 
     python -m evaluation.projection_trial --repository model_repository
 """
@@ -57,6 +61,12 @@ def precision(
     return (labels[top] == np.array(wanted)[:, None]).mean(axis=1)
 
 
+def fit(queries: np.ndarray, texts: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """The queries projected by what TrainProjection fits on these pairs (ridge, then InfoNCE)."""
+    weights = projection.fit_contrastive(texts, images, projection.fit_ridge(texts, images))[0]
+    return projection.project(queries, weights)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,6 +89,9 @@ def main() -> None:
     catalog = cached_embeddings(images, args.cache, f"{PART}-catalog", train.images[split.catalog])
     pool = cached_embeddings(images, args.cache, f"{PART}-titled", train.images[split.titled])
     labels = train.labels[split.catalog]
+    category_names = embed_texts(texts, tokenizer, list(protocol.CATEGORIES))
+    category_texts = category_names[np.concatenate([labels, train.labels[split.titled]])]
+    category_images = np.concatenate([catalog, pool])
     queries = protocol.query_words(PART)
     query_vectors = embed_texts(texts, tokenizer, [q.text for q in queries])
     wanted = [q.category for q in queries]
@@ -90,10 +103,28 @@ def main() -> None:
     )
     print("|" + "---|" * (len(protocol.GROUPS) + 3))
     for vocabulary in protocol.PART_VOCABULARIES[PART]:
-        titles = embed_texts(texts, tokenizer, protocol.titles(vocabulary, PART, train.labels[split.titled]))
-        weights = projection.fit_contrastive(titles, pool, projection.fit_ridge(titles, pool))[0]
-        linear = projection.project(query_vectors, weights)
-        candidates = {"linear": linear}
+        title_texts = protocol.titles(vocabulary, PART, train.labels[split.titled])
+        titles = embed_texts(texts, tokenizer, title_texts)
+        spans = projection.sampled_spans(title_texts)
+        span_texts = embed_texts(texts, tokenizer, [span for span, _ in spans])
+        span_images = pool[[row for _, row in spans]]
+        linear = fit(query_vectors, titles, pool)
+        candidates = {
+            "linear": linear,
+            "linear + spans": fit(
+                query_vectors, np.concatenate([titles, span_texts]), np.concatenate([pool, span_images])
+            ),
+            "linear + categories": fit(
+                query_vectors,
+                np.concatenate([titles, category_texts]),
+                np.concatenate([pool, category_images]),
+            ),
+            "**linear + spans + categories**": fit(
+                query_vectors,
+                np.concatenate([titles, span_texts, category_texts]),
+                np.concatenate([pool, span_images, category_images]),
+            ),
+        }
         for temperature in (0.02, 0.05, 0.1):
             attended = attention(query_vectors, titles, unit(pool), temperature)
             candidates[f"attention τ={temperature}"] = attended

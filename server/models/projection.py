@@ -4,13 +4,16 @@ searched against the image index.
 
 Trained on the catalog's (title embedding, image embedding) pairs with the image tower
 locked: ridge regression is the baseline, a contrastive (InfoNCE) fit started from it is
-the default. Exported as a tiny ONNX graph (MatMul + L2 normalisation) that Triton serves
-as a new model version on every retrain. Each catalog has its own: the Triton model
-`text_to_image__<catalog id>`.
+the default. So that a keyword need not resemble the catalog's whole titles, the pairs are
+augmented with short spans of the titles (`title_spans`) and with the category names of
+every categorised product (server/service/training.py). Exported as a tiny ONNX graph
+(MatMul + L2 normalisation) that Triton serves as a new model version on every retrain.
+Each catalog has its own: the Triton model `text_to_image__<catalog id>`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,57 @@ MODEL_PREFIX = trained.PREFIXES[0]
 INPUT_NAME = "text_embeddings"
 OUTPUT_NAME = "image_embeddings"
 OPSET = 18
+
+
+# CJK ideographs: their words are not separated by spaces, so such a word is split per character.
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[\w'\-]+")
+
+
+def title_spans(title: str, longest: int = 3) -> list[str]:
+    """The short phrases inside a title that a shopper might type: runs of up to `longest`
+    words of a Latin-script stretch, and the last 1 to `longest` characters of each CJK word
+    (Chinese compounds end in their head noun, 公主裙 → 主裙, 裙, while inner character
+    pairs are mostly not words: 女款真皮 → 款真). The title itself is not among them."""
+    spans: set[str] = set()
+    latin: list[str] = []
+
+    def add_latin_runs() -> None:
+        for n in range(1, longest + 1):
+            spans.update(" ".join(latin[i : i + n]) for i in range(len(latin) - n + 1))
+        latin.clear()
+
+    for word in _WORD.findall(title):
+        if not _CJK.search(word):
+            latin.append(word)
+            continue
+        add_latin_runs()
+        units = [u for u in re.split(f"({_CJK.pattern})", word) if u]  # T恤 → T, 恤
+        spans.update("".join(units[-n:]) for n in range(1, min(longest, len(units)) + 1))
+    add_latin_runs()
+    spans.discard(title)
+    return sorted(spans)
+
+
+SPAN_SHARE = 0.25  # of the (title span, image) pairs fitted on, drawn at random (dev-chosen)
+MAX_SPAN_TEXTS = 20_000  # distinct spans per training, at most
+
+
+def sampled_spans(titles: list[str], seed: int = 0) -> list[tuple[str, int]]:
+    """(span, index of its title) pairs to fit on: SPAN_SHARE of every title's spans, drawn
+    at random, of at most MAX_SPAN_TEXTS distinct spans."""
+    rng = np.random.default_rng(seed)
+    spans = [
+        (span, row)
+        for row, title in enumerate(titles)
+        for span in title_spans(title)
+        if rng.random() < SPAN_SHARE
+    ]
+    distinct = sorted({span for span, _ in spans})
+    if len(distinct) > MAX_SPAN_TEXTS:
+        kept = set(rng.choice(distinct, MAX_SPAN_TEXTS, replace=False))
+        spans = [(span, row) for span, row in spans if span in kept]
+    return spans
 
 
 def fit_ridge(text: np.ndarray, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:

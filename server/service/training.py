@@ -1,6 +1,12 @@
 """Training: what a catalog learns from its own products — today the keyword → image
 projection (server/models/projection.py), one Triton model per catalog.
 
+Besides each titled product's (title, image) pair, the projection is fitted on short spans
+of the titles and on the category names of every categorised product, each paired with
+the product's image: a shopper types "dress" or 连衣裙, not a whole listing title, and a
+category names a product whatever vocabulary its shop titles in (dev:
+`python -m evaluation.projection_trial`).
+
 A retrain writes a new numbered version into the model repository and has Triton load it;
 the old version answers until the new one is ready, so searches go on.
 """
@@ -34,6 +40,19 @@ MIN_CATEGORY_PRODUCTS = 10  # titled products a category needs to be a calibrati
 CALIBRATION_QUERIES = 64  # the most frequent categories
 CALIBRATION_PRODUCTS = 20_000  # titled products scored against them, drawn at random
 METHODS = ("contrastive", "ridge")
+MAX_CATEGORY_PAIRS = 50_000  # (category name, image) pairs, drawn at random beyond this
+
+
+@dataclass(frozen=True)
+class TrainingPairs:
+    """What a projection is fitted on, current models only."""
+
+    keys: list[int]  # products with a title and an image embedding
+    titles: np.ndarray  # their title embeddings
+    images: np.ndarray  # their image embeddings
+    categories: list[str]  # their first category ("" when none)
+    categorised: np.ndarray  # image embeddings of products with a category, titled or not
+    category_names: list[str]  # the first category of each of those
 
 
 @dataclass(frozen=True)
@@ -111,20 +130,30 @@ class Training:
         # One training of a catalog at a time, across gateways too: versions are numbered
         # from the shared model repository.
         async with catalog.train_lock, across_gateways(catalog, TRAINING):
-            titles, images, categories = await asyncio.to_thread(self._training_pairs, catalog)
+            pairs = await asyncio.to_thread(self._training_pairs, catalog)
+            titles, images = pairs.titles, pairs.images
             if len(titles) < MIN_PROJECTION_PAIRS:
                 raise FailedPreconditionError(
                     f"{len(titles)} products of {catalog.info.name} have both a title and an image "
                     f"embedding; training needs at least {MIN_PROJECTION_PAIRS}"
                 )
             started = time.perf_counter()
-            weights, epochs = await asyncio.to_thread(_fit, titles, images, method)
-            relevance = await self._fit_relevance(titles, images, categories, weights)
+            span_texts, span_images = await self._span_pairs(catalog, pairs)
+            category_texts, category_images = await self._category_pairs(pairs)
+            weights, epochs = await asyncio.to_thread(
+                _fit,
+                np.concatenate([titles, span_texts, category_texts]),
+                np.concatenate([images, span_images, category_images]),
+                method,
+            )
+            relevance = await self._fit_relevance(titles, images, pairs.categories, weights)
             seconds = time.perf_counter() - started
             training = {
                 "catalog": catalog.info.name,
                 "method": method,
                 "pairs": len(titles),
+                "span_pairs": len(span_texts),
+                "category_pairs": len(category_texts),
                 "epochs": epochs,
                 "seconds": round(seconds, 2),
                 "image_model_version": self.spaces[IMAGE_SPACE].model_version,
@@ -182,9 +211,9 @@ class Training:
         served = trained.versions(self.config.model_repository, catalog.projection)
         return str(served[-1]) if served else "served"
 
-    def _training_pairs(self, catalog: Catalog) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(title, image) embedding pairs of every product that has both, current models
-        only, and each product's category ("" when it has none)."""
+    def _training_pairs(self, catalog: Catalog) -> TrainingPairs:
+        """(title, image) embedding pairs of every product that has both, and the image
+        embeddings of categorised products (MAX_CATEGORY_PAIRS at most, drawn at random)."""
         vectors: dict[str, dict[int, np.ndarray]] = {}
         category: dict[int, str] = {}
         for name in (TITLE_SPACE, IMAGE_SPACE):
@@ -196,13 +225,41 @@ class Training:
                         vectors[name][row.key] = row.vector
                         category[row.key] = min(row.facets.categories, default="")
         keys = sorted(vectors[TITLE_SPACE].keys() & vectors[IMAGE_SPACE].keys())
-        if not keys:
-            return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), []
-        return (
-            np.stack([vectors[TITLE_SPACE][k] for k in keys]),
-            np.stack([vectors[IMAGE_SPACE][k] for k in keys]),
+        categorised = sorted(k for k in vectors[IMAGE_SPACE] if category[k])
+        if len(categorised) > MAX_CATEGORY_PAIRS:
+            drawn = np.random.default_rng(0).choice(categorised, MAX_CATEGORY_PAIRS, replace=False)
+            categorised = sorted(int(k) for k in drawn)
+
+        def stack(space: str, of: list[int]) -> np.ndarray:
+            dim = self.spaces[space].dim
+            return np.array([vectors[space][k] for k in of], np.float32).reshape(len(of), dim)
+
+        return TrainingPairs(
+            keys,
+            stack(TITLE_SPACE, keys),
+            stack(IMAGE_SPACE, keys),
             [category[k] for k in keys],
+            stack(IMAGE_SPACE, categorised),
+            [category[k] for k in categorised],
         )
+
+    async def _span_pairs(self, catalog: Catalog, pairs: TrainingPairs) -> tuple[np.ndarray, np.ndarray]:
+        """(title span, image) embedding pairs (`projection.sampled_spans`)."""
+        titles = await asyncio.to_thread(catalog.store.titles, pairs.keys)
+        spans = projection.sampled_spans([titles.get(key, "") for key in pairs.keys])
+        return await self._text_pairs([span for span, _ in spans], pairs.images[[row for _, row in spans]])
+
+    async def _category_pairs(self, pairs: TrainingPairs) -> tuple[np.ndarray, np.ndarray]:
+        """(category name, image) embedding pairs of every categorised product."""
+        return await self._text_pairs(pairs.category_names, pairs.categorised)
+
+    async def _text_pairs(self, texts: list[str], images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's embedding, each distinct text embedded once, beside its image's."""
+        distinct = sorted(set(texts))
+        vectors = await self.embedder.embed_texts(distinct, self.spaces[TITLE_SPACE].model)
+        row = {text: i for i, text in enumerate(distinct)}
+        text_vectors = vectors[[row[t] for t in texts]].reshape(len(texts), self.spaces[TITLE_SPACE].dim)
+        return text_vectors, images.reshape(len(texts), self.spaces[IMAGE_SPACE].dim)
 
     async def _fit_relevance(
         self, titles: np.ndarray, images: np.ndarray, categories: list[str], weights: np.ndarray

@@ -60,12 +60,15 @@ async def catalog(stub):
     return products
 
 
-async def test_untitled_products_need_the_projection(stub, catalog):
+async def test_untitled_products_need_the_projection(gateway, stub, catalog):
     before = await stub.SearchByText(pb.SearchByTextRequest(text="运动鞋", options=UNTITLED))
     assert not before.hits  # titles only: the untitled products cannot match yet
 
-    trained = await stub.TrainProjection(pb.TrainProjectionRequest())
-    assert trained.version >= 1 and trained.pairs == 2000 and trained.method == "contrastive"
+    response = await stub.TrainProjection(pb.TrainProjectionRequest())
+    assert response.version >= 1 and response.pairs == 2000 and response.method == "contrastive"
+    record = trained.record(gateway.config.model_repository, response.model, response.version)
+    # Every product has a category, titled or not; two-word titles ("Ankle boot") give spans.
+    assert record["category_pairs"] == 4000 and record["span_pairs"] > 0
     for keyword in ("运动鞋", "sneaker"):
         response = await stub.SearchByText(pb.SearchByTextRequest(text=keyword, options=UNTITLED))
         assert sum(h.product.category == "Sneaker" for h in response.hits) >= 7, keyword
