@@ -154,10 +154,83 @@ def best_scores(queries: np.ndarray, stored: np.ndarray, owners: np.ndarray, top
     return results
 
 
+PARTIAL_KEEPS = (0.85, 0.9, 0.93, 0.95)
+PARTIAL_MINIMA = (0.999, 0.9992, 0.9994, 0.9996)
+
+
+def partial_sweep(split, image: dict[int, Image.Image], test: fashion_mnist.Split) -> None:
+    """v3 at the service's threshold, or a partial match among its 10 nearest products."""
+    stored = np.stack([gray16.catalog_descriptors(rgb(image[i])) for i in split.catalog])
+    keys, flat = np.asarray(split.catalog), stored.reshape(-1, gray16.DIM)
+    copies = [(int(s), f) for s in split.copies for f in protocol.FAMILIES]
+    queries = {
+        "copies": [
+            gray16.query_descriptors(
+                rgb(protocol.edit(image[s], f, protocol.copy_rng(PART, product_id(s), f, 0)))
+            )
+            for s, f in copies
+        ],
+        "negatives": [
+            gray16.query_descriptors(rgb(negative(test, int(n), k))) for k, n in enumerate(split.negatives)
+        ],
+        "flagged": [gray16.query_descriptors(rgb(image[int(i)])) for i in split.flagged],
+    }
+    nearest = {
+        name: [np.argsort(-(flat @ q.T).max(axis=1).reshape(len(keys), -1).max(axis=1))[:10] for q in rows]
+        for name, rows in queries.items()
+    }
+    threshold = 0.997
+    print("| keep | minimum | recall | precision | flagged | recall per family |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for keep in PARTIAL_KEEPS:
+        # per query: (key, v3 cosine, partial similarity) of its 10 nearest
+        scored = {
+            name: [
+                [
+                    (
+                        int(keys[o]),
+                        float((stored[o] @ q.T).max()),
+                        gray16.partial_similarity(q, stored[o], keep),
+                    )
+                    for o in order
+                ]
+                for q, order in zip(queries[name], nearest[name], strict=True)
+            ]
+            for name in queries
+        }
+        for minimum in PARTIAL_MINIMA:
+
+            def copy(cosine: float, partial: float, minimum: float = minimum) -> bool:
+                return cosine >= threshold or partial >= minimum
+
+            found = {f: [] for f in protocol.FAMILIES}
+            true = false = 0
+            for (source, family), hits in zip(copies, scored["copies"], strict=True):
+                found[family].append(any(k == source and copy(c, p) for k, c, p in hits))
+                true += found[family][-1]
+                false += sum(k != source and copy(c, p) for k, c, p in hits)
+            false += sum(copy(c, p) for hits in scored["negatives"] for _, c, p in hits)
+            share = np.mean(
+                [
+                    any(k != int(i) and copy(c, p) for k, c, p in hits)
+                    for i, hits in zip(split.flagged, scored["flagged"], strict=True)
+                ]
+            )
+            recalls = " ".join(f"{f}:{np.mean(v):.2f}" for f, v in found.items())
+            print(
+                f"| {keep} | {minimum} | {true / len(copies):.3f} | {true / max(true + false, 1):.3f}"
+                f" | {share:.3f} | {recalls} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     train, test = fashion_mnist.load("train"), fashion_mnist.load("test")
     split = protocol.image_splits(train.labels, test.labels, protocol.Sizes())[PART]
     image = {int(i): Image.fromarray(train.rgb(int(i))) for i in split.catalog}
+    if sys.argv[1:] == ["partial"]:
+        partial_sweep(split, image, test)
+        return
     for name in sys.argv[1:] or VARIANTS:
         describe = VARIANTS[name]
         stored = [describe(rgb(image[i]), True) for i in split.catalog]

@@ -27,6 +27,11 @@ with the trimmed image (borders and letterboxes 0.00 → 1.00) → 0.726 with bl
 0.51) and rotations (0.07 → 0.66; ±4, 8° gave 0.711); precision 0.995 and 0.3 % of catalog
 products flagged throughout. Test figures: evaluation/HELDOUT.md.
 
+Overlays: a caption or a logo changes a few cells of the 16x16 grid and costs the whole
+cosine its last thousandths, so a product among the descriptor's nearest whose
+`PARTIAL_KEEP` best-agreeing cells correlate with the query's to `PARTIAL_MIN` is a copy too
+(`partial_similarity`; the "partial" signal). Chosen on dev (evaluation/COPY_TRIAL.md).
+
 Calibrated on Fashion-MNIST (10k catalog, 200 originals x 5 copies, 200 distinct products):
 at 0.997, recall 0.987 and precision 1.000, the service default (`Config.duplicate_threshold`).
 Fashion-MNIST has hundreds of distinct products within cosine 0.98 of another, hence a
@@ -51,6 +56,9 @@ TRIM_TOLERANCE = 24  # grey levels: a margin row or column lies within this of t
 TRIM_ROUNDS = 4  # a frame, then the background inside it, and so on
 BLUR_PER_SIDE = 1 / 28  # the stored blurred hypothesis: gaussian radius per px of the long side
 ROTATIONS = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # degrees the query is also turned back by
+PARTIAL_CANDIDATES = 10  # the descriptor's nearest products checked cell by cell
+PARTIAL_KEEP = 0.93  # share of the grid's cells compared: the rest may be overlaid
+PARTIAL_MIN = 0.999  # correlation over those cells that makes a copy
 # An image whose grey levels vary less than this (RMS over the 16x16 grid, 0-255 scale) is
 # flat: its descriptor is the constant unit vector, orthogonal to every non-flat descriptor.
 _FLAT_RMS = 0.25
@@ -123,6 +131,34 @@ def query_descriptors(pixels: np.ndarray) -> np.ndarray:
         for angle in ROTATIONS
     ]
     return np.stack([whole, mirror(whole), trimmed, mirror(trimmed), *turned])
+
+
+def partial_similarity(query: np.ndarray, stored: np.ndarray, keep: float = PARTIAL_KEEP) -> float:
+    """The best correlation, over the query's variants ([Q, DIM], `query_descriptors`) and a
+    product's stored hypotheses (flat, as stored), of the `keep` share of cells that differ
+    least, both sides centred and normalised again on those cells alone (an overlay shifts
+    the whole descriptor's mean and norm). An overlay changes a few cells; another product
+    differs all over."""
+    variants, hypotheses = np.atleast_2d(query), np.asarray(stored, np.float32).reshape(HYPOTHESES, DIM)
+    shape = (len(variants), HYPOTHESES, DIM)
+    mine, theirs = (
+        np.broadcast_to(variants[:, None, :], shape),
+        np.broadcast_to(hypotheses[None, :, :], shape),
+    )
+    kept = round(keep * DIM)
+    closest = np.argpartition((mine - theirs) ** 2, kept - 1, axis=2)[:, :, :kept]
+    mine, theirs = np.take_along_axis(mine, closest, axis=2), np.take_along_axis(theirs, closest, axis=2)
+    mine = mine - mine.mean(axis=2, keepdims=True)
+    theirs = theirs - theirs.mean(axis=2, keepdims=True)
+    norms = np.linalg.norm(mine, axis=2) * np.linalg.norm(theirs, axis=2)
+    return float(((mine * theirs).sum(axis=2) / np.maximum(norms, 1e-12)).max())
+
+
+def partial_score(similarity: float, threshold: float) -> float:
+    """A partial copy's score: in [threshold, 1], rising from PARTIAL_MIN to a perfect
+    match, so it passes the caller's threshold and ranks among the descriptor's copies."""
+    share = (similarity - PARTIAL_MIN) / (1.0 - PARTIAL_MIN)
+    return threshold + (1.0 - threshold) * min(max(share, 0.0), 1.0)
 
 
 def mirror(vector: np.ndarray) -> np.ndarray:

@@ -30,8 +30,7 @@ from server.domain import (
     SearchResult,
 )
 from server.index.store import IndexSpace, VectorStore
-from server.models import colours, geometry, image_head, templates
-from server.models.copy_descriptor import query_descriptors
+from server.models import colours, copy_descriptor, geometry, image_head, templates
 from server.models.embedding import EmbeddingClient
 from server.models.images import DecodeBudget, ImageError
 from server.service.calibration import Reference, calibrate
@@ -52,6 +51,7 @@ COLOUR_CHECKED = 32
 GEOMETRY_SIGNAL = "geometry"
 TEMPLATE_CANDIDATES = 50  # the image model's nearest products a small query is matched against
 TEMPLATE_SIGNAL = "template"
+PARTIAL_SIGNAL = "partial"  # the descriptor over the cells that agree best (overlaid copies)
 
 
 def similarity_space(head: int | None) -> str:
@@ -203,16 +203,25 @@ class Ranking:
     def _copies(
         self, catalog: Catalog, pixels: np.ndarray, threshold: float, max_results: int
     ) -> SearchResult:
+        """The descriptor's copies: products at `threshold` or above, and those among its
+        nearest whose best cells match (`copy_descriptor.partial_similarity`)."""
         started = time.perf_counter()
-        found = [
-            (key, score)
-            for key, score in catalog.spaces[COPY_SPACE].search(query_descriptors(pixels), max_results)
-            if score >= threshold
-        ]
+        descriptors = copy_descriptor.query_descriptors(pixels)
+        nearest = catalog.spaces[COPY_SPACE].search(
+            descriptors, max(max_results, copy_descriptor.PARTIAL_CANDIDATES)
+        )
         index_ms = (time.perf_counter() - started) * 1000
-        products = catalog.store.get_many([key for key, _ in found])
-        hits = [Hit(products[key], score, {COPY_SPACE: score}) for key, score in found if key in products]
-        return SearchResult(hits, index_ms=index_ms)
+        cosine = dict(nearest)
+        scored = {key: (score, {COPY_SPACE: score}) for key, score in nearest if score >= threshold}
+        below = [key for key, score in nearest[: copy_descriptor.PARTIAL_CANDIDATES] if score < threshold]
+        for key, stored in catalog.spaces[COPY_SPACE].fetch(below).items():
+            similarity = copy_descriptor.partial_similarity(descriptors, stored)
+            if similarity >= copy_descriptor.PARTIAL_MIN:
+                score = copy_descriptor.partial_score(similarity, threshold)
+                scored[key] = (score, {COPY_SPACE: cosine[key], PARTIAL_SIGNAL: similarity})
+        result = SearchResult([], index_ms=index_ms)
+        _add_hits(catalog, scored, max_results, result)
+        return result
 
     def _verify(
         self,

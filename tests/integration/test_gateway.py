@@ -185,6 +185,27 @@ async def test_find_duplicates_finds_crops_of_thumbnails_by_template_matching(st
         assert "copy" in signals or signals["template"] >= 0.993, box
 
 
+async def test_find_duplicates_finds_copies_under_a_logo_by_their_best_cells(stub, catalog_products):
+    """A thumbnail enlarged and branded with a logo loses the pixel descriptor's last
+    thousandths; its best-agreeing cells still correlate with its original's
+    (copy_descriptor.partial_similarity): found, with a "partial" signal."""
+    from tests.unit.test_copy_detection import logo_copy
+
+    found, partial = 0, 0
+    originals = catalog_products[5:200:13]
+    for seed, original in enumerate(originals):
+        pixels = np.asarray(Image.open(io.BytesIO(original.image)).convert("RGB"))
+        request = pb.FindDuplicatesRequest(image=encode_png(logo_copy(pixels, seed)))
+        hits = (await stub.FindDuplicates(request)).hits
+        assert all(h.product.id == original.id for h in hits)  # nothing else is taken for it
+        if hits:
+            signals = {s.signal: s.score for s in hits[0].signals}
+            found += 1
+            partial += "partial" in signals
+            assert "copy" in signals and (signals["copy"] >= 0.997 or signals["partial"] >= 0.999)
+    assert found >= len(originals) * 0.6 and partial >= 2, (found, partial, len(originals))
+
+
 async def test_find_duplicates_verifies_edited_copies_of_photos_geometrically(stub):
     """A photo rotated, cropped by a fifth per side, framed and recompressed is no copy to
     the pixel descriptor; local features agree under one similarity transform

@@ -184,7 +184,8 @@ class ProductSearchServicer:
     def FindDuplicates(self, request, context):
         """FindDuplicates returns products whose image is a near-copy of the given image (cropped
         by up to 11 % per side, resized, recompressed, mirrored, brightened): score = copy score.
-        Images of 128 px and more are also verified with local features, which finds rotated,
+        A nearest product whose best-agreeing cells match (a caption or logo over the rest) is a
+        copy too (the "partial" signal). Images of 128 px and more are also verified with local features, which finds rotated,
         cropped, framed and overlaid copies (the "geometry" signal), and every hit of such an
         image is checked in colour (the same picture in another colour is no copy). A smaller
         image is also matched as a window of its nearest products' images, which finds crops

@@ -2016,11 +2016,13 @@ type SignalScore struct {
 	unknownFields protoimpl.UnknownFields
 
 	// signal names it: "image" (visual similarity), "title" (text similarity of the title) or,
-	// in FindDuplicates, "copy" (the copy score), "geometry" (local features verified) or
-	// "template" (a small image matched as a window; "image" is then given for context).
+	// in FindDuplicates, "copy" (the copy score), "partial" (the copy descriptor over the
+	// cells that agree best), "geometry" (local features verified) or "template" (a small
+	// image matched as a window; "image" is then given for context).
 	Signal string `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
 	// score is that signal's cosine similarity; for "geometry" the agreeing matches over 300,
-	// at most 1; for "template" the normalised cross-correlation of the window.
+	// at most 1; for "partial" the correlation of the 93 % of cells that agree best; for
+	// "template" the normalised cross-correlation of the window.
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 }
 
