@@ -575,6 +575,9 @@ class MilvusVectorStore:
         self._meta_id = row_id
 
 
+META_READS = 3  # reads of a collection's meta rows before it is taken to have none (`meta_row`)
+
+
 def meta_rows(client: MilvusClient, name: str) -> list[dict[str, Any]]:
     return client.query(
         META_COLLECTION,
@@ -587,8 +590,17 @@ def meta_rows(client: MilvusClient, name: str) -> list[dict[str, Any]]:
 def meta_row(client: MilvusClient, name: str) -> dict[str, Any] | None:
     """Where a collection stands (seq, durable_seq, catalog_uid, space), if anywhere: the
     newest row's catalog and space, with the highest seqs the rows of that catalog record
-    (each gateway writes rows of its own; every one of them says something true)."""
+    (each gateway writes rows of its own; every one of them says something true).
+
+    A Strong read once found no row right after one was written (a CI run of the Milvus
+    tier, 2026-12-06: insert under a new id, delete of the old one, then nothing), so
+    "none" is concluded only after META_READS reads a moment apart."""
     rows = meta_rows(client, name)
+    for _ in range(META_READS - 1):
+        if rows:
+            break
+        time.sleep(0.2)
+        rows = meta_rows(client, name)
     if not rows:
         return None
     newest = max(rows, key=lambda row: row["id"])
