@@ -36,6 +36,9 @@ SERVICE_USER = "postgres"  # who runs the server when we are root
 _PR_SET_PDEATHSIG = 1
 
 
+SILENT_EXITS = 3  # starts tried while the postmaster dies before writing its log (`start`)
+
+
 class PostgresStartError(RuntimeError):
     """The server could not be set up or did not come up (missing package, bad folder)."""
 
@@ -177,24 +180,38 @@ class LocalPostgres:
             "-c",
             f"fsync={'on' if self.fsync else 'off'}",
         ]
-        _LOGGER.info("starting PostgreSQL on 127.0.0.1:%d (%s)", self.port, self.data_dir)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_fast_shutdown_with_parent,
-                start_new_session=True,  # its own process group: kill() takes every backend with it
-                **self._user_arguments(),
-            )
-        try:
-            self._wait_ready()
-            if first:
-                self._create_database()
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, SILENT_EXITS + 1):
+            _LOGGER.info("starting PostgreSQL on 127.0.0.1:%d (%s)", self.port, self.data_dir)
+            logged = self.log_path.stat().st_size if self.log_path.exists() else 0
+            with self.log_path.open("ab") as log:
+                self._process = subprocess.Popen(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=_fast_shutdown_with_parent,
+                    start_new_session=True,  # its own process group: kill() takes every backend with it
+                    **self._user_arguments(),
+                )
+            try:
+                self._wait_ready()
+                if first:
+                    self._create_database()
+                return
+            except PostgresStartError:
+                # A postmaster that fails for a reason says it in the log; one that died
+                # before its first line (a fault test's restart on a busy machine, exit
+                # status unknown) is started again.
+                silent = self.log_path.stat().st_size == logged
+                self.stop()
+                if not silent or attempt == SILENT_EXITS:
+                    raise
+                _LOGGER.warning(
+                    "PostgreSQL exited before writing its log (attempt %d): starting again", attempt
+                )
+            except BaseException:
+                self.stop()
+                raise
 
     def _wait_ready(self) -> None:
         import psycopg
@@ -202,7 +219,10 @@ class LocalPostgres:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
-                raise PostgresStartError(f"postgres exited while starting:\n{self.log_tail()}")
+                status = None if self._process is None else self._process.returncode
+                raise PostgresStartError(
+                    f"postgres exited while starting (status {status}):\n{self.log_tail()}"
+                )
             try:
                 with psycopg.connect(self.url_for("postgres"), connect_timeout=2):
                     _LOGGER.info("PostgreSQL ready on 127.0.0.1:%d (pid %s)", self.port, self.pid)
