@@ -123,7 +123,18 @@ VARIANTS = {
     "blurred": blurred_descriptors,
     "both": both_descriptors,
     "both6": lambda pixels, catalog: both_descriptors(pixels, catalog, (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)),
+    "blur2": lambda pixels, catalog: stronger_blur(pixels, catalog, 2.0),
+    "blur3": lambda pixels, catalog: stronger_blur(pixels, catalog, 3.0),
 }
+
+
+def stronger_blur(pixels: np.ndarray, catalog: bool, radius: float) -> np.ndarray:
+    """v3, plus a second stored blurred copy, `radius` px per 28 px of the side."""
+    if not catalog:
+        return gray16.query_descriptors(pixels)
+    grey = Image.fromarray(pixels).convert("L")
+    blurred = grey.filter(ImageFilter.GaussianBlur(max(grey.size) * radius / 28))
+    return np.concatenate([gray16.catalog_descriptors(pixels), [gray16._describe(blurred, 0.0)]])
 
 
 def negative(test: fashion_mnist.Split, index: int, n: int) -> Image.Image:
