@@ -142,6 +142,8 @@ class ProductSearchServicer(pb_grpc.ProductSearchServicer):
             seconds=result.seconds,
             epochs=result.epochs,
             model=result.model,
+            span_pairs=result.span_pairs,
+            category_pairs=result.category_pairs,
         )
 
     async def TrainImageHead(self, request, context):

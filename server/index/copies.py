@@ -62,16 +62,30 @@ class CopyStore:
     ) -> list[tuple[int, float]]:
         """Top-k product keys by their best cosine to any of the query variants ([Q, DIM],
         e.g. from `query_descriptors`) under any hypothesis; best first, ties by key.
-        Descriptors carry no facets: only the empty filter matches."""
+        Descriptors carry no facets: only the empty filter matches.
+
+        The index finds the products; their scores are then taken from all their stored
+        descriptors: an approximate walk may reach a copy through a lesser hypothesis (a CI
+        run found one at 0.983 whose best was 1.0), which would put it under the threshold."""
+        variants = np.atleast_2d(query)
         best: dict[int, float] = {}
         excluded = _labels_of(list(exclude))
-        for variant in np.atleast_2d(query):
+        for variant in variants:
             # Each product may fill HYPOTHESES of the labels found.
             for label, score in self._labels.search(variant, k * HYPOTHESES, condition, excluded):
                 key = label // HYPOTHESES
                 if score > best.get(key, -2.0):
                     best[key] = score
-        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+        found = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+        stored = self.fetch([key for key, _ in found])
+        exact = [
+            (
+                key,
+                float((stored[key].reshape(HYPOTHESES, DIM) @ variants.T).max()) if key in stored else score,
+            )
+            for key, score in found
+        ]
+        return sorted(exact, key=lambda item: (-item[1], item[0]))
 
     def fetch(self, keys: Collection[int]) -> dict[int, np.ndarray]:
         keys = list(keys)

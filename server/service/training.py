@@ -63,6 +63,8 @@ class TrainingResult:
     seconds: float
     epochs: int  # contrastive epochs kept (0 for ridge)
     model: str  # the Triton model serving it
+    span_pairs: int = 0  # (title span, image) pairs fitted on besides
+    category_pairs: int = 0  # (category name, image) pairs fitted on besides
 
 
 class Training:
@@ -178,7 +180,9 @@ class Training:
                 len(titles),
                 seconds,
             )
-            return TrainingResult(version, len(titles), method, seconds, epochs, model)
+            return TrainingResult(
+                version, len(titles), method, seconds, epochs, model, len(span_texts), len(category_texts)
+            )
 
     async def forget(self, catalog: Catalog) -> None:
         """Stop serving and remove the catalog's trained models (the catalog is deleted)."""

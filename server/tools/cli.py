@@ -203,7 +203,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name, text in (
         ("index", "add products"),
         ("search", "search the catalog"),
-        ("train-projection", "retrain keyword → image search from the titled products"),
+        ("train-projection", "retrain keyword → image search from the titled and categorised products"),
         ("stats", "describe the catalog"),
         ("delete", "delete products"),
         ("catalogs", "list, create, describe or delete catalogs"),
@@ -407,6 +407,7 @@ def run_client_command(stub: pb_grpc.ProductSearchStub, args: argparse.Namespace
         )
         print(
             f"{response.model} version {response.version}: {response.method} on {response.pairs} pairs "
+            f"(+ {response.span_pairs} title spans, {response.category_pairs} categories) "
             f"in {response.seconds:.1f} s"
         )
         return 0

@@ -68,7 +68,8 @@ async def test_untitled_products_need_the_projection(gateway, stub, catalog):
     assert response.version >= 1 and response.pairs == 2000 and response.method == "contrastive"
     record = trained.record(gateway.config.model_repository, response.model, response.version)
     # Every product has a category, titled or not; two-word titles ("Ankle boot") give spans.
-    assert record["category_pairs"] == 4000 and record["span_pairs"] > 0
+    assert response.category_pairs == record["category_pairs"] == 4000
+    assert response.span_pairs == record["span_pairs"] > 0
     for keyword in ("运动鞋", "sneaker"):
         response = await stub.SearchByText(pb.SearchByTextRequest(text=keyword, options=UNTITLED))
         assert sum(h.product.category == "Sneaker" for h in response.hits) >= 7, keyword

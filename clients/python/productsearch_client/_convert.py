@@ -179,7 +179,14 @@ def stats(response: pb.GetStatsResponse) -> Stats:
 
 def projection(response: pb.TrainProjectionResponse) -> Projection:
     return Projection(
-        response.version, response.pairs, response.method, response.seconds, response.epochs, response.model
+        response.version,
+        response.pairs,
+        response.method,
+        response.seconds,
+        response.epochs,
+        response.model,
+        response.span_pairs,
+        response.category_pairs,
     )
 
 

@@ -235,7 +235,8 @@ class Stats:
 class Projection:
     """A retrained text → image projection: the model version now served, the (title, image)
     pairs it was fitted on, the method, the seconds the fit took, the contrastive epochs kept
-    (0 for ridge) and the Triton model serving the catalog's projection."""
+    (0 for ridge), the Triton model serving the catalog's projection, and the (title span,
+    image) and (category name, image) pairs it was also fitted on."""
 
     version: int
     pairs: int
@@ -243,6 +244,8 @@ class Projection:
     seconds: float
     epochs: int = 0
     model: str = ""
+    span_pairs: int = 0
+    category_pairs: int = 0
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,8 @@ class ProductSearchServicer:
 
     def TrainProjection(self, request, context):
         """TrainProjection (admin) retrains the catalog's text → image projection from its titled
-        products and has Triton serve it as a new model version; searches go on meanwhile.
+        products (their titles and spans of them) and the category names of its categorised
+        products, and has Triton serve it as a new model version; searches go on meanwhile.
         FAILED_PRECONDITION when the catalog has too few titled products.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

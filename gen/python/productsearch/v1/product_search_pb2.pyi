@@ -267,20 +267,24 @@ class TrainProjectionRequest(_message.Message):
     def __init__(self, method: _Optional[str] = ..., catalog: _Optional[str] = ...) -> None: ...
 
 class TrainProjectionResponse(_message.Message):
-    __slots__ = ("version", "pairs", "method", "seconds", "epochs", "model")
+    __slots__ = ("version", "pairs", "method", "seconds", "epochs", "model", "span_pairs", "category_pairs")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    SPAN_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_PAIRS_FIELD_NUMBER: _ClassVar[int]
     version: int
     pairs: int
     method: str
     seconds: float
     epochs: int
     model: str
-    def __init__(self, version: _Optional[int] = ..., pairs: _Optional[int] = ..., method: _Optional[str] = ..., seconds: _Optional[float] = ..., epochs: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
+    span_pairs: int
+    category_pairs: int
+    def __init__(self, version: _Optional[int] = ..., pairs: _Optional[int] = ..., method: _Optional[str] = ..., seconds: _Optional[float] = ..., epochs: _Optional[int] = ..., model: _Optional[str] = ..., span_pairs: _Optional[int] = ..., category_pairs: _Optional[int] = ...) -> None: ...
 
 class TrainImageHeadRequest(_message.Message):
     __slots__ = ("catalog",)

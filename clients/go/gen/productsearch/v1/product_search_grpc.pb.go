@@ -50,7 +50,8 @@ type ProductSearchClient interface {
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
 	// TrainProjection (admin) retrains the catalog's text → image projection from its titled
-	// products and has Triton serve it as a new model version; searches go on meanwhile.
+	// products (their titles and spans of them) and the category names of its categorised
+	// products, and has Triton serve it as a new model version; searches go on meanwhile.
 	// FAILED_PRECONDITION when the catalog has too few titled products.
 	TrainProjection(ctx context.Context, in *TrainProjectionRequest, opts ...grpc.CallOption) (*TrainProjectionResponse, error)
 	// TrainImageHead (admin) fits the catalog's image head on its categorised products (a
@@ -288,7 +289,8 @@ type ProductSearchServer interface {
 	// GetStats describes the catalog, the models and the indexes.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
 	// TrainProjection (admin) retrains the catalog's text → image projection from its titled
-	// products and has Triton serve it as a new model version; searches go on meanwhile.
+	// products (their titles and spans of them) and the category names of its categorised
+	// products, and has Triton serve it as a new model version; searches go on meanwhile.
 	// FAILED_PRECONDITION when the catalog has too few titled products.
 	TrainProjection(context.Context, *TrainProjectionRequest) (*TrainProjectionResponse, error)
 	// TrainImageHead (admin) fits the catalog's image head on its categorised products (a

@@ -293,7 +293,8 @@ export interface ProductSearchClient extends grpc.Client {
   
   /**
    * TrainProjection (admin) retrains the catalog's text → image projection from its titled
-   * products and has Triton serve it as a new model version; searches go on meanwhile.
+   * products (their titles and spans of them) and the category names of its categorised
+   * products, and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
    */
   TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
@@ -302,7 +303,8 @@ export interface ProductSearchClient extends grpc.Client {
   TrainProjection(argument: _productsearch_v1_TrainProjectionRequest, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
   /**
    * TrainProjection (admin) retrains the catalog's text → image projection from its titled
-   * products and has Triton serve it as a new model version; searches go on meanwhile.
+   * products (their titles and spans of them) and the category names of its categorised
+   * products, and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
    */
   trainProjection(argument: _productsearch_v1_TrainProjectionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_productsearch_v1_TrainProjectionResponse__Output>): grpc.ClientUnaryCall;
@@ -430,7 +432,8 @@ export interface ProductSearchHandlers extends grpc.UntypedServiceImplementation
   
   /**
    * TrainProjection (admin) retrains the catalog's text → image projection from its titled
-   * products and has Triton serve it as a new model version; searches go on meanwhile.
+   * products (their titles and spans of them) and the category names of its categorised
+   * products, and has Triton serve it as a new model version; searches go on meanwhile.
    * FAILED_PRECONDITION when the catalog has too few titled products.
    */
   TrainProjection: grpc.handleUnaryCall<_productsearch_v1_TrainProjectionRequest__Output, _productsearch_v1_TrainProjectionResponse>;

@@ -29,6 +29,16 @@ export interface TrainProjectionResponse {
    * model is the Triton model that serves the catalog's projection.
    */
   'model'?: (string);
+  /**
+   * span_pairs: (span of a title, image) pairs it was also fitted on (a quarter of the
+   * titles' runs of up to three words or the endings of Chinese words, drawn at random).
+   */
+  'spanPairs'?: (number);
+  /**
+   * category_pairs: (category name, image) pairs it was also fitted on, one per categorised
+   * product, titled or not (at most 50,000, drawn at random).
+   */
+  'categoryPairs'?: (number);
 }
 
 /**
@@ -59,4 +69,14 @@ export interface TrainProjectionResponse__Output {
    * model is the Triton model that serves the catalog's projection.
    */
   'model': (string);
+  /**
+   * span_pairs: (span of a title, image) pairs it was also fitted on (a quarter of the
+   * titles' runs of up to three words or the endings of Chinese words, drawn at random).
+   */
+  'spanPairs': (number);
+  /**
+   * category_pairs: (category name, image) pairs it was also fitted on, one per categorised
+   * product, titled or not (at most 50,000, drawn at random).
+   */
+  'categoryPairs': (number);
 }
