@@ -2,7 +2,9 @@
 (PostgreSQL + Milvus) at N products, in one run, on this machine.
 
 1. Vector stores directly, no gateway: `HnswStore` (hnswlib in process) and
-   `MilvusVectorStore` (embedded Milvus 2.3.5 standalone), same M / efConstruction, on N
+   `MilvusPointsStore` (embedded Milvus 2.3.5 standalone: one point per distinct vector in
+   one collection, product keys in a members collection, as gateways use it), same M /
+   efConstruction, on N
    clustered unit vectors (bench/index_bench.py's generator) whose facets put 10 % and 1 %
    of them in the filtered categories. Build time (Milvus: insert, then flush and wait for
    every sealed segment's HNSW index); single-query QPS and latency and recall@10 against
@@ -76,7 +78,8 @@ from server.domain import (
 )
 from server.index.embedded import HnswStore
 from server.index.hnsw import IndexParams, VectorIndex
-from server.index.milvus import MilvusVectors, MilvusVectorStore
+from server.index.milvus import MilvusVectors, MilvusVectorStore, members_name
+from server.index.milvus_points import MilvusMembers, MilvusPointsStore
 from server.index.store import EVERYTHING, IndexSpace, VectorRecord
 from server.models.copy_descriptor import DESCRIPTOR_MODEL, DESCRIPTOR_VERSION, HYPOTHESES
 from server.models.copy_descriptor import DIM as COPY_DIM
@@ -379,15 +382,16 @@ def bench_stores(args: argparse.Namespace, size: int, milvus: LocalMilvus) -> tu
     backend = MilvusVectors(milvus.uri, params, timeout_s=600)
     name = f"scale_bench_{size}"
     try:
-        points = MilvusVectorStore.create(backend.client, name, space, params)
+        members = MilvusMembers.create(backend.client, members_name(name))
+        store = MilvusPointsStore(MilvusVectorStore.create(backend.client, name, space, params), members)
         started = time.perf_counter()
         for keys, vectors in data.chunks():
-            points.upsert(records(keys, vectors), 0)  # seq 0: no meta row, as a rebuild writes
+            store.upsert(records(keys, vectors), 0)  # seq 0: no meta row, as a rebuild writes
         insert_s = time.perf_counter() - started
         started = time.perf_counter()
         seal_collection(backend.client, name, size, args.index_timeout_s)
         builds.append(
-            Build(size, "MilvusVectorStore", insert_s, time.perf_counter() - started, milvus.rss_bytes())
+            Build(size, "MilvusPointsStore", insert_s, time.perf_counter() - started, milvus.rss_bytes())
         )
         _LOGGER.info("%s", builds[-1])
 
@@ -397,15 +401,19 @@ def bench_stores(args: argparse.Namespace, size: int, milvus: LocalMilvus) -> tu
         cpu = CpuMeter({"engine": milvus.pids})
         runs = [(ef, 1) for ef in args.efs] + [(args.concurrent_ef, args.milvus_threads)]
         for ef, threads in runs:
-            at_ef = MilvusVectorStore(backend.client, name, space, dataclasses.replace(params, ef_search=ef))
+            at_ef = MilvusPointsStore(
+                MilvusVectorStore(backend.client, name, space, dataclasses.replace(params, ef_search=ef)),
+                members,
+            )
 
-            def milvus_search(q: np.ndarray, condition: Filter, s: MilvusVectorStore = at_ef) -> list:
+            def milvus_search(q: np.ndarray, condition: Filter, s: MilvusPointsStore = at_ef) -> list:
                 return s.search(q, K, condition)
 
-            rows += measure(milvus_search, data, truth, "MilvusVectorStore", ef, threads, milvus_path, cpu)
+            rows += measure(milvus_search, data, truth, "MilvusPointsStore", ef, threads, milvus_path, cpu)
     finally:
-        with contextlib.suppress(Exception):
-            backend.client.drop_collection(name)
+        for collection in (name, members_name(name)):
+            with contextlib.suppress(Exception):
+                backend.client.drop_collection(collection)
         backend.close()
     return builds, rows
 
@@ -899,8 +907,11 @@ def render(args: argparse.Namespace, results: dict[str, Any], elapsed_s: float) 
             f"`HnswStore` is built with {args.build_threads} threads (the gateway's own rebuild "
             "uses every core: section 3); filtered sets of at most "
             f"{IndexParams().exact_search_max:,} candidates are searched exactly (its planner). "
-            "`MilvusVectorStore` reads at Strong consistency (every gateway sees every acknowledged "
-            "write) and widens ef × 4 for filtered searches; ef is at least 2 k = 20 there.",
+            "`MilvusPointsStore` (server/index/milvus_points.py, what gateways use) reads at Strong "
+            "consistency (every gateway sees every acknowledged write): a search asks the points "
+            "collection, widening ef × 4 for filtered searches (ef is at least 2 k = 20 there), "
+            "then the members collection for the points' products (a second read); a write first "
+            "looks each new vector up among the stored points (one batched search).",
             "",
             "### Build",
             "",
@@ -1032,7 +1043,7 @@ def reading(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
     for size in args.sizes:
         at = [q for q in searches if q.size == size and q.threads == 1 and q.filter == "none"]
         h = next((q for q in at if q.store == "HnswStore" and q.ef == args.concurrent_ef), None)
-        m = next((q for q in at if q.store == "MilvusVectorStore" and q.ef == args.concurrent_ef), None)
+        m = next((q for q in at if q.store == "MilvusPointsStore" and q.ef == args.concurrent_ef), None)
         if h and m:
             out.append(
                 f"- **{size:,} vectors, one query at a time, ef {args.concurrent_ef}**: hnswlib in process "
@@ -1046,7 +1057,7 @@ def reading(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
             for q in searches
             if q.size == size and q.threads > 1 and q.ef == args.concurrent_ef
         }
-        mc = conc.get(("MilvusVectorStore", "none"))
+        mc = conc.get(("MilvusPointsStore", "none"))
         if mc and m:
             out.append(
                 f"- With {mc.threads} concurrent clients Milvus answers {mc.qps:,.0f} QPS at {size:,} "
@@ -1068,7 +1079,7 @@ def reading(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
                     q
                     for q in searches
                     if (q.size, q.store, q.filter, q.ef, q.threads)
-                    == (size, "MilvusVectorStore", name, args.concurrent_ef, 1)
+                    == (size, "MilvusPointsStore", name, args.concurrent_ef, 1)
                 ),
                 None,
             )
@@ -1125,7 +1136,7 @@ def estimate(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
             q
             for q in searches
             if (q.size, q.store, q.filter, q.threads)
-            == (size, "MilvusVectorStore", "none", args.milvus_threads)
+            == (size, "MilvusPointsStore", "none", args.milvus_threads)
             and q.ef == args.concurrent_ef
         ),
         None,

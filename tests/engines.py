@@ -57,7 +57,10 @@ def seal_milvus(client: Any, name: str, timeout_s: float = 300.0) -> None:
     segments with their HNSW index: growing segments are searched by brute force, so only
     then does a search go through the graph (server/tools/local_milvus.py)."""
     client.flush(name)
-    rows = int(client.get_collection_stats(name)["row_count"])
+    # Live rows: the collection's row_count also counts deleted ones until compaction.
+    rows = int(
+        client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
+    )
     seal_collection(client, name, rows, timeout_s)
 
 

@@ -58,7 +58,7 @@ class DeduplicatingStore:
             self._points.upsert([], seq)
             return
         vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in records])
-        earlier = _earlier_duplicate(vectors)
+        earlier = earlier_duplicate(vectors)
         with self._lock:
             touched = self._detach([r.key for r in records], seq)
             point_of_row: list[int] = []
@@ -209,7 +209,7 @@ class DeduplicatingStore:
         return store
 
 
-def _earlier_duplicate(vectors: np.ndarray) -> np.ndarray:
+def earlier_duplicate(vectors: np.ndarray) -> np.ndarray:
     """For each row, the first earlier row with an equal vector, or -1. One matrix product
     per batch: a rebuild reads batches of thousands, and comparing row by row made the
     rebuild quadratic in the batch size."""

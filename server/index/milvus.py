@@ -22,10 +22,21 @@ acknowledged before the call, so a write acknowledged to one gateway is seen by 
 search of any gateway. Session would only promise that to the writing client; Bounded and
 Eventually not at all. The price is latency: a Strong read waits for the next time tick.
 
-Where each store stands: a meta collection (`productsearch_meta`) keeps one row per data
-collection: the catalog sequence it has applied, the catalog's uid and the space. A row is
-written after the writes it covers, and removed before a rebuild starts, so a crash leaves
-the store behind (rebuilt at the next open), never ahead.
+Where each store stands: a meta collection (`productsearch_meta`) keeps rows per data
+collection: the catalog sequence applied, the catalog's uid and the space. A row is
+written after the writes it covers, and the rows are removed before a rebuild starts, so a
+crash leaves the store behind (rebuilt at the next open), never ahead. Rows are inserted,
+never overwritten (each store removes its previous one), and a reader merges them.
+
+Durability: Milvus acknowledges a write once it is in its log, and replays the log after a
+crash; but rows not yet flushed into a segment were lost when it restarted twice without a
+flush in between (here: the members collection held 1 of 202 rows after a graceful
+restart, one write and a kill; the Milvus bug class of milvus-io/milvus#38284). So the
+meta row keeps two seqs: `seq`, what has been applied, and `durable_seq`, what was applied
+before the collection's last flush. A store flushes every FLUSH_INTERVAL_S while it has
+writes, and when it closes; an opening gateway trusts only `durable_seq` and replays the
+catalog past it (a shared catalog from its outbox, an embedded one by a rebuild), and it
+takes in other gateways' seqs only once it has replayed to the `seq` it found.
 
 What `MilvusVectors` stacks: `CopyStore` over the collection for copy detection (labels
 key * HYPOTHESES + h; it keeps no state). Not `DeduplicatingStore`: its member lists live in
@@ -39,13 +50,11 @@ with that every congruence test passed in the runs since (tests/unit/test_vector
 (identical vectors) are ordered by key: when the k-th score ties with the last one
 returned, the search asks for 16 times more (most title ties resolve in a second round trip).
 
-**Known defect: larger groups of identical vectors strand Milvus' HNSW** as they did
-hnswlib's (`python -m bench.milvus_duplicates`, 2026-12-06): groups of 30 were always found,
-but with 10 titles shared by 200 products each, 5 to 9 of the 10 queries got their group's
-products (ef 64; 9 of 10 at ef 512). Text search over a catalog that repeats titles that
-often can miss a whole title group here. The fix is one point per distinct vector kept
-consistent across gateways (the catalog store knowing which products share a vector);
-until then, prefer the embedded index for such catalogs.
+Larger groups of identical vectors strand Milvus' HNSW as they did hnswlib's (with 10
+titles shared by 200 products each, 5 to 9 of 10 queries found their group:
+`python -m bench.milvus_duplicates`), so `MilvusVectors` stacks `MilvusPointsStore`
+(server/index/milvus_points.py): one point per distinct vector, its products in a members
+collection, consistent across gateways.
 
 Latency (embedded Milvus 2.3.5, 2-core CPU, 32-d): a Strong search 27 ms with the time tick
 at 20 ms (server/tools/local_milvus.py sets it; 200 ms by default), Bounded 1.6 ms.
@@ -59,6 +68,8 @@ import logging
 import math
 import threading
 import time
+import uuid
+import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -66,7 +77,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from server.catalog.store import SharedCatalogStore
-from server.domain import CatalogInfo, Filter, UnavailableError
+from server.domain import CatalogInfo, Facets, Filter, UnavailableError
 from server.index.copies import CopyStore
 from server.index.hnsw import IndexParams
 from server.index.store import (
@@ -119,9 +130,9 @@ def quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def expression(condition: Filter, exclude: Collection[int] = ()) -> str:
+def expression(condition: Filter, exclude: Collection[int] = (), match_all: str = "") -> str:
     """The boolean expression that selects rows matching `condition` and not in `exclude`;
-    "" selects every row."""
+    "" selects every row. `match_all`: an expression for rows that match every filter."""
     parts: list[str] = []
     if condition.categories:
         listed = ", ".join(quote(c) for c in sorted(condition.categories))
@@ -134,15 +145,122 @@ def expression(condition: Filter, exclude: Collection[int] = ()) -> str:
             parts.append(f"price_high >= {_number(condition.min_price)}")
         if condition.max_price is not None and condition.max_price < math.inf:
             parts.append(f"price_low <= {_number(condition.max_price)}")
+    if parts and match_all:
+        parts = [f"{' and '.join(f'({part})' for part in parts)} or {match_all}"]
     if exclude:
         parts.append(f"key not in [{', '.join(str(int(k)) for k in sorted(exclude))}]")
     return " and ".join(f"({part})" for part in parts)
+
+
+def add_facet_fields(schema: Any) -> None:
+    """The scalar fields filters run on (`expression`), filled by `facet_fields`."""
+    schema.add_field(
+        "categories",
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=_MAX_CATEGORIES,
+        max_length=_MAX_STRING_BYTES,
+    )
+    schema.add_field("price_low", DataType.DOUBLE)
+    schema.add_field("price_high", DataType.DOUBLE)
+    schema.add_field("has_price", DataType.BOOL)
+    schema.add_field("attributes", DataType.JSON)
+
+
+def facet_fields(key: int, facets: Facets) -> dict[str, Any]:
+    """A row's filter fields for `facets` (see `add_facet_fields`)."""
+    if len(facets.categories) > _MAX_CATEGORIES:
+        raise ValueError(f"key {key} has more than {_MAX_CATEGORIES} categories")
+    for category in facets.categories:
+        if len(category.encode()) > _MAX_STRING_BYTES:
+            raise ValueError(f"category of key {key} longer than {_MAX_STRING_BYTES} bytes")
+    attributes: dict[str, list[str]] = {}
+    for name, value in sorted(facets.attributes):
+        attributes.setdefault(_ATTRIBUTE + name, []).append(value)
+    low, high = facets.price_range if facets.price_range is not None else (0.0, 0.0)
+    return {
+        "categories": sorted(facets.categories),
+        "price_low": float(low),
+        "price_high": float(high),
+        "has_price": facets.price_range is not None,
+        "attributes": attributes,
+    }
+
+
+def stored_facets(row: dict[str, Any]) -> Facets:
+    """The facets a row's filter fields hold (the inverse of `facet_fields`)."""
+    attributes = {
+        (name.removeprefix(_ATTRIBUTE), value)
+        for name, values in row["attributes"].items()
+        for value in values
+    }
+    price = (float(row["price_low"]), float(row["price_high"])) if row["has_price"] else None
+    return Facets(frozenset(row["categories"]), frozenset(attributes), price)
 
 
 def _number(value: float) -> str:
     if not math.isfinite(value):
         raise ValueError(f"price bound must be finite, got {value}")
     return repr(float(value))
+
+
+_FLUSHED = 4  # Milvus SegmentState.Flushed, as list_persistent_segments reports it
+SERVED_TIMEOUT_S = 120.0
+# How often a backend flushes the collections it wrote to: what a Milvus restart can take
+# back, and what a gateway's next open replays, is at most this long (see "Durability").
+# Each flush seals a small segment, which Milvus' compaction merges later.
+FLUSH_INTERVAL_S = 30.0
+
+
+def load_fully(client: MilvusClient, name: str, timeout_s: float = SERVED_TIMEOUT_S) -> None:
+    """Load a collection and wait until its query node serves every flushed segment.
+
+    After a restart, Milvus 2.3.5 answers reads on a collection it marks loaded while its
+    query node is still loading the sealed segments: a count saw 1 row of 202 (the growing
+    one replayed from the log). Reads then miss rows without an error, so a store opens only
+    once every flushed segment (what DataCoord persisted) is among the query node's."""
+    client.load_collection(name)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        persisted = {s.segment_id for s in client.list_persistent_segments(name) if int(s.state) == _FLUSHED}
+        missing = persisted - {s.segment_id for s in client.list_loaded_segments(name)}
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise UnavailableError(
+                f"Milvus serves {name} without {len(missing)} of its {len(persisted)} flushed segments "
+                f"after {timeout_s:.0f} s"
+            )
+        time.sleep(0.2)
+
+
+def replace_rows(
+    client: MilvusClient, name: str, rows: list[dict[str, Any]], replaced: list[int], per_request: int
+) -> None:
+    """Write `rows`, the rows of the keys `replaced` deleted first, in a request of its own.
+
+    Not Milvus' upsert: it deletes and inserts at one timestamp, and in our restart tests
+    (tests/unit/test_milvus_store.py) a row overwritten that way before a restart was gone
+    after a later kill, although count(*) still counted it. A delete at an earlier timestamp
+    cannot touch the new row. Between the two requests a reader may miss the row for a
+    moment; a gateway that dies there has not recorded the write's seq, so the next catch-up
+    writes it again."""
+    for start in range(0, len(replaced), _KEYS_PER_QUERY):
+        client.delete(name, ids=replaced[start : start + _KEYS_PER_QUERY])
+    for start in range(0, len(rows), per_request):
+        client.insert(name, rows[start : start + per_request])
+
+
+def reloading(client: MilvusClient, name: str, call: Callable[[], _T]) -> _T:
+    """Run a read; when Milvus says the collection is not loaded (a restarted server loads
+    its collections again one by one), load it fully and try once more."""
+    try:
+        return call()
+    except MilvusException as error:
+        if "not loaded" not in str(error):
+            raise
+        load_fully(client, name)
+        return call()
 
 
 def _engine_errors(method: Callable[..., _T]) -> Callable[..., _T]:
@@ -172,6 +290,7 @@ class MilvusVectorStore:
         params: IndexParams,
         catalog_uid: str = "",
         applied_seq: int = 0,
+        replay_to: int = 0,
     ) -> None:
         self._client = client
         self.name = name
@@ -179,6 +298,14 @@ class MilvusVectorStore:
         self._params = params
         self._catalog_uid = catalog_uid
         self._applied_seq = applied_seq
+        self._durable_seq = applied_seq
+        # Other gateways' seqs are taken in only past this one, which this store must replay
+        # itself: the meta row may count writes Milvus has since lost (see "Durability").
+        self._replay_to = replay_to
+        self._dropped = False
+        self.flushed_with: tuple[str, ...] = ()  # collections flushed with this one (members)
+        self.match_all = ""  # an expression for rows every filter selects (`expression`)
+        self._meta_id: str | None = None  # this store's row in the meta collection
         self._seq_lock = threading.Lock()
 
     # -- creation -------------------------------------------------------------------------
@@ -193,17 +320,7 @@ class MilvusVectorStore:
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("key", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=space.dim)
-        schema.add_field(
-            "categories",
-            DataType.ARRAY,
-            element_type=DataType.VARCHAR,
-            max_capacity=_MAX_CATEGORIES,
-            max_length=_MAX_STRING_BYTES,
-        )
-        schema.add_field("price_low", DataType.DOUBLE)
-        schema.add_field("price_high", DataType.DOUBLE)
-        schema.add_field("has_price", DataType.BOOL)
-        schema.add_field("attributes", DataType.JSON)
+        add_facet_fields(schema)
         index = client.prepare_index_params()
         index.add_index(
             "vector",
@@ -231,16 +348,22 @@ class MilvusVectorStore:
         writes to this collection too, so a follower need not write them again."""
         row = meta_row(self._client, self.name)
         with self._seq_lock:
+            if self._applied_seq < self._replay_to:
+                return self._applied_seq
             if row is not None and row["catalog_uid"] == self._catalog_uid:
                 self._applied_seq = max(self._applied_seq, int(row["seq"]))
             return self._applied_seq
 
     @_engine_errors
-    def upsert(self, records: Sequence[VectorRecord], seq: int) -> None:
+    def upsert(
+        self, records: Sequence[VectorRecord], seq: int, existing: Collection[int] | None = None
+    ) -> None:
+        """Write `records`, replacing the rows of the same keys; `existing`: the keys that may
+        have a row (default: all of them), the others are known to be new."""
         rows = [self._row(r) for r in {r.key: r for r in records}.values()]  # the same key twice: last wins
+        replaced = [row["key"] for row in rows if existing is None or row["key"] in existing]
         per_request = max(1, _REQUEST_BYTES // (4 * self._space.dim + 2048))
-        for start in range(0, len(rows), per_request):
-            self._client.upsert(self.name, rows[start : start + per_request])
+        replace_rows(self._client, self.name, rows, replaced, per_request)
         self._advance(seq)
 
     def _row(self, record: VectorRecord) -> dict[str, Any]:
@@ -250,36 +373,23 @@ class MilvusVectorStore:
         norm = float(np.linalg.norm(vector))
         if not norm or not math.isfinite(norm):
             raise ValueError(f"vector of key {record.key} cannot be normalised (norm {norm})")
-        facets = record.facets
-        if len(facets.categories) > _MAX_CATEGORIES:
-            raise ValueError(f"key {record.key} has more than {_MAX_CATEGORIES} categories")
-        for category in facets.categories:
-            if len(category.encode()) > _MAX_STRING_BYTES:
-                raise ValueError(f"category of key {record.key} longer than {_MAX_STRING_BYTES} bytes")
-        attributes: dict[str, list[str]] = {}
-        for key, value in sorted(facets.attributes):
-            attributes.setdefault(_ATTRIBUTE + key, []).append(value)
-        low, high = facets.price_range if facets.price_range is not None else (0.0, 0.0)
         return {
             "key": int(record.key),
             "vector": (vector / norm).tolist(),
-            "categories": sorted(facets.categories),
-            "price_low": float(low),
-            "price_high": float(high),
-            "has_price": facets.price_range is not None,
-            "attributes": attributes,
+            **facet_fields(record.key, record.facets),
         }
 
     @_engine_errors
     def delete(self, keys: Collection[int], seq: int) -> int:
         # Milvus counts the keys asked for, not those it held: find those first.
-        present = sorted(self._present({int(k) for k in keys}))
+        present = sorted(self.present({int(k) for k in keys}))
         for start in range(0, len(present), _KEYS_PER_QUERY):
             self._client.delete(self.name, ids=present[start : start + _KEYS_PER_QUERY])
         self._advance(seq)
         return len(present)
 
-    def _present(self, keys: Iterable[int]) -> set[int]:
+    def present(self, keys: Iterable[int]) -> set[int]:
+        """Those of `keys` the collection holds."""
         return {int(row["key"]) for row in self._query_keys(keys, ["key"])}
 
     def _query_keys(self, keys: Iterable[int], fields: list[str]) -> list[dict[str, Any]]:
@@ -287,14 +397,14 @@ class MilvusVectorStore:
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ordered), _KEYS_PER_QUERY):
             chunk = ordered[start : start + _KEYS_PER_QUERY]
-            rows.extend(
-                self._client.query(
-                    self.name,
-                    filter=f"key in [{', '.join(map(str, chunk))}]",
-                    output_fields=fields,
-                    consistency_level=CONSISTENCY,
-                )
+            query = functools.partial(
+                self._client.query,
+                self.name,
+                filter=f"key in [{', '.join(map(str, chunk))}]",
+                output_fields=fields,
+                consistency_level=CONSISTENCY,
             )
+            rows.extend(reloading(self._client, self.name, query))
         return rows
 
     @_engine_errors
@@ -307,7 +417,7 @@ class MilvusVectorStore:
             _LOGGER.warning("%s: top %d asked, Milvus returns at most %d", self.name, k, TOPK_MAX)
             k = TOPK_MAX
         vector = np.asarray(query, dtype=np.float32).tolist()
-        where = expression(condition, exclude)
+        where = expression(condition, exclude, self.match_all)
         ef = self._params.ef_search * (_FILTERED_EF_FACTOR if where else 1)
         limit = min(2 * k, TOPK_MAX)
         while True:
@@ -319,19 +429,49 @@ class MilvusVectorStore:
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
         return hits[:k]
 
-    def _search_once(self, vector: list[float], limit: int, where: str, ef: int) -> list[tuple[int, float]]:
-        found = self._client.search(
+    @_engine_errors
+    def nearest(self, vectors: np.ndarray) -> list[tuple[int, float] | None]:
+        """Each vector's nearest stored one (key, score), in one request; None where the
+        collection is empty."""
+        if not len(vectors):
+            return []
+        found = reloading(
+            self._client,
             self.name,
-            data=[vector],
-            limit=limit,
-            filter=where,
-            search_params={
-                "metric_type": "IP",
-                "params": {"ef": min(max(ef, limit), _EF_MAX)},
-            },
-            consistency_level=CONSISTENCY,
+            lambda: self._client.search(
+                self.name,
+                data=np.asarray(vectors, dtype=np.float32).tolist(),
+                limit=1,
+                search_params={"metric_type": "IP", "params": {"ef": self._params.ef_search}},
+                consistency_level=CONSISTENCY,
+            ),
+        )
+        return [(int(hits[0]["id"]), float(hits[0]["distance"])) if hits else None for hits in found]
+
+    def _search_once(self, vector: list[float], limit: int, where: str, ef: int) -> list[tuple[int, float]]:
+        found = reloading(
+            self._client,
+            self.name,
+            lambda: self._client.search(
+                self.name,
+                data=[vector],
+                limit=limit,
+                filter=where,
+                search_params={
+                    "metric_type": "IP",
+                    "params": {"ef": min(max(ef, limit), _EF_MAX)},
+                },
+                consistency_level=CONSISTENCY,
+            ),
         )
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
+
+    @_engine_errors
+    def facets(self, keys: Collection[int]) -> dict[int, Facets]:
+        """The facets stored with each of `keys` the collection holds."""
+        fields = ["key", "categories", "price_low", "price_high", "has_price", "attributes"]
+        rows = self._query_keys({int(k) for k in keys}, fields)
+        return {int(row["key"]): stored_facets(row) for row in rows}
 
     @_engine_errors
     def fetch(self, keys: Collection[int]) -> dict[int, np.ndarray]:
@@ -367,13 +507,15 @@ class MilvusVectorStore:
         )
 
     def close(self) -> None:
-        """Nothing to do: Milvus has every acknowledged write in its log already, and the
-        collection stays loaded for the other gateways. The client is the backend's."""
+        """Make the writes durable, so that the next open needs no replay. The collection
+        stays loaded for the other gateways; the client is the backend's."""
+        self.persist()
 
     @_engine_errors
     def drop(self) -> None:
         """Remove the collection and its meta row; the store is unusable afterwards."""
-        self._client.delete(META_COLLECTION, ids=[self.name])
+        self._dropped = True
+        delete_meta(self._client, self.name)
         self._client.drop_collection(self.name)
         self._applied_seq = 0
 
@@ -383,35 +525,98 @@ class MilvusVectorStore:
         """Record that the collection holds the catalog up to `seq` (an empty catalog too)."""
         self._advance(seq, always=True)
 
+    @_engine_errors
+    def persist(self) -> None:
+        """Flush the collection (and `flushed_with`), then record the seq they cover as
+        durable: what Milvus holds unflushed it may lose in a restart (see "Durability")."""
+        with self._seq_lock:
+            seq = self._applied_seq
+            if seq <= self._durable_seq or self._dropped:
+                return
+        for name in (self.name, *self.flushed_with):
+            self._client.flush(name)
+        with self._seq_lock:
+            self._durable_seq = max(self._durable_seq, seq)
+            self._write_meta()
+
+    @property
+    def dirty(self) -> bool:
+        return self._applied_seq > self._durable_seq and not self._dropped
+
     def _advance(self, seq: int, always: bool = False) -> None:
         """Record `seq` in the meta collection, after the writes it covers."""
         with self._seq_lock:
             if seq <= self._applied_seq and not always:
                 return
-            self._client.upsert(
-                META_COLLECTION,
-                [
-                    {
-                        "name": self.name,
-                        "seq": int(seq),
-                        "catalog_uid": self._catalog_uid,
-                        "space": _space_json(self._space),
-                        "vector": [0.0, 0.0],
-                    }
-                ],
-            )
             self._applied_seq = seq
+            self._write_meta()
+
+    def _write_meta(self) -> None:
+        """A new meta row, then the previous one of this store removed: rows are never
+        overwritten, since a row upserted in quick succession was once missing from a Strong
+        read right after (Milvus 2.3.5; `meta_row` merges what it finds)."""
+        row_id = f"{self.name}/{time.time_ns():020d}/{uuid.uuid4().hex[:8]}"
+        self._client.insert(
+            META_COLLECTION,
+            [
+                {
+                    "id": row_id,
+                    "name": self.name,
+                    "seq": int(self._applied_seq),
+                    "durable_seq": int(self._durable_seq),
+                    "catalog_uid": self._catalog_uid,
+                    "space": _space_json(self._space),
+                    "vector": [0.0, 0.0],
+                }
+            ],
+        )
+        if self._meta_id is not None:
+            self._client.delete(META_COLLECTION, ids=[self._meta_id])
+        self._meta_id = row_id
+
+
+META_READS = 3  # reads of a collection's meta rows before it is taken to have none (`meta_row`)
+
+
+def meta_rows(client: MilvusClient, name: str) -> list[dict[str, Any]]:
+    return client.query(
+        META_COLLECTION,
+        filter=f"name == {quote(name)}",
+        output_fields=["id", "seq", "durable_seq", "catalog_uid", "space"],
+        consistency_level=CONSISTENCY,
+    )
 
 
 def meta_row(client: MilvusClient, name: str) -> dict[str, Any] | None:
-    """A collection's row in the meta collection (seq, catalog_uid, space), if any."""
-    rows = client.query(
-        META_COLLECTION,
-        filter=f"name == {quote(name)}",
-        output_fields=["seq", "catalog_uid", "space"],
-        consistency_level=CONSISTENCY,
-    )
-    return rows[0] if rows else None
+    """Where a collection stands (seq, durable_seq, catalog_uid, space), if anywhere: the
+    newest row's catalog and space, with the highest seqs the rows of that catalog record
+    (each gateway writes rows of its own; every one of them says something true).
+
+    A Strong read once found no row right after one was written (a CI run of the Milvus
+    tier, 2026-12-06: insert under a new id, delete of the old one, then nothing), so
+    "none" is concluded only after META_READS reads a moment apart."""
+    rows = meta_rows(client, name)
+    for _ in range(META_READS - 1):
+        if rows:
+            break
+        time.sleep(0.2)
+        rows = meta_rows(client, name)
+    if not rows:
+        return None
+    newest = max(rows, key=lambda row: row["id"])
+    same = [row for row in rows if row["catalog_uid"] == newest["catalog_uid"]]
+    return {
+        **newest,
+        "seq": max(int(row["seq"]) for row in same),
+        "durable_seq": max(int(row["durable_seq"]) for row in same),
+    }
+
+
+def delete_meta(client: MilvusClient, name: str) -> None:
+    """Remove every meta row of a collection."""
+    ids = [row["id"] for row in meta_rows(client, name)]
+    if ids:
+        client.delete(META_COLLECTION, ids=ids)
 
 
 def _space_json(space: IndexSpace) -> dict[str, Any]:
@@ -427,14 +632,26 @@ class MilvusVectors:
         self.params = params
         self.client = MilvusClient(uri=uri, token=token, timeout=timeout_s)
         self._ensure_meta()
+        self._stores: weakref.WeakSet[MilvusVectorStore] = weakref.WeakSet()
+        self._closed = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="milvus-flush", daemon=True)
+        self._flusher.start()
 
     def _ensure_meta(self) -> None:
         if self.client.has_collection(META_COLLECTION):
-            self.client.load_collection(META_COLLECTION)
-            return
+            fields = {f["name"] for f in self.client.describe_collection(META_COLLECTION)["fields"]}
+            if {"id", "durable_seq"} <= fields:
+                load_fully(self.client, META_COLLECTION)  # a partial read would look like no state
+                return
+            _LOGGER.warning(
+                "%s has an older schema: recreated (every collection is rebuilt)", META_COLLECTION
+            )
+            self.client.drop_collection(META_COLLECTION)
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("name", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX + 64)
+        schema.add_field("name", DataType.VARCHAR, max_length=_NAME_MAX)
         schema.add_field("seq", DataType.INT64)
+        schema.add_field("durable_seq", DataType.INT64)
         schema.add_field("catalog_uid", DataType.VARCHAR, max_length=256)
         schema.add_field("space", DataType.JSON)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus 2.3 wants one in each collection
@@ -445,25 +662,38 @@ class MilvusVectors:
         )
         self.client.load_collection(META_COLLECTION)
 
+    def _flush_periodically(self) -> None:
+        """Every FLUSH_INTERVAL_S, make the stores' writes durable, bounding what a Milvus
+        restart can take back and a gateway's next open replays."""
+        while not self._closed.wait(FLUSH_INTERVAL_S):
+            for store in list(self._stores):
+                if store.dirty:
+                    try:
+                        store.persist()
+                    except UnavailableError as error:  # Milvus down: the next round tries again
+                        _LOGGER.warning("%s: flush failed: %s", store.name, error)
+
     def stored_state(self, name: str) -> dict[str, Any] | None:
-        """The meta row of a collection: its applied seq, catalog uid and space."""
+        """The meta row of a collection: its seqs, catalog uid and space."""
         return meta_row(self.client, name)
 
     @_engine_errors
     def open(
         self, catalog: CatalogInfo, space: IndexSpace, source: EmbeddingSource, copies: bool
     ) -> tuple[VectorStore, list[int]]:
-        """The collection as it is when its meta row says it is at the catalog's sequence
-        (same catalog uid and space) — or behind it, when the catalog is shared: the
-        gateways catch it up from the catalog's outbox (server/service/follow.py) under
+        """The collection as it is when its meta row says it is durably at the catalog's
+        sequence (same catalog uid and space) — or behind it, when the catalog is shared:
+        the gateways catch it up from the catalog's outbox (server/service/follow.py) under
         the catalog's lock, where a rebuild here would empty a collection other gateways
-        serve from. Else it is rebuilt from the catalog's stored embeddings. Returns the
-        store and the keys to embed again (another model version, or never described in
-        this space)."""
+        serve from. Else it is rebuilt from the catalog's stored embeddings. Only the
+        durable seq counts: writes after the last flush are replayed (see "Durability").
+        Returns the store and the keys to embed again (another model version, or never
+        described in this space)."""
         name = collection_name(catalog.id, space.name)
         seq = source.seq()
         state = self.stored_state(name)
-        stored = -1 if state is None else int(state["seq"])
+        stored = -1 if state is None else int(state["durable_seq"])
+        found = -1 if state is None else int(state["seq"])
         follows = isinstance(source, SharedCatalogStore)
         current = (
             state is not None
@@ -472,21 +702,34 @@ class MilvusVectors:
             and state["space"] == _space_json(space)
             and self.client.has_collection(name)
         )
-        if current:
-            self.client.load_collection(name)
-            opened = MilvusVectorStore(self.client, name, space, self.params, catalog.uid, stored)
-            _LOGGER.info("%s: at seq %d (catalog at %d), %d vectors", name, stored, seq, opened.count())
-            return _stack(opened, copies), []
+        members = members_name(name)
+        if current and self.client.has_collection(members):
+            load_fully(self.client, name)
+            load_fully(self.client, members)
+            points = MilvusVectorStore(
+                self.client, name, space, self.params, catalog.uid, stored, replay_to=found
+            )
+            opened = _stack(points, members, copies)
+            self._stores.add(points)
+            _LOGGER.info(
+                "%s: durably at seq %d (meta row at %d, catalog at %d), %d vectors",
+                name,
+                stored,
+                found,
+                seq,
+                opened.count(),
+            )
+            return opened, []
         _LOGGER.info(
             "%s: stored at %s, catalog at seq %d: rebuilding",
             name,
-            None if state is None else (state["seq"], state["catalog_uid"], state["space"]),
+            None if state is None else (stored, state["seq"], state["catalog_uid"], state["space"]),
             seq,
         )
         started = time.perf_counter()
-        self.client.delete(META_COLLECTION, ids=[name])  # a crash mid-rebuild leaves it behind
+        delete_meta(self.client, name)  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, catalog.uid)
-        store = _stack(points, copies)
+        store = _stack(points, members, copies, create=True)
         stale: list[int] = []
         if copies:  # products stored before copy detection existed
             stale.extend(source.keys_without(space.name))
@@ -503,6 +746,8 @@ class MilvusVectors:
                 0,
             )
         points.mark_current(seq)
+        points.persist()
+        self._stores.add(points)
         _LOGGER.info(
             "%s: rebuilt with %d vectors (%d to re-embed) in %.1f s",
             name,
@@ -513,8 +758,24 @@ class MilvusVectors:
         return store, stale
 
     def close(self) -> None:
+        self._closed.set()
+        self._flusher.join()
         self.client.close()
 
 
-def _stack(points: MilvusVectorStore, copies: bool) -> VectorStore:
-    return CopyStore(points) if copies else points
+def members_name(collection: str) -> str:
+    """The members collection of a points collection (server/index/milvus_points.py)."""
+    return collection + "_members"
+
+
+def _stack(points: MilvusVectorStore, members: str, copies: bool, create: bool = False) -> VectorStore:
+    """One point per distinct vector over the collection (server/index/milvus_points.py,
+    which builds on this module), under `CopyStore` for copy detection."""
+    from server.index.milvus_points import MilvusMembers, MilvusPointsStore
+
+    client = points._client
+    points.flushed_with = (members,)
+    shared = MilvusPointsStore(
+        points, MilvusMembers.create(client, members) if create else MilvusMembers(client, members)
+    )
+    return CopyStore(shared) if copies else shared

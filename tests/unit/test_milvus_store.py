@@ -17,10 +17,11 @@ from server.index.copies import CopyStore
 from server.index.exact import ExactStore
 from server.index.hnsw import IndexParams
 from server.index.milvus import META_COLLECTION, MilvusVectors, MilvusVectorStore, collection_name, expression
+from server.index.milvus_points import MATCH_ALL, MAX_POINT_VALUES, covers, point_facets
 from server.index.store import IndexSpace, VectorRecord
 from server.models.copy_descriptor import DIM, HYPOTHESES
 from server.tools.local_milvus import LocalMilvus, NotIsolatedError, loopback_only
-from tests.engines import unique_catalog
+from tests.engines import seal_milvus, unique_catalog
 
 SPACE = IndexSpace(name="image", model="test-model", model_version="v1", dim=16)
 PARAMS = IndexParams(M=16, ef_construction=100, ef_search=64)
@@ -158,6 +159,84 @@ def test_a_store_takes_in_what_another_gateway_applied(milvus: LocalMilvus, back
 
 
 @pytest.mark.milvus
+def test_large_groups_of_identical_vectors_are_all_found(backend: MilvusVectors) -> None:
+    """Ten titles shared by 200 products each, among 2,000 unique ones: as one row each,
+    these strand Milvus' HNSW (bench/milvus_duplicates.py: 5 to 9 of 10 groups found)."""
+    rng = np.random.default_rng(11)
+    titles, others = unit(rng.normal(size=(10, SPACE.dim))), unit(rng.normal(size=(2000, SPACE.dim)))
+    colours = ["red", "blue"]
+    grouped = [
+        EmbeddingRow(
+            k,
+            "image",
+            "test-model",
+            "v1",
+            titles[k % 10],
+            Facets.of_fields("Dress", 1.0, {"c": colours[k % 20 // 10]}),
+        )
+        for k in range(2000)
+    ]
+    unique = [EmbeddingRow(2000 + i, "image", "test-model", "v1", v) for i, v in enumerate(others)]
+    catalog = unique_catalog()
+    store, _ = backend.open(catalog, SPACE, Catalog(1, grouped + unique), copies=False)
+    seal_milvus(backend.client, collection_name(catalog.id, SPACE.name))
+    assert store.count() == 4000 and store.stats().parameters["distinct_vectors"] == "2010"
+    for group, title in enumerate(titles):
+        query = unit(title + rng.normal(size=SPACE.dim) * 0.02)
+        assert [k for k, _ in store.search(query, 10)] == list(range(group, 100, 10)), group
+        blue = store.search(query, 5, Filter(attributes=(("c", "blue"),)))
+        assert [k for k, _ in blue] == [k for k in range(group, 2000, 10) if k % 20 >= 10][:5]
+    assert store.delete(list(range(0, 2000, 10)), 2) == 200, "group 0 emptied"
+    assert all(k >= 2000 or k % 10 for k, _ in store.search(titles[0], 10)), "no deleted product comes back"
+
+
+@pytest.mark.milvus
+def test_a_group_growing_one_seller_at_a_time_stays_findable(backend: MilvusVectors) -> None:
+    """Sixty products join one vector in writes of their own, each with a seller of its own
+    and a price: its point is rewritten a bounded number of times (server/index/
+    milvus_points.py `point_facets`), then matches every filter, and the members still
+    filter each product."""
+    rng = np.random.default_rng(12)
+    shared, others = unit(rng.normal(size=(1, SPACE.dim)))[0], unit(rng.normal(size=(2000, SPACE.dim)))
+    catalog = unique_catalog()
+    unique = [EmbeddingRow(2000 + i, "image", "test-model", "v1", v) for i, v in enumerate(others)]
+    store, _ = backend.open(catalog, SPACE, Catalog(1, unique), copies=False)
+    for k in range(60):
+        facets = Facets.of_fields("Dress", 3.0 * (k + 1), {"seller": f"s{k}"})
+        store.upsert([VectorRecord(k, shared, facets)], 2 + k)
+    seal_milvus(backend.client, collection_name(catalog.id, SPACE.name))
+    assert [k for k, _ in store.search(shared, 60)] == list(range(60))
+    assert [k for k, _ in store.search(shared, 3, Filter(attributes=(("seller", "s41"),)))] == [41]
+    cheap = store.search(shared, 100, Filter(max_price=9.0))
+    assert [k for k, _ in cheap] == [0, 1, 2]
+    assert store.stats().parameters["distinct_vectors"] == "2001"
+
+
+def test_point_facets_cover_their_members_and_stop_growing() -> None:
+    red, blue = Facets.of_fields("Dress", 5.0, {"c": "red"}), Facets.of_fields("Shoe", 70.0, {"c": "blue"})
+    first = point_facets(None, [red])
+    assert covers(first, red) and first.price_range == (4.0, 16.0)
+    assert covers(point_facets(first, [Facets.of_fields("Dress", 12.0, {"c": "red"})]), first)
+    grown = point_facets(first, [blue])
+    assert covers(grown, red) and covers(grown, blue) and grown.price_range == (4.0, 256.0)
+    assert not covers(first, blue) and covers(grown, Facets.of_fields("Shoe", 200.0, {}))
+    many = [Facets.of_fields("Dress", 1.0, {"seller": f"s{i}"}) for i in range(MAX_POINT_VALUES)]
+    assert point_facets(None, many) == MATCH_ALL
+    assert covers(MATCH_ALL, blue) and point_facets(MATCH_ALL, [red]) == MATCH_ALL
+
+
+def test_a_point_that_matches_all_passes_every_filter_expression() -> None:
+    everything = 'json_contains(attributes["a:*"], "all")'
+    dresses = Filter(categories=frozenset({"Dress"}), max_price=5.0)
+    where = expression(dresses, exclude=[3], match_all=everything)
+    assert where == (
+        '((array_contains_any(categories, ["Dress"])) and (has_price == true) and (price_low <= 5.0) '
+        f"or {everything}) and (key not in [3])"
+    )
+    assert expression(Filter(), match_all=everything) == ""
+
+
+@pytest.mark.milvus
 def test_open_catches_up_and_returns_the_keys_to_embed_again(backend: MilvusVectors) -> None:
     catalog = unique_catalog()
     backend.open(catalog, SPACE, Catalog(3, rows(50)), copies=False)
@@ -192,6 +271,8 @@ def test_copy_detection_works_over_milvus(backend: MilvusVectors) -> None:
 def test_acknowledged_vectors_survive_a_restart_and_a_kill(
     milvus: LocalMilvus, backend: MilvusVectors
 ) -> None:
+    """Milvus lost unflushed rows when it restarted twice (milvus.py, "Durability"): what
+    the catalog acknowledged is back after the next open whichever rows Milvus kept."""
     catalog, stored = unique_catalog(), rows(200)
     store, _ = backend.open(catalog, SPACE, Catalog(1, stored), copies=False)
     store.upsert([VectorRecord(500, stored[5].vector)], 2)  # acknowledged, never flushed
@@ -201,13 +282,35 @@ def test_acknowledged_vectors_survive_a_restart_and_a_kill(
     store.upsert([VectorRecord(501, stored[6].vector)], 3)
     milvus.kill()  # a crash: nothing flushed since the restart
     milvus.start()
+    written = [
+        EmbeddingRow(key, "image", "test-model", "v1", stored[i].vector, stored[i].facets)
+        for key, i in ((500, 5), (501, 6))
+    ]
     after = MilvusVectors(milvus.uri, PARAMS)
     try:
-        reopened, stale = after.open(catalog, SPACE, Catalog(3, stored), copies=False)
+        reopened, stale = after.open(catalog, SPACE, Catalog(3, stored + written), copies=False)
         assert stale == [] and reopened.count() == 202 and reopened.applied_seq == 3
         assert sorted(reopened.fetch([500, 501])) == [500, 501]
     finally:
         after.close()
+
+
+@pytest.mark.milvus
+def test_a_closed_store_is_durable_and_reopens_without_a_replay(
+    milvus: LocalMilvus, backend: MilvusVectors
+) -> None:
+    catalog, stored = unique_catalog(), rows(30)
+    store, _ = backend.open(catalog, SPACE, Catalog(1, stored), copies=False)
+    store.upsert([VectorRecord(500, stored[5].vector)], 2)
+    state = backend.stored_state(collection_name(catalog.id, SPACE.name))
+    assert (state["seq"], state["durable_seq"]) == (2, 1), "not flushed yet"
+    store.close()
+    state = backend.stored_state(collection_name(catalog.id, SPACE.name))
+    assert (state["seq"], state["durable_seq"]) == (2, 2)
+    milvus.restart()
+    source = Catalog(2, stored)
+    reopened, _ = MilvusVectors(milvus.uri, PARAMS).open(catalog, SPACE, source, copies=False)
+    assert not source.read and reopened.count() == 31
 
 
 @pytest.mark.milvus

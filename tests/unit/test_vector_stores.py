@@ -20,7 +20,8 @@ from server.index.dedup import DeduplicatingStore
 from server.index.embedded import EmbeddedStore, HnswStore, open_embedded
 from server.index.exact import ExactStore
 from server.index.hnsw import IndexParams
-from server.index.milvus import MilvusVectors, MilvusVectorStore, collection_name
+from server.index.milvus import MilvusVectors, MilvusVectorStore, collection_name, members_name
+from server.index.milvus_points import MilvusMembers, MilvusPointsStore
 from server.index.store import IndexSpace, VectorRecord, VectorStore
 from tests.engines import seal_milvus, unique_catalog
 
@@ -125,16 +126,18 @@ STORES: dict[str, Callable[[Path], VectorStore]] = {
 
 MILVUS_PARAMS = IndexParams(M=16, ef_construction=100, ef_search=64)
 # Milvus, with and without sealing: growing segments are searched by brute force, sealed
-# ones through their HNSW index. No deduplicating wrapper (server/index/milvus.py says why).
+# ones through their HNSW index. The store the gateway uses: one point per distinct vector
+# (server/index/milvus_points.py).
 MILVUS_STORES = {"milvus, growing segments": False, "milvus, sealed with its HNSW index": True}
 
 
 def milvus_store(milvus, sealed: bool) -> VectorStore:
-    """A fresh collection in the session's Milvus, written as the others are."""
+    """Fresh collections in the session's Milvus, written as the others are."""
     client = MilvusVectors(milvus.uri, MILVUS_PARAMS).client
     catalog = unique_catalog()
     name = collection_name(catalog.id, SPACE.name)
-    store = MilvusVectorStore.create(client, name, SPACE, MILVUS_PARAMS, catalog.uid)
+    points = MilvusVectorStore.create(client, name, SPACE, MILVUS_PARAMS, catalog.uid)
+    store = MilvusPointsStore(points, MilvusMembers.create(client, members_name(name)))
     write(store, make_records())
     if sealed:
         seal_milvus(client, name)
