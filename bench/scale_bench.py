@@ -386,7 +386,7 @@ def bench_stores(args: argparse.Namespace, size: int, milvus: LocalMilvus) -> tu
         store = MilvusPointsStore(MilvusVectorStore.create(backend.client, name, space, params), members)
         started = time.perf_counter()
         for keys, vectors in data.chunks():
-            store.upsert(records(keys, vectors), 0)  # seq 0: no meta row, as a rebuild writes
+            store.upsert(records(keys, vectors), 0)  # seq 0: no state recorded, as a rebuild writes
         insert_s = time.perf_counter() - started
         started = time.perf_counter()
         seal_collection(backend.client, name, size, args.index_timeout_s)
@@ -862,7 +862,7 @@ def bench_recovery(
 
         client = MilvusClient(uri=milvus.uri)
         for collection in client.list_collections():
-            if collection.startswith("productsearch_") and collection != "productsearch_meta":
+            if collection.startswith("productsearch_"):
                 client.drop_collection(collection)
         client.close()
     return rows, loads, notes

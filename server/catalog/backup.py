@@ -16,7 +16,8 @@ derived from them and rebuilt at start, so a backup is the registry and every ca
   A restore cut short is finished by running it again.
 
 Not in a backup: trained keyword → image projections (in the model repository; retrain
-with TrainProjection) and API keys (their own file).
+with TrainProjection), API keys (their own file), and where a catalog's Milvus collections
+stand (a restored catalog rebuilds them).
 """
 
 from __future__ import annotations
@@ -160,12 +161,16 @@ def _copy_catalogs(data_dir: Path, staging: Path) -> list[CatalogCopy]:
                 continue
             target = private_dir(staging / "catalogs" / uid) / CATALOG_FILE
             _copy_database(source, target)
-            copy = sqlite3.connect(target)
+            copy = sqlite3.connect(target, isolation_level=None)
             try:
+                # Where Milvus collections stood is not restored with the catalog: a restored
+                # catalog is behind them, so its next open rebuilds them.
+                copy.execute("DROP TABLE IF EXISTS store_state")
                 (products,) = copy.execute("SELECT COUNT(*) FROM products").fetchone()
                 (seq,) = copy.execute("SELECT value FROM meta WHERE name = 'seq'").fetchone()
             finally:
                 copy.close()
+            fsync_path(target)
             copies.append(CatalogCopy(catalog_id, relative, int(products), int(seq)))
         registry.execute("VACUUM")  # left-out rows leave no trace in the copy
     finally:

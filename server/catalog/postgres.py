@@ -52,6 +52,7 @@ from server.domain import (
     ProductWrite,
 )
 from server.files import private_dir
+from server.index.store import StoreState
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -109,8 +110,17 @@ CREATE TABLE IF NOT EXISTS changes (
     PRIMARY KEY (catalog_uid, key)
 );
 CREATE INDEX IF NOT EXISTS changes_by_seq ON changes (catalog_uid, seq);
+-- Where each vector store outside the gateways (a Milvus collection) stands (StoreState).
+CREATE TABLE IF NOT EXISTS store_state (
+    catalog_uid TEXT NOT NULL REFERENCES catalogs(uid) ON DELETE CASCADE,
+    store TEXT NOT NULL,
+    space TEXT NOT NULL,                    -- the IndexSpace it holds, as JSON
+    seq BIGINT NOT NULL,                    -- the catalog seq it has applied
+    durable_seq BIGINT NOT NULL,            -- of that, what its engine has made durable
+    PRIMARY KEY (catalog_uid, store)
+);
 """
-TABLES = ("changes", "embeddings", "products", "catalogs")
+TABLES = ("store_state", "changes", "embeddings", "products", "catalogs")
 
 _PRODUCT_COLUMNS = "key, id, title, category, price, attributes, image_uri, update_time"
 
@@ -587,6 +597,37 @@ class PostgresCatalogStore:
             (self.catalog_uid, [int(k) for k in keys]),
         )
         return {key: bytes(image) for key, image in rows}
+
+    def store_state(self, store: str) -> StoreState | None:
+        rows = self._read(
+            "SELECT space, seq, durable_seq FROM store_state WHERE catalog_uid = %s AND store = %s",
+            (self.catalog_uid, store),
+        )
+        return StoreState(*rows[0]) if rows else None
+
+    def record_store_state(self, store: str, state: StoreState) -> None:
+        """One statement, so gateways recording at once each keep the other's higher seqs."""
+        self._write(
+            "INSERT INTO store_state VALUES (%s, %s, %s, %s, %s) ON CONFLICT (catalog_uid, store)"
+            " DO UPDATE SET seq = CASE WHEN store_state.space = excluded.space"
+            " THEN GREATEST(store_state.seq, excluded.seq) ELSE excluded.seq END,"
+            " durable_seq = CASE WHEN store_state.space = excluded.space"
+            " THEN GREATEST(store_state.durable_seq, excluded.durable_seq) ELSE excluded.durable_seq END,"
+            " space = excluded.space",
+            (self.catalog_uid, store, state.space, state.seq, state.durable_seq),
+        )
+
+    def forget_store_state(self, store: str) -> None:
+        self._write(
+            "DELETE FROM store_state WHERE catalog_uid = %s AND store = %s", (self.catalog_uid, store)
+        )
+
+    def _write(self, sql: str, parameters: Sequence) -> None:
+        try:
+            with self._pool.connection() as db:
+                db.execute(sql, parameters)
+        except psycopg.Error as error:
+            raise storage_failure(f"catalog write failed ({self.catalog_uid})", error) from error
 
     def titles(self, keys: Sequence[int]) -> dict[int, str]:
         if not keys:

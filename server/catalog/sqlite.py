@@ -35,6 +35,7 @@ import numpy as np
 from server.catalog.store import EVERYTHING, Deleted
 from server.domain import AlreadyExistsError, CatalogInfo, EmbeddingRow, Facets, Filter, Product, ProductWrite
 from server.files import private_dir, private_file
+from server.index.store import StoreState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
@@ -59,6 +60,13 @@ CREATE TABLE IF NOT EXISTS embeddings (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('seq', 0);
+-- Where each vector store outside the process (a Milvus collection) stands (StoreState).
+CREATE TABLE IF NOT EXISTS store_state (
+    store TEXT PRIMARY KEY,
+    space TEXT NOT NULL,                    -- the IndexSpace it holds, as JSON
+    seq INTEGER NOT NULL,                   -- the catalog seq it has applied
+    durable_seq INTEGER NOT NULL            -- of that, what its engine has made durable
+);
 """
 
 _LOGGER = logging.getLogger(__name__)
@@ -427,6 +435,27 @@ class SqliteCatalogStore:
 
     def titles(self, keys: Sequence[int]) -> dict[int, str]:
         return {k: p.title for k, p in self.get_many(keys).items()}
+
+    # -- where stores outside the process stand -------------------------------------------
+
+    def store_state(self, store: str) -> StoreState | None:
+        rows = self._read("SELECT space, seq, durable_seq FROM store_state WHERE store = ?", (store,))
+        return StoreState(*rows[0]) if rows else None
+
+    def record_store_state(self, store: str, state: StoreState) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO store_state VALUES (?, ?, ?, ?) ON CONFLICT (store) DO UPDATE SET"
+                " seq = IIF(space = excluded.space, MAX(seq, excluded.seq), excluded.seq),"
+                " durable_seq = IIF(space = excluded.space,"
+                " MAX(durable_seq, excluded.durable_seq), excluded.durable_seq),"
+                " space = excluded.space",
+                (store, state.space, state.seq, state.durable_seq),
+            )
+
+    def forget_store_state(self, store: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM store_state WHERE store = ?", (store,))
 
 
 _REGISTRY_SCHEMA = """

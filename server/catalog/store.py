@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from server.domain import CatalogInfo, EmbeddingRow, Filter, Product, ProductWrite
+from server.index.store import StoreState
 
 EVERYTHING = Filter()
 
@@ -93,6 +94,19 @@ class CatalogStore(Protocol):
         ...
 
     def titles(self, keys: Sequence[int]) -> dict[int, str]: ...
+
+    def store_state(self, store: str) -> StoreState | None:
+        """Where the vector store `store` outside the process (a Milvus collection) stands,
+        kept here rather than in its engine: Milvus once lost a freshly written meta row
+        from its own reads (README, "Scale")."""
+        ...
+
+    def record_store_state(self, store: str, state: StoreState) -> None:
+        """Keep the higher seqs of the recorded state and `state` where their spaces
+        agree, else `state`; not a catalog write (the seq stays)."""
+        ...
+
+    def forget_store_state(self, store: str) -> None: ...
 
     def close(self) -> None: ...
 

@@ -22,17 +22,18 @@ acknowledged before the call, so a write acknowledged to one gateway is seen by 
 search of any gateway. Session would only promise that to the writing client; Bounded and
 Eventually not at all. The price is latency: a Strong read waits for the next time tick.
 
-Where each store stands: a meta collection (`productsearch_meta`) keeps rows per data
-collection: the catalog sequence applied, the catalog's uid and the space. A row is
-written after the writes it covers, and the rows are removed before a rebuild starts, so a
-crash leaves the store behind (rebuilt at the next open), never ahead. Rows are inserted,
-never overwritten (each store removes its previous one), and a reader merges them.
+Where each store stands is recorded in its catalog (`StoreState`: the space, the catalog
+sequence applied; in PostgreSQL next to the outbox, in SQLite in the catalog's file), not
+in Milvus: a meta collection in Milvus lost a row from Strong reads right after it was
+written, twice in about nine runs of the Milvus tier (2026-12-06). The state is written
+after the writes it covers, and removed before a rebuild starts, so a crash leaves the
+store behind (rebuilt at the next open), never ahead.
 
 Durability: Milvus acknowledges a write once it is in its log, and replays the log after a
 crash; but rows not yet flushed into a segment were lost when it restarted twice without a
 flush in between (here: the members collection held 1 of 202 rows after a graceful
 restart, one write and a kill; the Milvus bug class of milvus-io/milvus#38284). So the
-meta row keeps two seqs: `seq`, what has been applied, and `durable_seq`, what was applied
+state keeps two seqs: `seq`, what has been applied, and `durable_seq`, what was applied
 before the collection's last flush. A store flushes every FLUSH_INTERVAL_S while it has
 writes, and when it closes; an opening gateway trusts only `durable_seq` and replays the
 catalog past it (a shared catalog from its outbox, an embedded one by a rebuild), and it
@@ -62,13 +63,13 @@ at 20 ms (server/tools/local_milvus.py sets it; 200 ms by default), Bounded 1.6 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
 import math
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
@@ -76,6 +77,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
+from server.catalog.sqlite import CatalogError
 from server.catalog.store import SharedCatalogStore
 from server.domain import CatalogInfo, Facets, Filter, UnavailableError
 from server.index.copies import CopyStore
@@ -84,6 +86,7 @@ from server.index.store import (
     EVERYTHING,
     EmbeddingSource,
     IndexSpace,
+    StoreState,
     StoreStats,
     VectorRecord,
     VectorStore,
@@ -93,7 +96,7 @@ _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 ENGINE = "milvus"
-META_COLLECTION = "productsearch_meta"
+LEGACY_META = "productsearch_meta"  # where states were kept before 2026-12-07: dropped at start
 CONSISTENCY = "Strong"
 TOPK_MAX = 16384  # Milvus rejects a larger topk (and ef above 32768)
 _EF_MAX = 32768
@@ -288,7 +291,7 @@ class MilvusVectorStore:
         name: str,
         space: IndexSpace,
         params: IndexParams,
-        catalog_uid: str = "",
+        states: EmbeddingSource | None = None,
         applied_seq: int = 0,
         replay_to: int = 0,
     ) -> None:
@@ -296,23 +299,27 @@ class MilvusVectorStore:
         self.name = name
         self._space = space
         self._params = params
-        self._catalog_uid = catalog_uid
+        self._states = states  # the catalog that records where the store stands; None: nowhere
         self._applied_seq = applied_seq
         self._durable_seq = applied_seq
         # Other gateways' seqs are taken in only past this one, which this store must replay
-        # itself: the meta row may count writes Milvus has since lost (see "Durability").
+        # itself: the recorded seq may count writes Milvus has since lost (see "Durability").
         self._replay_to = replay_to
-        self._dropped = False
+        self._closed = False  # closed or dropped: nothing left to flush
         self.flushed_with: tuple[str, ...] = ()  # collections flushed with this one (members)
         self.match_all = ""  # an expression for rows every filter selects (`expression`)
-        self._meta_id: str | None = None  # this store's row in the meta collection
         self._seq_lock = threading.Lock()
 
     # -- creation -------------------------------------------------------------------------
 
     @classmethod
     def create(
-        cls, client: MilvusClient, name: str, space: IndexSpace, params: IndexParams, catalog_uid: str = ""
+        cls,
+        client: MilvusClient,
+        name: str,
+        space: IndexSpace,
+        params: IndexParams,
+        states: EmbeddingSource | None = None,
     ) -> MilvusVectorStore:
         """A new, empty, loaded collection (an existing one of that name is dropped)."""
         if client.has_collection(name):
@@ -330,7 +337,7 @@ class MilvusVectorStore:
         )
         client.create_collection(name, schema=schema, index_params=index, consistency_level=CONSISTENCY)
         client.load_collection(name)
-        return cls(client, name, space, params, catalog_uid)
+        return cls(client, name, space, params, states)
 
     # -- the VectorStore interface --------------------------------------------------------
 
@@ -342,16 +349,15 @@ class MilvusVectorStore:
     def applied_seq(self) -> int:
         return self._applied_seq
 
-    @_engine_errors
     def refresh_applied_seq(self) -> int:
-        """What the meta row says, when it is this catalog's: other gateways apply their
-        writes to this collection too, so a follower need not write them again."""
-        row = meta_row(self._client, self.name)
+        """What the catalog records for the collection, in this space: other gateways apply
+        their writes to it too, so a follower need not write them again."""
+        state = None if self._states is None else self._states.store_state(self.name)
         with self._seq_lock:
             if self._applied_seq < self._replay_to:
                 return self._applied_seq
-            if row is not None and row["catalog_uid"] == self._catalog_uid:
-                self._applied_seq = max(self._applied_seq, int(row["seq"]))
+            if state is not None and state.space == space_json(self._space):
+                self._applied_seq = max(self._applied_seq, state.seq)
             return self._applied_seq
 
     @_engine_errors
@@ -510,12 +516,14 @@ class MilvusVectorStore:
         """Make the writes durable, so that the next open needs no replay. The collection
         stays loaded for the other gateways; the client is the backend's."""
         self.persist()
+        self._closed = True
 
     @_engine_errors
     def drop(self) -> None:
-        """Remove the collection and its meta row; the store is unusable afterwards."""
-        self._dropped = True
-        delete_meta(self._client, self.name)
+        """Remove the collection and its recorded state; the store is unusable afterwards."""
+        self._closed = True
+        if self._states is not None:
+            self._states.forget_store_state(self.name)
         self._client.drop_collection(self.name)
         self._applied_seq = 0
 
@@ -531,96 +539,36 @@ class MilvusVectorStore:
         durable: what Milvus holds unflushed it may lose in a restart (see "Durability")."""
         with self._seq_lock:
             seq = self._applied_seq
-            if seq <= self._durable_seq or self._dropped:
+            if seq <= self._durable_seq or self._closed:
                 return
         for name in (self.name, *self.flushed_with):
             self._client.flush(name)
         with self._seq_lock:
             self._durable_seq = max(self._durable_seq, seq)
-            self._write_meta()
+            self._record_state()
 
     @property
     def dirty(self) -> bool:
-        return self._applied_seq > self._durable_seq and not self._dropped
+        return self._applied_seq > self._durable_seq and not self._closed
 
     def _advance(self, seq: int, always: bool = False) -> None:
-        """Record `seq` in the meta collection, after the writes it covers."""
+        """Record `seq` in the catalog, after the writes it covers."""
         with self._seq_lock:
             if seq <= self._applied_seq and not always:
                 return
             self._applied_seq = seq
-            self._write_meta()
+            self._record_state()
 
-    def _write_meta(self) -> None:
-        """A new meta row, then the previous one of this store removed: rows are never
-        overwritten, since a row upserted in quick succession was once missing from a Strong
-        read right after (Milvus 2.3.5; `meta_row` merges what it finds)."""
-        row_id = f"{self.name}/{time.time_ns():020d}/{uuid.uuid4().hex[:8]}"
-        self._client.insert(
-            META_COLLECTION,
-            [
-                {
-                    "id": row_id,
-                    "name": self.name,
-                    "seq": int(self._applied_seq),
-                    "durable_seq": int(self._durable_seq),
-                    "catalog_uid": self._catalog_uid,
-                    "space": _space_json(self._space),
-                    "vector": [0.0, 0.0],
-                }
-            ],
-        )
-        if self._meta_id is not None:
-            self._client.delete(META_COLLECTION, ids=[self._meta_id])
-        self._meta_id = row_id
+    def _record_state(self) -> None:
+        if self._states is not None:
+            self._states.record_store_state(
+                self.name, StoreState(space_json(self._space), self._applied_seq, self._durable_seq)
+            )
 
 
-META_READS = 3  # reads of a collection's meta rows before it is taken to have none (`meta_row`)
-
-
-def meta_rows(client: MilvusClient, name: str) -> list[dict[str, Any]]:
-    return client.query(
-        META_COLLECTION,
-        filter=f"name == {quote(name)}",
-        output_fields=["id", "seq", "durable_seq", "catalog_uid", "space"],
-        consistency_level=CONSISTENCY,
-    )
-
-
-def meta_row(client: MilvusClient, name: str) -> dict[str, Any] | None:
-    """Where a collection stands (seq, durable_seq, catalog_uid, space), if anywhere: the
-    newest row's catalog and space, with the highest seqs the rows of that catalog record
-    (each gateway writes rows of its own; every one of them says something true).
-
-    A Strong read once found no row right after one was written (a CI run of the Milvus
-    tier, 2026-12-06: insert under a new id, delete of the old one, then nothing), so
-    "none" is concluded only after META_READS reads a moment apart."""
-    rows = meta_rows(client, name)
-    for _ in range(META_READS - 1):
-        if rows:
-            break
-        time.sleep(0.2)
-        rows = meta_rows(client, name)
-    if not rows:
-        return None
-    newest = max(rows, key=lambda row: row["id"])
-    same = [row for row in rows if row["catalog_uid"] == newest["catalog_uid"]]
-    return {
-        **newest,
-        "seq": max(int(row["seq"]) for row in same),
-        "durable_seq": max(int(row["durable_seq"]) for row in same),
-    }
-
-
-def delete_meta(client: MilvusClient, name: str) -> None:
-    """Remove every meta row of a collection."""
-    ids = [row["id"] for row in meta_rows(client, name)]
-    if ids:
-        client.delete(META_COLLECTION, ids=ids)
-
-
-def _space_json(space: IndexSpace) -> dict[str, Any]:
-    return {"name": space.name, "model": space.model, "model_version": space.model_version, "dim": space.dim}
+def space_json(space: IndexSpace) -> str:
+    """How a StoreState names its space: the IndexSpace's fields as JSON."""
+    return json.dumps(dataclasses.asdict(space), sort_keys=True)
 
 
 class MilvusVectors:
@@ -631,36 +579,18 @@ class MilvusVectors:
         self.uri = uri
         self.params = params
         self.client = MilvusClient(uri=uri, token=token, timeout=timeout_s)
-        self._ensure_meta()
+        self._drop_legacy_meta()
         self._stores: weakref.WeakSet[MilvusVectorStore] = weakref.WeakSet()
         self._closed = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name="milvus-flush", daemon=True)
         self._flusher.start()
 
-    def _ensure_meta(self) -> None:
-        if self.client.has_collection(META_COLLECTION):
-            fields = {f["name"] for f in self.client.describe_collection(META_COLLECTION)["fields"]}
-            if {"id", "durable_seq"} <= fields:
-                load_fully(self.client, META_COLLECTION)  # a partial read would look like no state
-                return
-            _LOGGER.warning(
-                "%s has an older schema: recreated (every collection is rebuilt)", META_COLLECTION
-            )
-            self.client.drop_collection(META_COLLECTION)
-        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_NAME_MAX + 64)
-        schema.add_field("name", DataType.VARCHAR, max_length=_NAME_MAX)
-        schema.add_field("seq", DataType.INT64)
-        schema.add_field("durable_seq", DataType.INT64)
-        schema.add_field("catalog_uid", DataType.VARCHAR, max_length=256)
-        schema.add_field("space", DataType.JSON)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus 2.3 wants one in each collection
-        index = self.client.prepare_index_params()
-        index.add_index("vector", index_type="FLAT", metric_type="L2")
-        self.client.create_collection(
-            META_COLLECTION, schema=schema, index_params=index, consistency_level=CONSISTENCY
-        )
-        self.client.load_collection(META_COLLECTION)
+    def _drop_legacy_meta(self) -> None:
+        """Stores recorded where they stood in a Milvus collection before 2026-12-07; their
+        catalogs record nothing yet, so each collection is rebuilt once at its next open."""
+        if self.client.has_collection(LEGACY_META):
+            _LOGGER.warning("dropping %s: catalogs now record where their collections stand", LEGACY_META)
+            self.client.drop_collection(LEGACY_META)
 
     def _flush_periodically(self) -> None:
         """Every FLUSH_INTERVAL_S, make the stores' writes durable, bounding what a Milvus
@@ -670,19 +600,15 @@ class MilvusVectors:
                 if store.dirty:
                     try:
                         store.persist()
-                    except UnavailableError as error:  # Milvus down: the next round tries again
+                    except (UnavailableError, CatalogError) as error:  # down: the next round tries again
                         _LOGGER.warning("%s: flush failed: %s", store.name, error)
-
-    def stored_state(self, name: str) -> dict[str, Any] | None:
-        """The meta row of a collection: its seqs, catalog uid and space."""
-        return meta_row(self.client, name)
 
     @_engine_errors
     def open(
         self, catalog: CatalogInfo, space: IndexSpace, source: EmbeddingSource, copies: bool
     ) -> tuple[VectorStore, list[int]]:
-        """The collection as it is when its meta row says it is durably at the catalog's
-        sequence (same catalog uid and space) — or behind it, when the catalog is shared:
+        """The collection as it is when its catalog records it durably at the catalog's
+        sequence in this space — or behind it, when the catalog is shared:
         the gateways catch it up from the catalog's outbox (server/service/follow.py) under
         the catalog's lock, where a rebuild here would empty a collection other gateways
         serve from. Else it is rebuilt from the catalog's stored embeddings. Only the
@@ -691,28 +617,25 @@ class MilvusVectors:
         described in this space)."""
         name = collection_name(catalog.id, space.name)
         seq = source.seq()
-        state = self.stored_state(name)
-        stored = -1 if state is None else int(state["durable_seq"])
-        found = -1 if state is None else int(state["seq"])
+        state = source.store_state(name)
+        stored = -1 if state is None else state.durable_seq
+        found = -1 if state is None else state.seq
         follows = isinstance(source, SharedCatalogStore)
         current = (
             state is not None
             and (stored == seq or (follows and stored < seq))
-            and state["catalog_uid"] == catalog.uid
-            and state["space"] == _space_json(space)
+            and state.space == space_json(space)
             and self.client.has_collection(name)
         )
         members = members_name(name)
         if current and self.client.has_collection(members):
             load_fully(self.client, name)
             load_fully(self.client, members)
-            points = MilvusVectorStore(
-                self.client, name, space, self.params, catalog.uid, stored, replay_to=found
-            )
+            points = MilvusVectorStore(self.client, name, space, self.params, source, stored, replay_to=found)
             opened = _stack(points, members, copies)
             self._stores.add(points)
             _LOGGER.info(
-                "%s: durably at seq %d (meta row at %d, catalog at %d), %d vectors",
+                "%s: durably at seq %d (applied %d, catalog at %d), %d vectors",
                 name,
                 stored,
                 found,
@@ -723,12 +646,12 @@ class MilvusVectors:
         _LOGGER.info(
             "%s: stored at %s, catalog at seq %d: rebuilding",
             name,
-            None if state is None else (stored, state["seq"], state["catalog_uid"], state["space"]),
+            state,
             seq,
         )
         started = time.perf_counter()
-        delete_meta(self.client, name)  # a crash mid-rebuild leaves it behind
-        points = MilvusVectorStore.create(self.client, name, space, self.params, catalog.uid)
+        source.forget_store_state(name)  # a crash mid-rebuild leaves it behind
+        points = MilvusVectorStore.create(self.client, name, space, self.params, source)
         store = _stack(points, members, copies, create=True)
         stale: list[int] = []
         if copies:  # products stored before copy detection existed
@@ -736,7 +659,7 @@ class MilvusVectors:
         model = (space.model, space.model_version)
         for rows in source.iter_embeddings(space.name):
             stale.extend(row.key for row in rows if (row.model, row.model_version) != model)
-            # Seq 0 until all is written: the meta row appears only when the rebuild is whole.
+            # Seq 0 until all is written: a state is recorded only when the rebuild is whole.
             store.upsert(
                 [
                     VectorRecord(r.key, r.vector, r.facets)

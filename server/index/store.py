@@ -59,6 +59,17 @@ class VectorRecord:
 
 
 @dataclass(frozen=True)
+class StoreState:
+    """Where a shared vector store stands, as its catalog records it (server/index/milvus.py):
+    the space it holds (`IndexSpace` fields as JSON), the catalog seq it has applied, and of
+    that the seq its engine has made durable."""
+
+    space: str
+    seq: int
+    durable_seq: int
+
+
+@dataclass(frozen=True)
 class StoreStats:
     """What GetStats reports of one store: `parameters` are the engine's own, as text."""
 
@@ -131,10 +142,20 @@ class VectorBackend(Protocol):
 
 
 class EmbeddingSource(Protocol):
-    """What a store reads from the catalog to catch up (server/catalog/store.py: CatalogStore)."""
+    """What a store reads from the catalog to catch up (server/catalog/store.py: CatalogStore),
+    and where a store outside the process records how far it has followed it."""
 
     def seq(self) -> int: ...
 
     def iter_embeddings(self, space: str) -> Iterator[list[EmbeddingRow]]: ...
 
     def keys_without(self, space: str) -> list[int]: ...
+
+    def store_state(self, store: str) -> StoreState | None: ...
+
+    def record_store_state(self, store: str, state: StoreState) -> None:
+        """Keep the higher seqs of the recorded state and `state` where their spaces agree,
+        else `state` (each gateway records what it applied; every record says something true)."""
+        ...
+
+    def forget_store_state(self, store: str) -> None: ...

@@ -30,6 +30,7 @@ from server.domain import (
     ProductWrite,
 )
 from server.files import private_dir
+from server.index.store import StoreState
 from tests.engines import unique_schema
 
 
@@ -160,6 +161,20 @@ def test_replacing_embeddings_of_a_deleted_product_adds_nothing(store):
     store.delete(["gone"])
     store.replace_embeddings([EmbeddingRow(product.key, "image", "lite2", "v2", np.ones(4, np.float32))])
     assert [r for rows in store.iter_embeddings("image") for r in rows] == []
+
+
+def test_store_states_keep_the_higher_seqs_of_one_space(store):
+    assert store.store_state("milvus-collection") is None
+    store.record_store_state("milvus-collection", StoreState("space a", 5, 3))
+    store.record_store_state("milvus-collection", StoreState("space a", 4, 4))  # a gateway behind
+    store.record_store_state("other", StoreState("space a", 9, 9))
+    assert store.store_state("milvus-collection") == StoreState("space a", 5, 4)
+    store.record_store_state("milvus-collection", StoreState("space b", 1, 0))  # rebuilt in another
+    assert store.store_state("milvus-collection") == StoreState("space b", 1, 0)
+    seq = store.seq()
+    store.forget_store_state("milvus-collection")
+    assert store.store_state("milvus-collection") is None and store.store_state("other") is not None
+    assert store.seq() == seq, "recording a state is not a catalog write"
 
 
 def test_pages_follow_id_order(store):
@@ -361,10 +376,17 @@ def test_deleting_a_catalog_leaves_no_rows_and_stale_stores_cannot_write(gateway
         store = first.open(info)
         store.upsert([write(Product(id=f"p{i}")) for i in range(5)], VERSIONS)
         store.delete(["p0"])
+        store.record_store_state("collection", StoreState("space", 3, 3))
     stale = second.open(second.get("doomed"))
     first.delete(doomed)
     assert rows_of(first, doomed.uid) == dict.fromkeys(TABLES, 0)
-    assert rows_of(first, kept.uid) == {"changes": 5, "embeddings": 8, "products": 4, "catalogs": 1}
+    assert rows_of(first, kept.uid) == {
+        "store_state": 1,
+        "changes": 5,
+        "embeddings": 8,
+        "products": 4,
+        "catalogs": 1,
+    }
     with pytest.raises(NotFoundError):
         stale.upsert([write(Product(id="late"))], VERSIONS)
     again = first.create("doomed", "", "")

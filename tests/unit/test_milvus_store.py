@@ -6,6 +6,7 @@ last test runs outside one and checks that LocalMilvus refuses to start there.""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +17,16 @@ from server.domain import EmbeddingRow, Facets, Filter, Product
 from server.index.copies import CopyStore
 from server.index.exact import ExactStore
 from server.index.hnsw import IndexParams
-from server.index.milvus import META_COLLECTION, MilvusVectors, MilvusVectorStore, collection_name, expression
+from server.index.milvus import (
+    LEGACY_META,
+    MilvusVectors,
+    MilvusVectorStore,
+    collection_name,
+    expression,
+    space_json,
+)
 from server.index.milvus_points import MATCH_ALL, MAX_POINT_VALUES, covers, point_facets
-from server.index.store import IndexSpace, VectorRecord
+from server.index.store import IndexSpace, StoreState, VectorRecord
 from server.models.copy_descriptor import DIM, HYPOTHESES
 from server.tools.local_milvus import LocalMilvus, NotIsolatedError, loopback_only
 from tests.engines import seal_milvus, unique_catalog
@@ -43,10 +51,18 @@ def unit(vectors: np.ndarray) -> np.ndarray:
 
 
 class Catalog:
-    """A fake catalog at `seq` holding `rows`; it records whether a store read it."""
+    """A fake catalog at `seq` holding `rows`; it records whether a store read it. `states`:
+    where its stores stand, shared with an earlier fake of the same catalog."""
 
-    def __init__(self, seq: int, rows: list[EmbeddingRow], without: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        seq: int,
+        rows: list[EmbeddingRow],
+        without: list[int] | None = None,
+        states: dict[str, StoreState] | None = None,
+    ) -> None:
         self._seq, self.rows, self.without, self.read = seq, rows, without or [], False
+        self.states = {} if states is None else states
 
     def seq(self) -> int:
         return self._seq
@@ -58,6 +74,19 @@ class Catalog:
     def keys_without(self, space: str) -> list[int]:
         self.read = True
         return self.without
+
+    def store_state(self, store: str) -> StoreState | None:
+        return self.states.get(store)
+
+    def record_store_state(self, store: str, state: StoreState) -> None:
+        held = self.states.get(store)
+        if held is not None and held.space == state.space:
+            seqs = max(held.seq, state.seq), max(held.durable_seq, state.durable_seq)
+            state = StoreState(state.space, *seqs)
+        self.states[store] = state
+
+    def forget_store_state(self, store: str) -> None:
+        self.states.pop(store, None)
 
 
 def rows(n: int, version: str = "v1", seed: int = 0) -> list[EmbeddingRow]:
@@ -80,9 +109,7 @@ def backend(milvus: LocalMilvus) -> Iterator[MilvusVectors]:
 @pytest.mark.milvus
 def test_filters_on_awkward_strings_match_exactly(backend: MilvusVectors) -> None:
     catalog = unique_catalog()
-    store = MilvusVectorStore.create(
-        backend.client, collection_name(catalog.id, SPACE.name), SPACE, PARAMS, catalog.uid
-    )
+    store = MilvusVectorStore.create(backend.client, collection_name(catalog.id, SPACE.name), SPACE, PARAMS)
     reference = ExactStore(SPACE)
     vectors = unit(np.random.default_rng(3).normal(size=(len(AWKWARD) ** 2, SPACE.dim)))
     records = [
@@ -115,7 +142,8 @@ def test_a_reopened_store_has_the_vectors_and_the_sequence(
     milvus: LocalMilvus, backend: MilvusVectors
 ) -> None:
     catalog, stored = unique_catalog(), rows(300)
-    store, stale = backend.open(catalog, SPACE, Catalog(7, stored), copies=False)
+    first = Catalog(7, stored)
+    store, stale = backend.open(catalog, SPACE, first, copies=False)
     assert stale == [] and store.applied_seq == 7 and store.count() == 300
     store.upsert([VectorRecord(1000, stored[0].vector)], 8)
     assert store.delete([1, 2, 999_999], 9) == 2
@@ -123,8 +151,8 @@ def test_a_reopened_store_has_the_vectors_and_the_sequence(
 
     other = MilvusVectors(milvus.uri, PARAMS)  # another gateway: a new client
     try:
-        assert other.stored_state(collection_name(catalog.id, SPACE.name))["seq"] == 9
-        source = Catalog(9, stored)
+        assert first.states[collection_name(catalog.id, SPACE.name)].seq == 9
+        source = Catalog(9, stored, states=first.states)
         reopened, stale = other.open(catalog, SPACE, source, copies=False)
         assert not source.read and stale == [], "a collection at the catalog's sequence is not rebuilt"
         assert reopened.applied_seq == 9 and reopened.count() == 299
@@ -140,19 +168,21 @@ def test_a_reopened_store_has_the_vectors_and_the_sequence(
 @pytest.mark.milvus
 def test_a_store_takes_in_what_another_gateway_applied(milvus: LocalMilvus, backend: MilvusVectors) -> None:
     catalog, stored = unique_catalog(), rows(20)
-    mine, _ = backend.open(catalog, SPACE, Catalog(7, stored), copies=False)
+    source = Catalog(7, stored)
+    mine, _ = backend.open(catalog, SPACE, source, copies=False)
     other = MilvusVectors(milvus.uri, PARAMS)  # another gateway on the same collection
     try:
-        theirs, _ = other.open(catalog, SPACE, Catalog(7, stored), copies=False)
+        theirs, stale = other.open(catalog, SPACE, Catalog(7, stored, states=source.states), copies=False)
+        assert stale == [] and theirs.count() == 20
         theirs.upsert([VectorRecord(500, stored[0].vector)], 8)
         assert mine.applied_seq == 7, "nothing is read until asked"
         assert mine.refresh_applied_seq() == 8 and mine.applied_seq == 8
         mine.upsert([VectorRecord(501, stored[1].vector)], 9)
         assert CopyStore(theirs).refresh_applied_seq() == 9, "a wrapper asks the store it wraps"
-        # The same name for a catalog created again: its meta row is not the new catalog's.
-        again = MilvusVectorStore(
-            backend.client, collection_name(catalog.id, SPACE.name), SPACE, PARAMS, "another-uid", 3
-        )
+        # The recorded state of another space (another model version) is not this store's.
+        name = collection_name(catalog.id, SPACE.name)
+        source.states[name] = StoreState(space_json(dataclasses.replace(SPACE, model_version="v2")), 30, 30)
+        again = MilvusVectorStore(backend.client, name, SPACE, PARAMS, source, 3)
         assert again.refresh_applied_seq() == 3
     finally:
         other.close()
@@ -238,10 +268,10 @@ def test_a_point_that_matches_all_passes_every_filter_expression() -> None:
 
 @pytest.mark.milvus
 def test_open_catches_up_and_returns_the_keys_to_embed_again(backend: MilvusVectors) -> None:
-    catalog = unique_catalog()
-    backend.open(catalog, SPACE, Catalog(3, rows(50)), copies=False)
+    catalog, first = unique_catalog(), Catalog(3, rows(50))
+    backend.open(catalog, SPACE, first, copies=False)
     newer = rows(50)[:40] + rows(50, version="v0")[40:]  # ten stored by an older model
-    source = Catalog(5, newer)
+    source = Catalog(5, newer, states=first.states)
     store, stale = backend.open(catalog, SPACE, source, copies=False)
     assert source.read and sorted(stale) == list(range(40, 50))
     assert store.count() == 40 and store.applied_seq == 5
@@ -274,7 +304,8 @@ def test_acknowledged_vectors_survive_a_restart_and_a_kill(
     """Milvus lost unflushed rows when it restarted twice (milvus.py, "Durability"): what
     the catalog acknowledged is back after the next open whichever rows Milvus kept."""
     catalog, stored = unique_catalog(), rows(200)
-    store, _ = backend.open(catalog, SPACE, Catalog(1, stored), copies=False)
+    source = Catalog(1, stored)
+    store, _ = backend.open(catalog, SPACE, source, copies=False)
     store.upsert([VectorRecord(500, stored[5].vector)], 2)  # acknowledged, never flushed
     uri = milvus.uri
     milvus.restart()
@@ -288,7 +319,9 @@ def test_acknowledged_vectors_survive_a_restart_and_a_kill(
     ]
     after = MilvusVectors(milvus.uri, PARAMS)
     try:
-        reopened, stale = after.open(catalog, SPACE, Catalog(3, stored + written), copies=False)
+        reopened, stale = after.open(
+            catalog, SPACE, Catalog(3, stored + written, states=source.states), copies=False
+        )
         assert stale == [] and reopened.count() == 202 and reopened.applied_seq == 3
         assert sorted(reopened.fetch([500, 501])) == [500, 501]
     finally:
@@ -300,28 +333,36 @@ def test_a_closed_store_is_durable_and_reopens_without_a_replay(
     milvus: LocalMilvus, backend: MilvusVectors
 ) -> None:
     catalog, stored = unique_catalog(), rows(30)
-    store, _ = backend.open(catalog, SPACE, Catalog(1, stored), copies=False)
+    first = Catalog(1, stored)
+    name = collection_name(catalog.id, SPACE.name)
+    store, _ = backend.open(catalog, SPACE, first, copies=False)
     store.upsert([VectorRecord(500, stored[5].vector)], 2)
-    state = backend.stored_state(collection_name(catalog.id, SPACE.name))
-    assert (state["seq"], state["durable_seq"]) == (2, 1), "not flushed yet"
+    assert first.states[name] == StoreState(space_json(SPACE), 2, 1), "not flushed yet"
     store.close()
-    state = backend.stored_state(collection_name(catalog.id, SPACE.name))
-    assert (state["seq"], state["durable_seq"]) == (2, 2)
+    assert first.states[name] == StoreState(space_json(SPACE), 2, 2)
     milvus.restart()
-    source = Catalog(2, stored)
+    source = Catalog(2, stored, states=first.states)
     reopened, _ = MilvusVectors(milvus.uri, PARAMS).open(catalog, SPACE, source, copies=False)
     assert not source.read and reopened.count() == 31
 
 
 @pytest.mark.milvus
 def test_drop_removes_the_collection_and_its_sequence(backend: MilvusVectors) -> None:
-    catalog = unique_catalog()
+    catalog, source = unique_catalog(), Catalog(4, rows(10))
     name = collection_name(catalog.id, SPACE.name)
-    store, _ = backend.open(catalog, SPACE, Catalog(4, rows(10)), copies=False)
-    assert backend.client.has_collection(name)
+    store, _ = backend.open(catalog, SPACE, source, copies=False)
+    assert backend.client.has_collection(name) and name in source.states
     store.drop()
-    assert not backend.client.has_collection(name) and backend.stored_state(name) is None
-    assert backend.client.has_collection(META_COLLECTION)
+    assert not backend.client.has_collection(name) and name not in source.states
+
+
+@pytest.mark.milvus
+def test_the_meta_collection_of_older_versions_is_dropped(
+    milvus: LocalMilvus, backend: MilvusVectors
+) -> None:
+    backend.client.create_collection(LEGACY_META, dimension=2)
+    MilvusVectors(milvus.uri, PARAMS).close()
+    assert not backend.client.has_collection(LEGACY_META)
 
 
 def test_collection_names_are_distinct_and_valid() -> None:

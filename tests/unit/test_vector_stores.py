@@ -136,7 +136,7 @@ def milvus_store(milvus, sealed: bool) -> VectorStore:
     client = MilvusVectors(milvus.uri, MILVUS_PARAMS).client
     catalog = unique_catalog()
     name = collection_name(catalog.id, SPACE.name)
-    points = MilvusVectorStore.create(client, name, SPACE, MILVUS_PARAMS, catalog.uid)
+    points = MilvusVectorStore.create(client, name, SPACE, MILVUS_PARAMS)
     store = MilvusPointsStore(points, MilvusMembers.create(client, members_name(name)))
     write(store, make_records())
     if sealed:
