@@ -154,13 +154,6 @@ def partial_similarity(query: np.ndarray, stored: np.ndarray, keep: float = PART
     return float(((mine * theirs).sum(axis=2) / np.maximum(norms, 1e-12)).max())
 
 
-def partial_score(similarity: float, threshold: float) -> float:
-    """A partial copy's score: in [threshold, 1], rising from PARTIAL_MIN to a perfect
-    match, so it passes the caller's threshold and ranks among the descriptor's copies."""
-    share = (similarity - PARTIAL_MIN) / (1.0 - PARTIAL_MIN)
-    return threshold + (1.0 - threshold) * min(max(share, 0.0), 1.0)
-
-
 def mirror(vector: np.ndarray) -> np.ndarray:
     """The descriptor of the left-right mirrored image."""
     return np.ascontiguousarray(vector.reshape(SIDE, SIDE)[:, ::-1]).ravel()

@@ -118,9 +118,3 @@ def verified(alignment: Alignment | None) -> bool:
 def agreement(count: int) -> float:
     """The "geometry" signal, 0 to 1: inliers over 5 x MIN_INLIERS, saturating."""
     return min(1.0, count / (5 * MIN_INLIERS))
-
-
-def verified_score(count: int, threshold: float) -> float:
-    """A verified copy's score: in [threshold, 1], higher with more inliers, so it passes
-    the caller's threshold and ranks among the descriptor's copies."""
-    return threshold + (1.0 - threshold) * agreement(count)

@@ -50,10 +50,3 @@ def correlation(query: np.ndarray, candidate: np.ndarray) -> float:
         return -1.0
     image = cv2.cvtColor(candidate, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return float(cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED).max())
-
-
-def verified_score(correlation: float, threshold: float) -> float:
-    """A matched copy's score: in [threshold, 1], rising from MIN_CORRELATION to a perfect
-    match, so it passes the caller's threshold and ranks among the descriptor's copies."""
-    share = (correlation - MIN_CORRELATION) / (1.0 - MIN_CORRELATION)
-    return threshold + (1.0 - threshold) * min(max(share, 0.0), 1.0)

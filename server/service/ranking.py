@@ -59,6 +59,19 @@ def similarity_space(head: int | None) -> str:
     return IMAGE_SPACE if head is None else image_head.space_name(head)
 
 
+def above(value: float, minimum: float) -> float:
+    """How far `value` lies from `minimum` towards a perfect 1, as a share."""
+    return (value - minimum) / (1.0 - minimum)
+
+
+def copy_score(agreement: float, threshold: float) -> float:
+    """The score of a copy that a check other than the descriptor's cosine found (best
+    cells, local features, a template): in [threshold, 1], rising with the check's
+    agreement (0: it barely passed, 1: perfect), so it passes the caller's threshold and
+    ranks among the descriptor's copies."""
+    return threshold + (1.0 - threshold) * min(max(agreement, 0.0), 1.0)
+
+
 def not_found(product_id: str) -> NotFoundError:
     shown = product_id if len(product_id) <= 140 else f"{product_id[:128]}… ({len(product_id)} characters)"
     return NotFoundError(f"product {shown!r} not found")  # bounded: the message goes in trailers
@@ -217,7 +230,7 @@ class Ranking:
         for key, stored in catalog.spaces[COPY_SPACE].fetch(below).items():
             similarity = copy_descriptor.partial_similarity(descriptors, stored)
             if similarity >= copy_descriptor.PARTIAL_MIN:
-                score = copy_descriptor.partial_score(similarity, threshold)
+                score = copy_score(above(similarity, copy_descriptor.PARTIAL_MIN), threshold)
                 scored[key] = (score, {COPY_SPACE: cosine[key], PARTIAL_SIGNAL: similarity})
         result = SearchResult([], index_ms=index_ms)
         _add_hits(catalog, scored, max_results, result)
@@ -261,7 +274,10 @@ class Ranking:
                 verified[key] = alignment.inliers
         result.hits = [hit for hit in result.hits if hit.product.key not in rejected]
         scored = {
-            key: (geometry.verified_score(count, threshold), {GEOMETRY_SIGNAL: geometry.agreement(count)})
+            key: (
+                copy_score(geometry.agreement(count), threshold),
+                {GEOMETRY_SIGNAL: geometry.agreement(count)},
+            )
             for key, count in verified.items()
         }
         _add_hits(catalog, scored, max_results, result)
@@ -286,7 +302,7 @@ class Ranking:
             with Image.open(io.BytesIO(jpeg)) as stored:
                 correlation = templates.correlation(pixels, np.asarray(stored.convert("RGB")))
             if correlation >= templates.MIN_CORRELATION:
-                score = templates.verified_score(correlation, threshold)
+                score = copy_score(above(correlation, templates.MIN_CORRELATION), threshold)
                 scored[key] = (score, {TEMPLATE_SIGNAL: correlation})
         _add_hits(catalog, scored, max_results, result)
 

@@ -31,7 +31,7 @@ def test_an_edited_copy_is_verified_and_another_photo_is_not():
     other_alignment = geometry.align(mine, geometry.local_features(geometry.working_grey(other)))
     assert geometry.verified(copy) and copy.inliers >= 2 * geometry.MIN_INLIERS, copy
     assert not geometry.verified(other_alignment), other_alignment
-    assert geometry.verified_score(copy.inliers, 0.997) >= 0.997
+    assert geometry.agreement(copy.inliers) >= 0.4
 
 
 def test_small_or_flat_images_have_no_features():

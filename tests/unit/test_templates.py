@@ -8,6 +8,7 @@ from PIL import Image
 from skimage import data
 
 from server.models import templates
+from server.service.ranking import above, copy_score
 
 
 def thumbnail(pixels: np.ndarray, side: int = 28) -> np.ndarray:
@@ -31,6 +32,9 @@ def test_template_matching_applies_to_small_images_and_large_enough_windows():
     assert templates.correlation(np.zeros((20, 20, 3), np.uint8), cell) == -1, "a flat query"
 
 
-def test_verified_scores_lie_between_the_threshold_and_one():
-    assert templates.verified_score(templates.MIN_CORRELATION, 0.997) == 0.997
-    assert templates.verified_score(1.0, 0.997) == 1.0
+def test_template_scores_lie_between_the_threshold_and_one():
+    least = above(templates.MIN_CORRELATION, templates.MIN_CORRELATION)
+    assert (
+        copy_score(least, 0.997) == 0.997 and copy_score(above(1.0, templates.MIN_CORRELATION), 0.997) == 1.0
+    )
+    assert 0.997 < copy_score(above(0.9965, templates.MIN_CORRELATION), 0.997) < 1.0
