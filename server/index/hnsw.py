@@ -386,6 +386,28 @@ class VectorIndex:
                 return self._search_all(q, k)
             return self._search_filtered(q, k, cand)
 
+    def search_many(
+        self, queries: np.ndarray, k: int, candidates: np.ndarray | None = None
+    ) -> list[list[tuple[int, float]]]:
+        """Top-k of each row of `queries` ([n, dim], unit rows) in one hnswlib batch call on
+        the index's threads; with `candidates`, through the graph with hnswlib's filter (no
+        exact plan). What the engine does with a batch (bench/scale_bench.py): the gateway
+        searches one query at a time."""
+        _check_int("k", k, 1)
+        batch = np.ascontiguousarray(queries, dtype=np.float32)
+        with self._lock.read():
+            want = min(k, len(self._row_of))
+            if not want:
+                return [[] for _ in batch]
+            allowed = None if candidates is None else self._membership(_as_keys(candidates))
+            labels, distances = self._index.knn_query(
+                batch, k=want, num_threads=self._num_threads, filter=allowed
+            )
+        return [
+            _pairs(row_labels, row_distances)
+            for row_labels, row_distances in zip(labels, distances, strict=True)
+        ]
+
     def _search_all(self, q: np.ndarray, k: int) -> list[tuple[int, float]]:
         want = min(k, len(self._row_of))
         if not want:
