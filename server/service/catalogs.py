@@ -13,6 +13,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from server.catalog.store import CatalogRegistry, CatalogStore
@@ -62,6 +63,21 @@ class Catalog:
         for space in self.spaces.values():
             space.close()
         self.store.close()
+
+    def in_every_space(self, work: Callable[[str, VectorStore], object]) -> None:
+        """Run `work` on each space at once, on threads of its own: on Milvus a space's
+        write is several round trips that mostly wait (a Strong read waits for the next
+        time tick), so the spaces overlap their waits. Each space still sees its writes in
+        seq order (callers hold the catalog's write lock); the first failure is raised once
+        every space is done."""
+        if len(self.spaces) <= 1:
+            for name, store in self.spaces.items():
+                work(name, store)
+            return
+        with ThreadPoolExecutor(len(self.spaces), thread_name_prefix="space-write") as pool:
+            futures = [pool.submit(work, name, store) for name, store in self.spaces.items()]
+        for future in futures:
+            future.result()
 
 
 def check_catalog_id(catalog_id: str, field_name: str) -> None:

@@ -25,7 +25,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from server.catalog.store import CatchUp, SharedCatalogStore
-from server.index.store import VectorRecord
+from server.index.store import VectorRecord, VectorStore
 from server.service.catalogs import Catalog
 
 _LOGGER = logging.getLogger(__name__)
@@ -121,9 +121,10 @@ def apply(catalog: Catalog, change: CatchUp) -> None:
     """Write the catalog's current state of the changed keys into each store that is behind.
     Rows embedded by another model version (a gateway serving another model) are left for
     that space's re-embedding and neither written nor deleted."""
-    for name, vectors in catalog.spaces.items():
+
+    def catch_up(name: str, vectors: VectorStore) -> None:
         if vectors.applied_seq >= change.seq:
-            continue
+            return
         space = vectors.space
         rows = change.embeddings.get(name, [])
         present = {row.key for row in rows}
@@ -134,3 +135,5 @@ def apply(catalog: Catalog, change: CatchUp) -> None:
             row for row in rows if (row.model, row.model_version) == (space.model, space.model_version)
         ]
         vectors.upsert([VectorRecord(row.key, row.vector, row.facets) for row in current], change.seq)
+
+    catalog.in_every_space(catch_up)

@@ -28,7 +28,7 @@ from server.domain import (
     ProductStatus,
     ProductWrite,
 )
-from server.index.store import IndexSpace, VectorRecord
+from server.index.store import IndexSpace, VectorRecord, VectorStore
 from server.models import image_head
 from server.models.copy_descriptor import catalog_vectors
 from server.models.embedding import EmbeddingClient, EmbeddingError
@@ -162,8 +162,7 @@ class Ingest:
         async with writing(catalog):
             deleted = await asyncio.to_thread(catalog.store.delete, list(ids))
             keys = list(deleted.keys.values())
-            for store in catalog.spaces.values():
-                await asyncio.to_thread(store.delete, keys, deleted.seq)
+            await asyncio.to_thread(catalog.in_every_space, lambda _, store: store.delete(keys, deleted.seq))
         return DeleteResult(len(deleted.keys), [i for i in dict.fromkeys(ids) if i not in deleted.keys])
 
     async def reembed(self, catalog: Catalog, space_name: str, keys: list[int]) -> None:
@@ -209,13 +208,15 @@ async def store_embeddings(catalog: Catalog, space_name: str, rows: list[Embeddi
     seq = await asyncio.to_thread(catalog.store.replace_embeddings, rows)
     products = await asyncio.to_thread(catalog.store.get_many, [r.key for r in rows])
     records = [VectorRecord(r.key, r.vector, Facets.of(products[r.key])) for r in rows if r.key in products]
-    for name, store in catalog.spaces.items():
-        await asyncio.to_thread(store.upsert, records if name == space_name else [], seq)
+    await asyncio.to_thread(
+        catalog.in_every_space, lambda name, store: store.upsert(records if name == space_name else [], seq)
+    )
 
 
 def _apply_writes(catalog: Catalog, writes: list[ProductWrite], seq: int) -> None:
     """Apply committed writes to every space (those without a vector there leave it)."""
-    for name, store in catalog.spaces.items():
+
+    def apply(name: str, store: VectorStore) -> None:
         without = [w.product.key for w in writes if name not in w.embeddings]
         if without:
             store.delete(without, seq)
@@ -227,6 +228,8 @@ def _apply_writes(catalog: Catalog, writes: list[ProductWrite], seq: int) -> Non
             ],
             seq,
         )
+
+    catalog.in_every_space(apply)
 
 
 def _encodings(pixels: np.ndarray) -> tuple[bytes, bytes]:
