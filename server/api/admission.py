@@ -26,6 +26,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # Client-streaming calls: no read slot, the longer default deadline, an idle timeout.
 STREAMING_METHODS = {SERVICE_PREFIX + "UpsertProducts"}
+# Calls that run long by design (training on the whole catalog): the longer default deadline.
+LONG_METHODS = STREAMING_METHODS | {SERVICE_PREFIX + "TrainProjection", SERVICE_PREFIX + "TrainImageHead"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class AdmissionLimits:
     max_write_streams: int = 128  # UpsertProducts streams open at once; beyond: RESOURCE_EXHAUSTED
     stream_idle_s: float = 30.0  # a stream silent this long is ended (DEADLINE_EXCEEDED)
     default_deadline_s: float = 30.0  # for calls without a deadline
-    stream_deadline_s: float = 600.0  # for UpsertProducts streams without a deadline
+    long_deadline_s: float = 600.0  # for LONG_METHODS calls without a deadline (streams, training)
 
 
 class BusyError(Exception):
@@ -120,7 +122,8 @@ class AdmissionInterceptor(ScopedInterceptor):
         if not method.startswith(SERVICE_PREFIX):
             return None
         streaming = method in STREAMING_METHODS
-        default_deadline = self.limits.stream_deadline_s if streaming else self.limits.default_deadline_s
+        long = method in LONG_METHODS
+        default_deadline = self.limits.long_deadline_s if long else self.limits.default_deadline_s
 
         @contextlib.asynccontextmanager
         async def admitted(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
