@@ -63,12 +63,31 @@ def main() -> None:
     queries = cached_embeddings(session, args.cache, "dev-queries", test.images[split.queries])
     labels, query_labels = train.labels[split.catalog], test.labels[split.queries]
 
-    def crop(index: int, image: np.ndarray) -> np.ndarray:  # the gateway's view 1, back to 28 px
-        return np.asarray(Image.fromarray(image_head.augment(image, 1, seed=index)).resize((28, 28)))
+    def crop(index: int, image: np.ndarray, seed: int = 0) -> np.ndarray:  # the gateway's view 1, at 28 px
+        return np.asarray(Image.fromarray(image_head.augment(image, 1, seed=index + seed)).resize((28, 28)))
+
+    def rotate(index: int, image: np.ndarray) -> np.ndarray:  # up to ±12°
+        angle = np.random.default_rng(index + 7).uniform(-12, 12)
+        return np.asarray(Image.fromarray(image).rotate(angle, resample=Image.BILINEAR))
 
     mirrored = cached_embeddings(session, args.cache, "dev-catalog-view0", images[:, :, ::-1].copy())
     cropped = cached_embeddings(
         session, args.cache, "dev-catalog-view1", np.stack([crop(i, im) for i, im in enumerate(images)])
+    )
+    mirrored_crop = cached_embeddings(
+        session,
+        args.cache,
+        "dev-catalog-view2",
+        np.stack([crop(i, im, 50000)[:, ::-1] for i, im in enumerate(images)]),
+    )
+    second_crop = cached_embeddings(
+        session,
+        args.cache,
+        "dev-catalog-view3",
+        np.stack([crop(i, im, 90000) for i, im in enumerate(images)]),
+    )
+    rotated = cached_embeddings(
+        session, args.cache, "dev-catalog-view4", np.stack([rotate(i, im) for i, im in enumerate(images)])
     )
 
     def dev_p10(views: list[np.ndarray] | None = None, k: int = 0, **settings) -> tuple[float, int, float]:
@@ -91,6 +110,13 @@ def main() -> None:
         ("defaults + mirrored view", {"views": [mirrored]}),
         ("defaults + cropped view", {"views": [cropped]}),
         ("defaults + mirrored and cropped views (the gateway's)", {"views": [mirrored, cropped]}),
+        ("the gateway's + a mirrored crop", {"views": [mirrored, cropped, mirrored_crop]}),
+        (
+            "the gateway's + a mirrored crop + a second crop",
+            {"views": [mirrored, cropped, mirrored_crop, second_crop]},
+        ),
+        ("the gateway's + a rotation (±12°)", {"views": [mirrored, cropped, rotated]}),
+        ("all five views", {"views": [mirrored, cropped, mirrored_crop, second_crop, rotated]}),
     ]
     for name, settings in runs:
         p10, epochs, seconds = dev_p10(**settings)
