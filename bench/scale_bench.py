@@ -270,6 +270,7 @@ class Query:
 
 Search = Callable[[np.ndarray, Filter], list[tuple[int, float]]]
 SearchMany = Callable[[np.ndarray, Filter], list[list[int]]]  # [n, dim] → each row's keys
+Pass = Callable[[Filter], tuple[float, np.ndarray, list[list[int]]]]  # (QPS, latencies ms, keys found)
 
 
 def run_queries(
@@ -305,34 +306,16 @@ def measure(
     path_of: Callable[[str], str],
     cpu: CpuMeter | None = None,
 ) -> list[Query]:
-    """One row per filter: every query once (after 10 to warm up)."""
-    rows = []
-    for name in FILTERS:
-        condition = Filter(categories=FILTERS[name]) if FILTERS[name] else EVERYTHING
+    """One row per filter: every query once, one per call (after 10 to warm up)."""
+
+    def warm_up(condition: Filter) -> None:
         for q in data.queries[:10]:
             search(q, condition)
-        if cpu is not None:
-            cpu.start()
-        qps, latencies, found = run_queries(search, data, condition, threads)
-        cpu_ms = 1000 * cpu.stop()["engine"] / len(data.queries) if cpu is not None else float("nan")
-        rows.append(
-            Query(
-                data.size,
-                store,
-                name,
-                data.size * _MATCH_BELOW[name] // CATEGORIES,
-                path_of(name),
-                ef,
-                threads,
-                qps,
-                float(np.percentile(latencies, 50)),
-                float(np.percentile(latencies, 99)),
-                recall(found, truth[name]),
-                cpu_ms,
-            )
-        )
-        _LOGGER.info("%s", rows[-1])
-    return rows
+
+    def timed(condition: Filter) -> tuple[float, np.ndarray, list[list[int]]]:
+        return run_queries(search, data, condition, threads)
+
+    return _rows(warm_up, timed, data, truth, store, ef, threads, 1, path_of, cpu)
 
 
 def measure_batched(
@@ -346,13 +329,12 @@ def measure_batched(
     cpu: CpuMeter | None = None,
 ) -> list[Query]:
     """One row per filter: every query once, `batch` queries per call of the engine's own
-    batch search (after one call to warm up)."""
-    rows = []
-    for name in FILTERS:
-        condition = Filter(categories=FILTERS[name]) if FILTERS[name] else EVERYTHING
+    batch search (after one call to warm up); latencies are per call."""
+
+    def warm_up(condition: Filter) -> None:
         search_many(data.queries[:batch], condition)
-        if cpu is not None:
-            cpu.start()
+
+    def timed(condition: Filter) -> tuple[float, np.ndarray, list[list[int]]]:
         found: list[list[int]] = []
         latencies = []
         started = time.perf_counter()
@@ -360,7 +342,31 @@ def measure_batched(
             t0 = time.perf_counter()
             found += search_many(data.queries[start : start + batch], condition)
             latencies.append((time.perf_counter() - t0) * 1000)
-        qps = len(data.queries) / (time.perf_counter() - started)
+        return len(data.queries) / (time.perf_counter() - started), np.array(latencies), found
+
+    return _rows(warm_up, timed, data, truth, store, ef, 1, batch, path_of, cpu)
+
+
+def _rows(
+    warm_up: Callable[[Filter], None],
+    timed: Pass,
+    data: Dataset,
+    truth: dict[str, np.ndarray],
+    store: str,
+    ef: int,
+    threads: int,
+    batch: int,
+    path_of: Callable[[str], str],
+    cpu: CpuMeter | None,
+) -> list[Query]:
+    """A Query row per filter from one timed pass over every query (engine CPU metered)."""
+    rows = []
+    for name in FILTERS:
+        condition = Filter(categories=FILTERS[name]) if FILTERS[name] else EVERYTHING
+        warm_up(condition)
+        if cpu is not None:
+            cpu.start()
+        qps, latencies, found = timed(condition)
         cpu_ms = 1000 * cpu.stop()["engine"] / len(data.queries) if cpu is not None else float("nan")
         rows.append(
             Query(
@@ -370,7 +376,7 @@ def measure_batched(
                 data.size * _MATCH_BELOW[name] // CATEGORIES,
                 path_of(name),
                 ef,
-                1,
+                threads,
                 qps,
                 float(np.percentile(latencies, 50)),
                 float(np.percentile(latencies, 99)),
