@@ -72,7 +72,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
@@ -91,6 +91,9 @@ from server.index.store import (
     VectorRecord,
     VectorStore,
 )
+
+if TYPE_CHECKING:
+    from server.index.milvus_points import MilvusPointsStore
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -632,7 +635,7 @@ class MilvusVectors:
             load_fully(self.client, name)
             load_fully(self.client, members)
             points = MilvusVectorStore(self.client, name, space, self.params, source, stored, replay_to=found)
-            opened = _stack(points, members, copies)
+            opened, _ = _stack(points, members, copies)
             self._stores.add(points)
             _LOGGER.info(
                 "%s: durably at seq %d (applied %d, catalog at %d), %d vectors",
@@ -652,22 +655,23 @@ class MilvusVectors:
         started = time.perf_counter()
         source.forget_store_state(name)  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, source)
-        store = _stack(points, members, copies, create=True)
+        store, shared = _stack(points, members, copies, create=True)
         stale: list[int] = []
         if copies:  # products stored before copy detection existed
             stale.extend(source.keys_without(space.name))
         model = (space.model, space.model_version)
-        for rows in source.iter_embeddings(space.name):
-            stale.extend(row.key for row in rows if (row.model, row.model_version) != model)
-            # Seq 0 until all is written: a state is recorded only when the rebuild is whole.
-            store.upsert(
-                [
-                    VectorRecord(r.key, r.vector, r.facets)
-                    for r in rows
-                    if (r.model, r.model_version) == model
-                ],
-                0,
-            )
+        with shared.loading():
+            for rows in source.iter_embeddings(space.name):
+                stale.extend(row.key for row in rows if (row.model, row.model_version) != model)
+                # Seq 0 until all is written: a state is recorded only when the rebuild is whole.
+                store.upsert(
+                    [
+                        VectorRecord(r.key, r.vector, r.facets)
+                        for r in rows
+                        if (r.model, r.model_version) == model
+                    ],
+                    0,
+                )
         points.mark_current(seq)
         points.persist()
         self._stores.add(points)
@@ -691,9 +695,12 @@ def members_name(collection: str) -> str:
     return collection + "_members"
 
 
-def _stack(points: MilvusVectorStore, members: str, copies: bool, create: bool = False) -> VectorStore:
+def _stack(
+    points: MilvusVectorStore, members: str, copies: bool, create: bool = False
+) -> tuple[VectorStore, MilvusPointsStore]:
     """One point per distinct vector over the collection (server/index/milvus_points.py,
-    which builds on this module), under `CopyStore` for copy detection."""
+    which builds on this module), under `CopyStore` for copy detection; and the points
+    store itself."""
     from server.index.milvus_points import MilvusMembers, MilvusPointsStore
 
     client = points._client
@@ -701,4 +708,4 @@ def _stack(points: MilvusVectorStore, members: str, copies: bool, create: bool =
     shared = MilvusPointsStore(
         points, MilvusMembers.create(client, members) if create else MilvusMembers(client, members)
     )
-    return CopyStore(shared) if copies else shared
+    return (CopyStore(shared) if copies else shared), shared
