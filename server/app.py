@@ -1,8 +1,9 @@
 """The gateway process: `create_server(config)` wires Triton, the embedding client, the
 search service and the gRPC server; `serve(config)` runs it until SIGTERM/SIGINT.
 
-Health (grpc.health.v1) is SERVING only while Triton's models are ready and the indexes
-are loaded; a background task watches Triton and restarts the embedded one if it dies.
+Health (grpc.health.v1) is SERVING only while Triton's models are ready and the catalogs
+are open (until then the port answers NOT_SERVING, and calls UNAVAILABLE); a background
+task watches Triton and restarts the embedded one if it dies.
 
 Before anything starts, the gateway takes the data directory's lock (one gateway or restore
 at a time), makes its files private and checks every catalog file (quick_check within a
@@ -297,7 +298,8 @@ def connection_caps(config: Config) -> tuple[int, ConsoleLimits]:
 
 
 async def create_server(config: Config) -> Gateway:
-    """Start everything and return once the gateway accepts RPCs (port 0 → a free port)."""
+    """Start everything and return once the gateway serves its catalogs (port 0 → a free
+    port). The port answers while they open: health NOT_SERVING, calls UNAVAILABLE."""
     check_exposure(config)
     max_connections, console_limits = connection_caps(config)
     credentials = server_credentials(config)  # read before starting anything: fail fast
@@ -326,7 +328,7 @@ async def create_server(config: Config) -> Gateway:
         image_limits=config.limits.image,
     )
     try:
-        service = await ProductSearchService.open(
+        service = await ProductSearchService.create(
             config, embedder, registry, open_vectors(config, registry), triton
         )
     except BaseException:
@@ -362,8 +364,14 @@ async def create_server(config: Config) -> Gateway:
     )
     address = f"{config.host}:{config.port}"
     port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
-    await server.start()
     gateway = Gateway(config, server, port, service, embedder, health, triton, lock=lock)
+    await gateway.set_serving(False)  # until the catalogs are open
+    await server.start()
+    try:
+        await service.open_catalogs()
+    except BaseException:
+        await gateway.stop(0)
+        raise
     if config.http_port is not None:
         try:
             keys = KeyRing(config.api_keys) if config.api_keys else None
@@ -391,12 +399,24 @@ async def create_server(config: Config) -> Gateway:
 
 
 async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then drain: NOT_SERVING first, then stop with grace."""
-    gateway = await create_server(config)
+    """Run until SIGTERM or SIGINT, then drain: NOT_SERVING first, then stop with grace.
+    A signal while the catalogs open (waiting for Milvus, say) stops the start cleanly."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
+    starting = asyncio.create_task(create_server(config))
+    signalled = asyncio.create_task(stopping.wait())
+    await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        _LOGGER.info("stopped while starting")
+        starting.cancel()  # create_server stops what it started
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return
+    if starting.exception() is not None:
+        signalled.cancel()
+    gateway = starting.result()  # raises what stopped the start
+    await signalled
     _LOGGER.info("shutting down")
     await gateway.stop()

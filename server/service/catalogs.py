@@ -26,6 +26,7 @@ from server.domain import (
     NotFoundError,
     PermissionDeniedError,
     Principal,
+    UnavailableError,
 )
 from server.index.store import VectorStore
 from server.service.calibration import References, Relevance
@@ -102,8 +103,10 @@ class CatalogSet:
         self._forget_catalog = closer  # removes what lives outside the registry (its projection)
         self._catalogs: dict[str, Catalog] = {}
         self._lock = asyncio.Lock()  # serialises create and delete
+        self._opened = False  # until every catalog is open, calls get UNAVAILABLE
 
     async def open_all(self) -> None:
+        """Open every catalog not open yet: after a failure, a second call goes on."""
         if await asyncio.to_thread(self.registry.get, DEFAULT_CATALOG) is None:
             # Gateways starting together on a new shared registry: one of them creates it.
             with contextlib.suppress(AlreadyExistsError):
@@ -111,8 +114,14 @@ class CatalogSet:
         after = ""
         while page := await asyncio.to_thread(self.registry.list, after, 100):
             for info in page:
-                self._catalogs[info.id] = await self._open_catalog(info)
+                if info.id not in self._catalogs:
+                    self._catalogs[info.id] = await self._open_catalog(info)
             after = page[-1].id
+        self._opened = True
+
+    def _check_opened(self) -> None:
+        if not self._opened:
+            raise UnavailableError("the gateway is still opening its catalogs; retry shortly")
 
     def ids(self) -> list[str]:
         return sorted(self._catalogs)
@@ -158,6 +167,7 @@ class CatalogSet:
         return infos
 
     def _get(self, catalog_id: str, caller: Principal) -> Catalog:
+        self._check_opened()
         # Permission first: a key limited to other catalogs learns nothing of this one.
         if not caller.may_use(catalog_id):
             raise PermissionDeniedError(f"key '{caller.name}' may not use catalogs/{catalog_id}")
@@ -169,6 +179,7 @@ class CatalogSet:
     @contextlib.asynccontextmanager
     async def use(self, catalog_id: str, caller: Principal) -> AsyncIterator[Catalog]:
         """The open catalog, held until the block ends; NOT_FOUND or PERMISSION_DENIED."""
+        self._check_opened()
         if self.registry.shared and catalog_id not in self._catalogs and caller.may_use(catalog_id):
             await self.refresh(catalog_id)  # created through another gateway since the last follow
         catalog = self._get(catalog_id, caller)
@@ -188,6 +199,7 @@ class CatalogSet:
         raise_if(catalog_violations(display_name, description))
         if not caller.may_use(catalog_id):
             raise PermissionDeniedError(f"key '{caller.name}' may not create catalogs/{catalog_id}")
+        self._check_opened()
         async with self._lock:
             info = await asyncio.to_thread(self.registry.create, catalog_id, display_name, description)
             try:
@@ -203,6 +215,7 @@ class CatalogSet:
 
     def list_page(self, after_id: str, limit: int, caller: Principal) -> list[Catalog]:
         """Open catalogs the caller may use, with id > `after_id`, in id order."""
+        self._check_opened()
         visible = [c for i, c in sorted(self._catalogs.items()) if i > after_id and caller.may_use(i)]
         return visible[:limit]
 

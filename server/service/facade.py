@@ -8,6 +8,7 @@ the catalog (NOT_FOUND, PERMISSION_DENIED), holds it for the call and hands it t
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +25,9 @@ from server.domain import (
     ProductStatus,
     SearchOptions,
     SearchResult,
+    UnavailableError,
 )
-from server.index.store import IndexSpace, StoreStats, VectorBackend
+from server.index.store import IndexSpace, StoreStats, VectorBackend, VectorStore
 from server.models import image_head
 from server.models.copy_descriptor import DESCRIPTOR_MODEL, DESCRIPTOR_VERSION, DIM
 from server.models.embedding import EmbeddingClient
@@ -40,6 +42,10 @@ from server.service.ranking import ProductPage, Ranking
 from server.service.training import Training, TrainingResult
 from server.service.validation import raise_if
 from server.triton.runtime import EmbeddedTriton
+
+_LOGGER = logging.getLogger(__name__)
+
+OPEN_RETRY_S = 5.0  # between tries to open the catalogs while an engine is unavailable
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class ProductSearchService:
         self.catalogs = CatalogSet(registry, self._open_catalog, self._forget_trained)
 
     @classmethod
-    async def open(
+    async def create(
         cls,
         config: Config,
         embedder: EmbeddingClient,
@@ -104,18 +110,35 @@ class ProductSearchService:
         vectors: VectorBackend,
         triton: EmbeddedTriton | None = None,
     ) -> ProductSearchService:
-        """Open every catalog (the default one is created on first start)."""
-        service = cls(config, embedder, registry, vectors, await embedding_spaces(config, embedder), triton)
-        await service.catalogs.open_all()
-        return service
+        """The service, its catalogs not open yet (`open_catalogs`): calls get UNAVAILABLE."""
+        return cls(config, embedder, registry, vectors, await embedding_spaces(config, embedder), triton)
+
+    async def open_catalogs(self) -> None:
+        """Open every catalog (the default one is created on first start). While an engine
+        is unavailable — Milvus restarting, or still indexing the segments a gateway just
+        wrote — wait and try again: the gateway stays up, NOT_SERVING, instead of exiting."""
+        while True:
+            try:
+                await self.catalogs.open_all()
+                return
+            except UnavailableError as error:
+                _LOGGER.warning("opening the catalogs: %s; trying again in %.0f s", error, OPEN_RETRY_S)
+                await asyncio.sleep(OPEN_RETRY_S)
 
     async def _open_catalog(self, info: CatalogInfo) -> Catalog:
         store = await asyncio.to_thread(self.catalogs.registry.open, info)
-        spaces, stale = {}, {}
-        for name, space in self.spaces.items():
-            spaces[name], stale[name] = await asyncio.to_thread(
-                self.vectors.open, info, space, store, name == COPY_SPACE
-            )
+        spaces: dict[str, VectorStore] = {}
+        stale: dict[str, list[int]] = {}
+        try:
+            for name, space in self.spaces.items():
+                spaces[name], stale[name] = await asyncio.to_thread(
+                    self.vectors.open, info, space, store, name == COPY_SPACE
+                )
+        except BaseException:
+            for opened in spaces.values():
+                await asyncio.to_thread(opened.close)
+            await asyncio.to_thread(store.close)
+            raise
         catalog = Catalog(info, store, spaces)
         await self.training.discover_projection(catalog)
         for name, keys in stale.items():
