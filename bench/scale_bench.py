@@ -1366,6 +1366,7 @@ def main() -> None:
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     folder.chmod(0o755)  # PostgreSQL runs as its own user (server/tools/local_postgres.py)
+    failure: BaseException | None = None
     try:
         with contextlib.ExitStack() as engines:
             milvus = engines.enter_context(LocalMilvus(folder / "milvus"))
@@ -1392,14 +1393,24 @@ def main() -> None:
                         results["recoveries"] += recovered
                         results["loads"] += loads
                         results["recovery_notes"] += notes
+    except Exception as error:  # what was measured before it is still written
+        _LOGGER.exception("the run failed")
+        failure = error
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report = render(args, results, time.perf_counter() - started)
+    if failure is not None:
+        report += (
+            f"\n## The run failed\n\nIt stopped at `{type(failure).__name__}: {failure}`; "
+            "the tables above hold what it measured before that.\n"
+        )
     if args.output:
         args.output.write_text(report)
         _LOGGER.info("wrote %s", args.output)
     else:
         sys.stdout.write(report)
+    if failure is not None:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
