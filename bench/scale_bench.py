@@ -454,8 +454,9 @@ def bench_stores(args: argparse.Namespace, size: int, milvus: LocalMilvus) -> tu
         members = MilvusMembers.create(backend.client, members_name(name))
         store = MilvusPointsStore(MilvusVectorStore.create(backend.client, name, space, params), members)
         started = time.perf_counter()
-        for keys, vectors in data.chunks():
-            store.upsert(records(keys, vectors), 0)  # seq 0: no state recorded, as a rebuild writes
+        with store.loading():  # as a gateway's rebuild writes: duplicates grouped in process
+            for keys, vectors in data.chunks():
+                store.upsert(records(keys, vectors), 0)  # seq 0: no state recorded
         insert_s = time.perf_counter() - started
         started = time.perf_counter()
         seal_collection(backend.client, name, size, args.index_timeout_s)
@@ -1007,8 +1008,10 @@ def render(args: argparse.Namespace, results: dict[str, Any], elapsed_s: float) 
             "`MilvusPointsStore` (server/index/milvus_points.py, what gateways use) reads at Strong "
             "consistency (every gateway sees every acknowledged write): a search asks the points "
             "collection, widening ef × 4 for filtered searches (ef is at least 2 k = 20 there), "
-            "then the members collection for the points' products (a second read); a write first "
-            "looks each new vector up among the stored points (one batched search).",
+            "then the members collection for the points' products (a second read). The build "
+            "writes as a gateway's rebuild does (`loading`: duplicates grouped in process, each "
+            "point written once); a later write looks each new vector up among the stored points "
+            "(one batched search).",
             "",
             "### Build",
             "",
@@ -1393,7 +1396,7 @@ def main() -> None:
                         results["recoveries"] += recovered
                         results["loads"] += loads
                         results["recovery_notes"] += notes
-    except Exception as error:  # what was measured before it is still written
+    except (Exception, KeyboardInterrupt) as error:  # what was measured before is still written
         _LOGGER.exception("the run failed")
         failure = error
     finally:

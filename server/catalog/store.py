@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from server.domain import CatalogInfo, EmbeddingRow, Filter, Product, ProductWrite
-from server.index.store import StoreState
+from server.index.store import EmbeddingSource
 
 EVERYTHING = Filter()
 
@@ -41,8 +41,9 @@ class CatchUp:
     embeddings: dict[str, list[EmbeddingRow]]
 
 
-class CatalogStore(Protocol):
-    """One catalog's products. Thread-safe; reads never wait for writes."""
+class CatalogStore(EmbeddingSource, Protocol):
+    """One catalog's products. Thread-safe; reads never wait for writes. As an
+    EmbeddingSource it also records where the vector stores outside the process stand."""
 
     def seq(self) -> int:
         """The sequence number of the last committed write (0 for a new catalog)."""
@@ -85,28 +86,11 @@ class CatalogStore(Protocol):
         first key at or after a uniformly drawn one: index seeks, never a scan)."""
         ...
 
-    def keys_without(self, space: str) -> list[int]:
-        """Keys of products that have no embedding in `space` (stored before it existed)."""
-        ...
-
     def stored_images(self, keys: Sequence[int]) -> dict[int, bytes]:
         """The normalised JPEGs kept to embed again, of the keys that still exist."""
         ...
 
     def titles(self, keys: Sequence[int]) -> dict[int, str]: ...
-
-    def store_state(self, store: str) -> StoreState | None:
-        """Where the vector store `store` outside the process (a Milvus collection) stands,
-        kept here rather than in its engine: Milvus once lost a freshly written meta row
-        from its own reads (README, "Scale")."""
-        ...
-
-    def record_store_state(self, store: str, state: StoreState) -> None:
-        """Keep the higher seqs of the recorded state and `state` where their spaces
-        agree, else `state`; not a catalog write (the seq stays)."""
-        ...
-
-    def forget_store_state(self, store: str) -> None: ...
 
     def close(self) -> None: ...
 
