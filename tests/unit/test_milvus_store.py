@@ -25,7 +25,7 @@ from server.index.milvus import (
     expression,
     space_json,
 )
-from server.index.milvus_points import MATCH_ALL, MAX_POINT_VALUES, covers, point_facets
+from server.index.milvus_points import MATCH_ALL, MAX_POINT_VALUES, _Load, covers, point_facets
 from server.index.store import IndexSpace, StoreState, VectorRecord
 from server.models.copy_descriptor import DIM, HYPOTHESES
 from server.tools.local_milvus import LocalMilvus, NotIsolatedError, loopback_only
@@ -259,6 +259,39 @@ def test_point_facets_cover_their_members_and_stop_growing() -> None:
     many = [Facets.of_fields("Dress", 1.0, {"seller": f"s{i}"}) for i in range(MAX_POINT_VALUES)]
     assert point_facets(None, many) == MATCH_ALL
     assert covers(MATCH_ALL, blue) and point_facets(MATCH_ALL, [red]) == MATCH_ALL
+
+
+class FakePoints:
+    """A fake of the points collection (unit-test double): records what is written."""
+
+    def __init__(self) -> None:
+        self.written: dict[int, VectorRecord] = {}
+
+    def upsert(self, records: list[VectorRecord], seq: int, existing: object = None) -> None:
+        assert seq == 0 and existing == (), "a rebuild writes new rows only, recording no seq"
+        for record in records:
+            assert record.key not in self.written, "each point is written once"
+            self.written[record.key] = record
+
+
+def test_a_rebuild_groups_duplicates_across_batches_in_process() -> None:
+    rng = np.random.default_rng(3)
+    titles, others = unit(rng.normal(size=(3, SPACE.dim))), unit(rng.normal(size=(50, SPACE.dim)))
+    load, points_of = _Load(SPACE.dim), {}
+    for batch in range(4):  # every title in every batch, with float noise as batching leaves
+        keys = [100 * batch + t for t in range(3)] + [1000 + 10 * batch + i for i in range(10)]
+        vectors = np.concatenate([unit(titles + 1e-7), others[10 * batch : 10 * batch + 10]])
+        facets = [Facets.of_fields("Dress", 5.0, {"seller": f"s{k}"}) for k in keys]
+        got = load.add([VectorRecord(k, v, f) for k, v, f in zip(keys, vectors, facets, strict=True)], vectors)
+        points_of.update(zip(keys, got, strict=True))
+    assert [points_of[100 * b + t] for b in range(4) for t in range(3)] == [0, 1, 2] * 4
+    assert all(points_of[k] == k for k in range(1000, 1040))
+    written = FakePoints()
+    load.write_points(written)  # type: ignore[arg-type]
+    assert sorted(written.written) == [0, 1, 2, *range(1000, 1040)]
+    np.testing.assert_allclose(written.written[1].vector, titles[1], atol=1e-5)
+    sellers = {value for _, value in written.written[2].facets.attributes}
+    assert sellers == {"s2", "s102", "s202", "s302"} and written.written[2].facets.price_range == (4.0, 16.0)
 
 
 def test_a_point_that_matches_all_passes_every_filter_expression() -> None:
