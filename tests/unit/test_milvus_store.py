@@ -282,16 +282,17 @@ def test_a_rebuild_groups_duplicates_across_batches_in_process() -> None:
         keys = [100 * batch + t for t in range(3)] + [1000 + 10 * batch + i for i in range(10)]
         vectors = np.concatenate([unit(titles + 1e-7), others[10 * batch : 10 * batch + 10]])
         facets = [Facets.of_fields("Dress", 5.0, {"seller": f"s{k}"}) for k in keys]
-        got = load.add([VectorRecord(k, v, f) for k, v, f in zip(keys, vectors, facets, strict=True)], vectors)
+        written = [VectorRecord(k, v, f) for k, v, f in zip(keys, vectors, facets, strict=True)]
+        got = load.add(written, vectors)
         points_of.update(zip(keys, got, strict=True))
     assert [points_of[100 * b + t] for b in range(4) for t in range(3)] == [0, 1, 2] * 4
     assert all(points_of[k] == k for k in range(1000, 1040))
-    written = FakePoints()
-    load.write_points(written)  # type: ignore[arg-type]
-    assert sorted(written.written) == [0, 1, 2, *range(1000, 1040)]
-    np.testing.assert_allclose(written.written[1].vector, titles[1], atol=1e-5)
-    sellers = {value for _, value in written.written[2].facets.attributes}
-    assert sellers == {"s2", "s102", "s202", "s302"} and written.written[2].facets.price_range == (4.0, 16.0)
+    fake = FakePoints()
+    load.write_points(fake)  # type: ignore[arg-type]
+    assert sorted(fake.written) == [0, 1, 2, *range(1000, 1040)]
+    np.testing.assert_allclose(fake.written[1].vector, titles[1], atol=1e-5)
+    sellers = {value for _, value in fake.written[2].facets.attributes}
+    assert sellers == {"s2", "s102", "s202", "s302"} and fake.written[2].facets.price_range == (4.0, 16.0)
 
 
 def test_a_point_that_matches_all_passes_every_filter_expression() -> None:
