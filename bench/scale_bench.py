@@ -1096,14 +1096,15 @@ def render(args: argparse.Namespace, results: dict[str, Any], elapsed_s: float) 
             "",
             "The catalog is written directly through the catalog store's `upsert` (SQLite / PostgreSQL), "
             "as `ProductWrite` rows with synthetic vectors in the spaces the gateway expects: the image "
-            f"space as {IMAGE_MODEL} at its manifest version (dim from the manifest) and 4 × 256-d copy "
-            "descriptors (gray16 v1); no titles, so no title vectors. Then each gateway (`--triton-url`, "
+            f"space as {IMAGE_MODEL} at its manifest version (dim from the manifest) and {HYPOTHESES} × "
+            f"{COPY_DIM}-d copy descriptors ({DESCRIPTOR_MODEL} v{DESCRIPTOR_VERSION}); no titles, so no "
+            "title vectors. Then each gateway (`--triton-url`, "
             "so Triton's own start is not counted) is started, takes one write through UpsertProducts "
             "(Triton embeds it), is killed with SIGKILL and replaced. Times run from spawning the process "
             "(Python start and imports included) to health SERVING, and to the first answered "
             "SearchByImage. An embedded gateway snapshots its indexes when it stops cleanly and after a "
             "rebuild at start; the write after that makes the snapshot stale, so the gateway that "
-            "follows a crash rebuilds from SQLite (the copy space holds 4 points per product).",
+            f"follows a crash rebuilds from SQLite (the copy space holds {HYPOTHESES} points per product).",
             "",
             "| vectors | catalog written directly | seconds |",
             "|---:|---|---:|",
