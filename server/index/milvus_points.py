@@ -21,7 +21,10 @@ products (each point's products share its score, in key order), widening until i
 A rebuild (`loading`) writes into empty collections and groups duplicates in this process
 instead: looking each vector up among the stored points took a 100k-product rebuild 27 min
 (its copy space holds 400k descriptors, searched brute force while their segments grow),
-against 102 s without the points store.
+against 102 s without the points store. It holds at most LOAD_BYTES of distinct vectors at
+once: when that fills, the points so far are written and a new window begins, so equal
+vectors further apart in the rebuild than a window make a point per window (each product
+is still found once; a group of any size is still a handful of points).
 """
 
 from __future__ import annotations
@@ -59,7 +62,10 @@ MAX_POINT_VALUES = 8  # categories and attributes a point names before it matche
 PRICE_STEP = 4.0  # a point's price range is widened to powers of this
 MATCH_ALL = Facets(attributes=frozenset({("*", "all")}))  # what a point that every filter selects holds
 _QUERY_LIMIT = 16384  # rows one query returns at most
-_LOAD_WRITE = 4096  # points per write at the end of a rebuild
+_LOAD_WRITE = 4096  # points per write at the end of a rebuild window
+# Distinct vectors a rebuild holds in process at once (its HNSW graph adds ~15 %): at 1M
+# products the copy space alone has 6M descriptors (6 GiB), beside a Milvus on the same host.
+LOAD_BYTES = 2 * 2**30
 
 
 class MilvusMembers:
@@ -181,8 +187,8 @@ class MilvusPointsStore:
     def loading(self) -> Iterator[None]:
         """Upserts into the new, empty collections (a rebuild, each key once) group their
         duplicates in this process and write only the members; the points are written once,
-        with their final facets, when the block ends. Nothing is read from Milvus meanwhile.
-        Holds the distinct vectors in memory (in an HNSW index) until then."""
+        with their final facets, when their window fills (LOAD_BYTES) or the block ends.
+        Nothing is read from Milvus meanwhile."""
         self._load = _Load(self.space.dim)
         try:
             yield
@@ -200,6 +206,9 @@ class MilvusPointsStore:
         if self._load is not None:
             points = self._load.add(records, vectors)
             self._members.write([(r.key, p, r.facets) for r, p in zip(records, points, strict=True)], ())
+            if self._load.full:
+                self._load.write_points(self._points)
+                self._load = _Load(self.space.dim)
             return
         before = self._members.points_of([r.key for r in records])
         earlier = earlier_duplicate(vectors)
@@ -322,12 +331,14 @@ class MilvusPointsStore:
 
 
 class _Load:
-    """A rebuild's points, grouped in this process (`MilvusPointsStore.loading`): the
-    distinct vectors in an HNSW index to find duplicates in, each point's facets."""
+    """A window of a rebuild's points, grouped in this process (`MilvusPointsStore.loading`):
+    the distinct vectors in an HNSW index to find duplicates in, each point's facets. Raw
+    hnswlib rather than `VectorIndex`, which keeps a second copy of every vector."""
 
     def __init__(self, dim: int) -> None:
+        self._capacity = max(1, LOAD_BYTES // (4 * dim))
         self._index = hnswlib.Index(space="ip", dim=dim)
-        self._index.init_index(max_elements=_LOAD_WRITE, M=16, ef_construction=64)
+        self._index.init_index(max_elements=min(_LOAD_WRITE, self._capacity), M=16, ef_construction=64)
         self._index.set_num_threads(len(os.sched_getaffinity(0)))
         self._facets: dict[int, Facets] = {}  # point → what it will be written with
 
@@ -348,7 +359,8 @@ class _Load:
         if new:
             grown = self._index.get_current_count() + len(new)
             if grown > self._index.get_max_elements():
-                self._index.resize_index(max(grown, 2 * self._index.get_max_elements()))
+                doubled = min(2 * self._index.get_max_elements(), self._capacity)
+                self._index.resize_index(max(grown, doubled))
             self._index.add_items(vectors[new], [records[row].key for row in new])
         points: list[int] = []
         for row, record in enumerate(records):
@@ -356,6 +368,10 @@ class _Load:
             points.append(point)
             self._facets[point] = point_facets(self._facets.get(point), [record.facets])
         return points
+
+    @property
+    def full(self) -> bool:
+        return self._index.get_current_count() >= self._capacity
 
     def write_points(self, points: MilvusVectorStore) -> None:
         ordered = sorted(self._facets)

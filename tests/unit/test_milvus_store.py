@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from server.domain import EmbeddingRow, Facets, Filter, Product
+from server.index import milvus_points
 from server.index.copies import CopyStore
 from server.index.exact import ExactStore
 from server.index.hnsw import IndexParams
@@ -264,6 +265,8 @@ def test_point_facets_cover_their_members_and_stop_growing() -> None:
 class FakePoints:
     """A fake of the points collection (unit-test double): records what is written."""
 
+    space = SPACE
+
     def __init__(self) -> None:
         self.written: dict[int, VectorRecord] = {}
 
@@ -293,6 +296,40 @@ def test_a_rebuild_groups_duplicates_across_batches_in_process() -> None:
     np.testing.assert_allclose(fake.written[1].vector, titles[1], atol=1e-5)
     sellers = {value for _, value in fake.written[2].facets.attributes}
     assert sellers == {"s2", "s102", "s202", "s302"} and fake.written[2].facets.price_range == (4.0, 16.0)
+
+
+class FakeMembers:
+    """A fake of the members collection (unit-test double): product key → point."""
+
+    def __init__(self) -> None:
+        self.point_of: dict[int, int] = {}
+
+    def write(self, rows: list[tuple[int, int, Facets]], existing: object) -> None:
+        for key, point, _ in rows:
+            assert key not in self.point_of, "a rebuild writes each product once"
+            self.point_of[key] = point
+
+
+def test_a_rebuild_holds_a_bounded_window_of_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(milvus_points, "LOAD_BYTES", 25 * 4 * SPACE.dim)  # 25 vectors a window
+    rng = np.random.default_rng(4)
+    title, others = unit(rng.normal(size=SPACE.dim)), unit(rng.normal(size=(90, SPACE.dim)))
+    points, members = FakePoints(), FakeMembers()
+    store = milvus_points.MilvusPointsStore(points, members)  # type: ignore[arg-type]
+    flushed: list[int] = []
+    with store.loading():
+        for batch in range(10):  # the title in every batch of ten
+            keys = [100 * batch] + [1000 + 9 * batch + i for i in range(9)]
+            vectors = np.concatenate([title[None], others[9 * batch : 9 * batch + 9]])
+            store.upsert([VectorRecord(k, v, Facets()) for k, v in zip(keys, vectors, strict=True)], 0)
+            flushed.append(len(points.written))
+    assert flushed == [0, 0, 28, 28, 28, 56, 56, 56, 84, 84]  # a window: 28 points (≥ 25), 3 batches
+    assert len(points.written) == 94  # the last window when the block ends
+    assert sorted(members.point_of) == sorted([100 * b for b in range(10)] + list(range(1000, 1090)))
+    title_points = {members.point_of[100 * b] for b in range(10)}
+    assert title_points == {0, 300, 600, 900}  # one point per window, keyed by its first product
+    assert all(members.point_of[k] == k for k in range(1000, 1090))
+    assert set(members.point_of.values()) == set(points.written)
 
 
 def test_a_point_that_matches_all_passes_every_filter_expression() -> None:
