@@ -63,6 +63,7 @@ at 20 ms (server/tools/local_milvus.py sets it; 200 ms by default), Bounded 1.6 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -71,7 +72,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -112,6 +113,8 @@ _FILTERED_EF_FACTOR = 4
 # (index p50 134 ms at 100k).
 _TIE_GROWTH = 16
 _NAME_MAX = 255  # Milvus' limit on collection names
+REBUILD_WAIT_S = 10.0  # how long an open waits for another gateway's rebuild of the collection
+_REBUILD_POLL_S = 0.2
 _REQUEST_BYTES = 16 << 20  # per insert/upsert request: well under the proxy's 64 MiB message limit
 _KEYS_PER_QUERY = 1000  # keys in one `key in [...]` expression
 _ATTRIBUTE = "a:"  # before each attribute key in the JSON field: Milvus rejects `attributes[""]`
@@ -614,11 +617,25 @@ class MilvusVectors:
         sequence in this space — or behind it, when the catalog is shared:
         the gateways catch it up from the catalog's outbox (server/service/follow.py) under
         the catalog's lock, where a rebuild here would empty a collection other gateways
-        serve from. Else it is rebuilt from the catalog's stored embeddings. Only the
+        serve from. Else it is rebuilt from the catalog's stored embeddings, by one gateway
+        at a time (`_rebuild_lock`): one that waited opens what the other rebuilt. Only the
         durable seq counts: writes after the last flush are replayed (see "Durability").
         Returns the store and the keys to embed again (another model version, or never
         described in this space)."""
         name = collection_name(catalog.id, space.name)
+        opened = self._open_current(name, space, source, copies)
+        if opened is not None:
+            return opened, []
+        with _rebuild_lock(source, name):
+            opened = self._open_current(name, space, source, copies)
+            if opened is not None:  # another gateway rebuilt it while this one waited
+                return opened, []
+            return self._rebuild(name, space, source, copies)
+
+    def _open_current(
+        self, name: str, space: IndexSpace, source: EmbeddingSource, copies: bool
+    ) -> VectorStore | None:
+        """The collection where it stands, or None when it must be rebuilt."""
         seq = source.seq()
         state = source.store_state(name)
         stored = -1 if state is None else state.durable_seq
@@ -631,31 +648,33 @@ class MilvusVectors:
             and self.client.has_collection(name)
         )
         members = members_name(name)
-        if current and self.client.has_collection(members):
-            load_fully(self.client, name)
-            load_fully(self.client, members)
-            points = MilvusVectorStore(self.client, name, space, self.params, source, stored, replay_to=found)
-            opened, _ = _stack(points, members, copies)
-            self._stores.add(points)
-            _LOGGER.info(
-                "%s: durably at seq %d (applied %d, catalog at %d), %d vectors",
-                name,
-                stored,
-                found,
-                seq,
-                opened.count(),
-            )
-            return opened, []
+        if not (current and self.client.has_collection(members)):
+            _LOGGER.info("%s: stored at %s, catalog at seq %d: to rebuild", name, state, seq)
+            return None
+        load_fully(self.client, name)
+        load_fully(self.client, members)
+        points = MilvusVectorStore(self.client, name, space, self.params, source, stored, replay_to=found)
+        opened, _ = _stack(points, members, copies)
+        self._stores.add(points)
         _LOGGER.info(
-            "%s: stored at %s, catalog at seq %d: rebuilding",
+            "%s: durably at seq %d (applied %d, catalog at %d), %d vectors",
             name,
-            state,
+            stored,
+            found,
             seq,
+            opened.count(),
         )
+        return opened
+
+    def _rebuild(
+        self, name: str, space: IndexSpace, source: EmbeddingSource, copies: bool
+    ) -> tuple[VectorStore, list[int]]:
         started = time.perf_counter()
+        seq = source.seq()
+        _LOGGER.info("%s: rebuilding from the catalog at seq %d", name, seq)
         source.forget_store_state(name)  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, source)
-        store, shared = _stack(points, members, copies, create=True)
+        store, shared = _stack(points, members_name(name), copies, create=True)
         stale: list[int] = []
         if copies:  # products stored before copy detection existed
             stale.extend(source.keys_without(space.name))
@@ -688,6 +707,28 @@ class MilvusVectors:
         self._closed.set()
         self._flusher.join()
         self.client.close()
+
+
+@contextlib.contextmanager
+def _rebuild_lock(source: EmbeddingSource, name: str) -> Iterator[None]:
+    """Hold the catalog's lock for rebuilding collection `name` across gateways (a shared
+    catalog store; else nothing to hold): gateways that start together on a catalog whose
+    collection is missing or of another model would otherwise drop and refill it at once.
+    UNAVAILABLE after REBUILD_WAIT_S, so that a starting gateway tries again later
+    (`ProductSearchService.open_catalogs`) rather than block its shutdown on another's rebuild."""
+    if not isinstance(source, SharedCatalogStore):
+        yield
+        return
+    purpose = f"rebuild {name}"
+    deadline = time.monotonic() + REBUILD_WAIT_S
+    while not source.try_lock(purpose):
+        if time.monotonic() > deadline:
+            raise UnavailableError(f"another gateway is rebuilding {name}; retry shortly")
+        time.sleep(_REBUILD_POLL_S)
+    try:
+        yield
+    finally:
+        source.unlock(purpose)
 
 
 def members_name(collection: str) -> str:

@@ -8,6 +8,8 @@ catalog, a real Milvus server for the vectors, one Triton, and several gateways.
   acknowledged product is searchable exactly once, through the survivor and a new gateway.
 - Milvus killed and restarted, PostgreSQL restarted: acknowledged products stay, deleted
   ones do not come back, and the gateways serve again.
+- Gateways starting together on a collection to rebuild take turns: one rebuilds, the
+  other opens what it rebuilt.
 """
 
 from __future__ import annotations
@@ -267,3 +269,94 @@ def test_a_collection_behind_a_shared_catalog_is_caught_up_not_rebuilt(tmp_path,
         assert first.count() == 19  # the same collection, seen by the other gateway
     finally:
         registry.close()
+
+
+def test_gateways_that_start_together_rebuild_a_collection_once(tmp_path, milvus, database, monkeypatch):
+    """Two gateways opening a catalog whose collection is missing (a restored catalog, a new
+    model space) must not both drop and refill it: one rebuilds under the catalog's lock,
+    the other waits and opens what the first rebuilt."""
+    import numpy as np
+
+    from server.catalog.postgres import PostgresCatalogRegistry
+    from server.domain import Product, ProductWrite
+    from server.index.hnsw import IndexParams
+    from server.index import milvus as milvus_module
+    from server.index.milvus import MilvusVectors, MilvusVectorStore
+    from server.index.store import IndexSpace
+
+    monkeypatch.setattr(milvus_module, "REBUILD_WAIT_S", 300.0)  # wait the whole rebuild out
+    space = IndexSpace("image", "test-model", "v1", 8)
+    vectors = np.random.default_rng(1).normal(size=(2000, space.dim)).astype(np.float32)
+    writes = [
+        ProductWrite(Product(id=f"p{i}", category="Bag"), b"jpeg", {"image": v})
+        for i, v in enumerate(vectors)
+    ]
+    registries = [PostgresCatalogRegistry(database, tmp_path / name) for name in ("a", "b")]
+    creates: list[str] = []
+    create = MilvusVectorStore.create.__func__  # type: ignore[attr-defined]
+
+    def slow_create(cls, *args, **kwargs):  # a rebuild long enough for the other to arrive
+        creates.append(threading.current_thread().name)
+        time.sleep(1.0)
+        return create(cls, *args, **kwargs)
+
+    monkeypatch.setattr(MilvusVectorStore, "create", classmethod(slow_create))
+    try:
+        info = registries[0].create("together")
+        registries[0].open(info).upsert(writes, {"image": (space.model, space.model_version)})
+        stores = [registry.open(info) for registry in registries]
+        start = threading.Barrier(2)
+        opened: dict[str, tuple] = {}
+
+        def open_as(name: str, store) -> None:
+            start.wait()
+            opened[name] = MilvusVectors(milvus.uri, IndexParams()).open(info, space, store, False)
+
+        threads = [
+            threading.Thread(target=open_as, args=(name, store), name=name)
+            for name, store in zip(("a", "b"), stores, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert sorted(opened) == ["a", "b"]
+        assert len(creates) == 1, f"rebuilt by {creates}"
+        for vector_store, stale in opened.values():
+            assert (vector_store.count(), stale) == (2000, [])
+            assert (
+                vector_store.search(vectors[7] / np.linalg.norm(vectors[7]), 1)[0][0]
+                == stores[0].get("p7").key
+            )
+    finally:
+        for registry in registries:
+            registry.close()
+
+
+def test_an_open_kept_waiting_by_a_rebuild_is_unavailable(tmp_path, milvus, database, monkeypatch):
+    """A gateway does not block on another's long rebuild: its open answers UNAVAILABLE
+    (a starting gateway tries again every few seconds), and rebuilds once the lock is free."""
+    from server.catalog.postgres import PostgresCatalogRegistry
+    from server.domain import UnavailableError
+    from server.index import milvus as milvus_module
+    from server.index.hnsw import IndexParams
+    from server.index.milvus import MilvusVectors, collection_name
+    from server.index.store import IndexSpace
+
+    monkeypatch.setattr(milvus_module, "REBUILD_WAIT_S", 0.5)
+    space = IndexSpace("image", "test-model", "v1", 8)
+    registries = [PostgresCatalogRegistry(database, tmp_path / name) for name in ("a", "b")]
+    try:
+        info = registries[0].create("waiting")
+        rebuilding, waiting = (registry.open(info) for registry in registries)
+        purpose = f"rebuild {collection_name(info.id, space.name)}"
+        assert rebuilding.try_lock(purpose)
+        vectors = MilvusVectors(milvus.uri, IndexParams())
+        with pytest.raises(UnavailableError, match="another gateway is rebuilding"):
+            vectors.open(info, space, waiting, False)
+        rebuilding.unlock(purpose)
+        store, stale = vectors.open(info, space, waiting, False)
+        assert (store.count(), stale) == (0, [])
+    finally:
+        for registry in registries:
+            registry.close()
