@@ -279,8 +279,8 @@ def test_gateways_that_start_together_rebuild_a_collection_once(tmp_path, milvus
 
     from server.catalog.postgres import PostgresCatalogRegistry
     from server.domain import Product, ProductWrite
-    from server.index.hnsw import IndexParams
     from server.index import milvus as milvus_module
+    from server.index.hnsw import IndexParams
     from server.index.milvus import MilvusVectors, MilvusVectorStore
     from server.index.store import IndexSpace
 
