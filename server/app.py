@@ -269,8 +269,10 @@ def open_sqlite_registry(config: Config) -> SqliteCatalogRegistry:
 
 
 # Descriptors kept for catalogs, snapshots, Triton, logs, and connections accepted in a
-# burst before the cap closes them (asyncio accepts up to its backlog of 128 at once).
-FILE_RESERVE = 384
+# burst before the cap closes them (asyncio accepts up to its backlog of 128 at once). 384
+# was too few once: with the open-file limit at 1,024, a console flood beside 512 held gRPC
+# connections hit EMFILE (tests/system/test_connection_limits.py).
+FILE_RESERVE = 512
 
 
 def connection_caps(config: Config) -> tuple[int, ConsoleLimits]:
