@@ -649,7 +649,6 @@ class MilvusVectors:
         )
         members = members_name(name)
         if not (current and self.client.has_collection(members)):
-            _LOGGER.info("%s: stored at %s, catalog at seq %d: to rebuild", name, state, seq)
             return None
         load_fully(self.client, name)
         load_fully(self.client, members)
@@ -671,7 +670,9 @@ class MilvusVectors:
     ) -> tuple[VectorStore, list[int]]:
         started = time.perf_counter()
         seq = source.seq()
-        _LOGGER.info("%s: rebuilding from the catalog at seq %d", name, seq)
+        _LOGGER.info(
+            "%s: stored at %s; rebuilding from the catalog at seq %d", name, source.store_state(name), seq
+        )
         source.forget_store_state(name)  # a crash mid-rebuild leaves it behind
         points = MilvusVectorStore.create(self.client, name, space, self.params, source)
         store, shared = _stack(points, members_name(name), copies, create=True)
@@ -719,7 +720,7 @@ def _rebuild_lock(source: EmbeddingSource, name: str) -> Iterator[None]:
     if not isinstance(source, SharedCatalogStore):
         yield
         return
-    purpose = f"rebuild {name}"
+    purpose = rebuild_lock_purpose(name)
     deadline = time.monotonic() + REBUILD_WAIT_S
     while not source.try_lock(purpose):
         if time.monotonic() > deadline:
@@ -729,6 +730,11 @@ def _rebuild_lock(source: EmbeddingSource, name: str) -> Iterator[None]:
         yield
     finally:
         source.unlock(purpose)
+
+
+def rebuild_lock_purpose(collection: str) -> str:
+    """The name of the catalog lock a gateway holds while it rebuilds `collection`."""
+    return f"rebuild {collection}"
 
 
 def members_name(collection: str) -> str:

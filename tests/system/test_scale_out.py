@@ -340,7 +340,7 @@ def test_an_open_kept_waiting_by_a_rebuild_is_unavailable(tmp_path, milvus, data
     from server.domain import UnavailableError
     from server.index import milvus as milvus_module
     from server.index.hnsw import IndexParams
-    from server.index.milvus import MilvusVectors, collection_name
+    from server.index.milvus import MilvusVectors, collection_name, rebuild_lock_purpose
     from server.index.store import IndexSpace
 
     monkeypatch.setattr(milvus_module, "REBUILD_WAIT_S", 0.5)
@@ -349,7 +349,7 @@ def test_an_open_kept_waiting_by_a_rebuild_is_unavailable(tmp_path, milvus, data
     try:
         info = registries[0].create("waiting")
         rebuilding, waiting = (registry.open(info) for registry in registries)
-        purpose = f"rebuild {collection_name(info.id, space.name)}"
+        purpose = rebuild_lock_purpose(collection_name(info.id, space.name))
         assert rebuilding.try_lock(purpose)
         vectors = MilvusVectors(milvus.uri, IndexParams())
         with pytest.raises(UnavailableError, match="another gateway is rebuilding"):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pymilvus import MilvusException
 
-from server.domain import EmbeddingRow, Facets, Filter, Product
+from server.domain import EmbeddingRow, Facets, Filter, Product, UnavailableError
 from server.index import milvus_points
 from server.index.copies import CopyStore
 from server.index.exact import ExactStore
@@ -310,6 +311,17 @@ class FakeMembers:
             self.point_of[key] = point
 
 
+def test_a_rebuild_groups_duplicates_within_and_across_slices_of_a_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(milvus_points, "_GROUP_ROWS", 4)
+    vectors = unit(np.random.default_rng(6).normal(size=(12, SPACE.dim)))
+    vectors[2] = vectors[1]  # in the same slice
+    vectors[[5, 11]] = unit(vectors[0] + 1e-7)  # in later slices
+    got = _Load(SPACE.dim).add([VectorRecord(k, v, Facets()) for k, v in enumerate(vectors)], vectors)
+    assert got == [0, 1, 1, 3, 4, 0, 6, 7, 8, 9, 10, 0]
+
+
 def test_a_rebuild_holds_a_bounded_window_of_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(milvus_points, "LOAD_BYTES", 25 * 4 * SPACE.dim)  # 25 vectors a window
     rng = np.random.default_rng(4)
@@ -330,6 +342,26 @@ def test_a_rebuild_holds_a_bounded_window_of_vectors(monkeypatch: pytest.MonkeyP
     assert title_points == {0, 300, 600, 900}  # one point per window, keyed by its first product
     assert all(members.point_of[k] == k for k in range(1000, 1090))
     assert set(members.point_of.values()) == set(points.written)
+
+
+def test_a_failed_member_write_fails_the_rebuild() -> None:
+    """The members are written by another thread during a rebuild: its failure still
+    reaches the rebuilding caller, at a later upsert or when the block ends."""
+
+    class FailingMembers(FakeMembers):
+        """A fake of the members collection whose second write fails."""
+
+        def write(self, rows: list[tuple[int, int, Facets]], existing: object) -> None:
+            if self.point_of:
+                raise MilvusException(message="insert failed")
+            super().write(rows, existing)
+
+    rng = np.random.default_rng(5)
+    store = milvus_points.MilvusPointsStore(FakePoints(), FailingMembers())  # type: ignore[arg-type]
+    with pytest.raises(UnavailableError, match="insert failed"), store.loading():
+        for batch in range(3):
+            vectors = unit(rng.normal(size=(4, SPACE.dim)))
+            store.upsert([VectorRecord(10 * batch + i, v, Facets()) for i, v in enumerate(vectors)], 0)
 
 
 def test_a_point_that_matches_all_passes_every_filter_expression() -> None:
