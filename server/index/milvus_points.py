@@ -34,11 +34,9 @@ import concurrent.futures
 import contextlib
 import functools
 import math
-import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-import hnswlib
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
@@ -65,9 +63,10 @@ PRICE_STEP = 4.0  # a point's price range is widened to powers of this
 MATCH_ALL = Facets(attributes=frozenset({("*", "all")}))  # what a point that every filter selects holds
 _QUERY_LIMIT = 16384  # rows one query returns at most
 _LOAD_WRITE = 4096  # points per write at the end of a rebuild window
-_GROUP_ROWS = 1024  # vectors compared with each other at once while grouping a rebuild (`_Load.add`)
+_HASH_BITS = 24  # hyperplanes of a rebuild's duplicate hash (`_Load`)
+_BUCKET_CHECK = 256  # vectors of one hash compared with a new one at most
 _WRITES_AHEAD = 2  # a rebuild's member writes (a batch each) that may wait for Milvus
-# Distinct vectors a rebuild holds in process at once (its HNSW graph adds ~15 %): at 1M
+# Distinct vectors a rebuild holds in process at once (its hash table adds ~10 % at 256-d): at 1M
 # products the copy space alone has 6M descriptors (6 GiB), beside a Milvus on the same host.
 LOAD_BYTES = 2 * 2**30
 
@@ -368,65 +367,73 @@ class _Writes:
 
 class _Load:
     """A window of a rebuild's points, grouped in this process (`MilvusPointsStore.loading`):
-    the distinct vectors in an HNSW index to find duplicates in, each point's facets. Raw
-    hnswlib rather than `VectorIndex`, which keeps a second copy of every vector."""
+    the distinct vectors, a hash table to find equal ones in, each point's facets.
+
+    The hash is the side of _HASH_BITS random hyperplanes a vector lies on (sign random
+    projection): equal vectors, and those apart by float noise, share it; two vectors at
+    cosine DUPLICATE_COSINE (0.0045 rad) differ on a plane with probability 0.0045 / π, so
+    on one of 24 planes 3.4 % of the time, and are then kept as two points (harmless: each
+    product is still found). An HNSW graph did this before and took 59 % of a 1M-product
+    rebuild's copy space inserting 6M random descriptors (py-spy, 2026-12-07)."""
 
     def __init__(self, dim: int) -> None:
         self._capacity = max(1, LOAD_BYTES // (4 * dim))
-        self._index = hnswlib.Index(space="ip", dim=dim)
-        self._index.init_index(max_elements=min(_LOAD_WRITE, self._capacity), M=16, ef_construction=64)
-        self._index.set_num_threads(len(os.sched_getaffinity(0)))
+        self._dim = dim
+        self._blocks: list[np.ndarray] = []  # the distinct vectors, _LOAD_WRITE rows a block
+        self._points: list[int] = []  # the point of each row
+        self._planes = np.random.default_rng(0).normal(size=(dim, _HASH_BITS)).astype(np.float32)
+        self._buckets: dict[int, int | list[int]] = {}  # hash → its row, or rows
         self._facets: dict[int, Facets] = {}  # point → what it will be written with
 
     def add(self, records: Sequence[VectorRecord], vectors: np.ndarray) -> list[int]:
-        """The point of each record (unit `vectors`), in slices of _GROUP_ROWS: equal vectors
-        within a slice are found by a matrix product, which grows with the slice's square
-        (a rebuild's copy-space batch holds 6,144 descriptors: 0.46 s a batch in one
-        product, 0.06 s in slices), those of earlier slices by the index."""
+        """The point of each record (unit `vectors`): an equal vector's seen before in the
+        window, else a new point keyed by the record's key."""
+        hashes = ((vectors @ self._planes > 0) @ (1 << np.arange(_HASH_BITS))).tolist()
         points: list[int] = []
-        for start in range(0, len(records), _GROUP_ROWS):
-            end = start + _GROUP_ROWS
-            points.extend(self._add_slice(records[start:end], vectors[start:end]))
-        return points
-
-    def _add_slice(self, records: Sequence[VectorRecord], vectors: np.ndarray) -> list[int]:
-        """The point of each record: an equal vector's earlier in the slice, else a stored
-        one's, else a new point keyed by the record's key."""
-        earlier = earlier_duplicate(vectors)
-        first = [row for row in range(len(records)) if earlier[row] < 0]
-        stored: dict[int, int] = {}
-        if first and self._facets:
-            labels, distances = self._index.knn_query(vectors[first], k=1)
-            stored = {
-                row: int(label)
-                for row, label, distance in zip(first, labels[:, 0], distances[:, 0], strict=True)
-                if 1.0 - float(distance) >= DUPLICATE_COSINE
-            }
-        new = [row for row in first if row not in stored]
-        if new:
-            grown = self._index.get_current_count() + len(new)
-            if grown > self._index.get_max_elements():
-                doubled = min(2 * self._index.get_max_elements(), self._capacity)
-                self._index.resize_index(max(grown, doubled))
-            self._index.add_items(vectors[new], [records[row].key for row in new])
-        points: list[int] = []
-        for row, record in enumerate(records):
-            point = points[earlier[row]] if earlier[row] >= 0 else stored.get(row, record.key)
+        for record, vector, code in zip(records, vectors, hashes, strict=True):
+            point = self._find(vector, code)
+            if point is None:
+                point = record.key
+                self._insert(point, vector, code)
             points.append(point)
             self._facets[point] = point_facets(self._facets.get(point), [record.facets])
         return points
 
+    def _find(self, vector: np.ndarray, code: int) -> int | None:
+        """The point of an equal vector with this hash; at most _BUCKET_CHECK are compared
+        (near-equal catalogs fill buckets: a missed one only adds a point)."""
+        bucket = self._buckets.get(code)
+        if bucket is None:
+            return None
+        rows = [bucket] if isinstance(bucket, int) else bucket[:_BUCKET_CHECK]
+        scores = np.stack([self._blocks[r // _LOAD_WRITE][r % _LOAD_WRITE] for r in rows]) @ vector
+        best = int(np.argmax(scores))
+        return self._points[rows[best]] if scores[best] >= DUPLICATE_COSINE else None
+
+    def _insert(self, point: int, vector: np.ndarray, code: int) -> None:
+        row = len(self._points)
+        if row % _LOAD_WRITE == 0:
+            self._blocks.append(np.empty((_LOAD_WRITE, self._dim), dtype=np.float32))
+        self._blocks[-1][row % _LOAD_WRITE] = vector
+        self._points.append(point)
+        bucket = self._buckets.get(code)
+        if bucket is None:
+            self._buckets[code] = row
+        elif isinstance(bucket, int):
+            self._buckets[code] = [bucket, row]
+        else:
+            bucket.append(row)
+
     @property
     def full(self) -> bool:
-        return self._index.get_current_count() >= self._capacity
+        return len(self._points) >= self._capacity
 
     def write_points(self, points: MilvusVectorStore) -> None:
-        ordered = sorted(self._facets)
-        for start in range(0, len(ordered), _LOAD_WRITE):
-            chunk = ordered[start : start + _LOAD_WRITE]
-            vectors = np.asarray(self._index.get_items(chunk), dtype=np.float32)
+        for start, block in zip(range(0, len(self._points), _LOAD_WRITE), self._blocks, strict=True):
+            chunk = self._points[start : start + _LOAD_WRITE]
             points.upsert(
-                [VectorRecord(p, v, self._facets[p]) for p, v in zip(chunk, vectors, strict=True)],
+                # The last block is filled only up to its points.
+                [VectorRecord(p, v, self._facets[p]) for p, v in zip(chunk, block, strict=False)],
                 0,
                 existing=(),
             )

@@ -17,6 +17,7 @@ from pymilvus import MilvusException
 from server.domain import EmbeddingRow, Facets, Filter, Product, UnavailableError
 from server.index import milvus_points
 from server.index.copies import CopyStore
+from server.index.dedup import DUPLICATE_COSINE
 from server.index.exact import ExactStore
 from server.index.hnsw import IndexParams
 from server.index.milvus import (
@@ -311,15 +312,25 @@ class FakeMembers:
             self.point_of[key] = point
 
 
-def test_a_rebuild_groups_duplicates_within_and_across_slices_of_a_batch(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(milvus_points, "_GROUP_ROWS", 4)
-    vectors = unit(np.random.default_rng(6).normal(size=(12, SPACE.dim)))
-    vectors[2] = vectors[1]  # in the same slice
-    vectors[[5, 11]] = unit(vectors[0] + 1e-7)  # in later slices
-    got = _Load(SPACE.dim).add([VectorRecord(k, v, Facets()) for k, v in enumerate(vectors)], vectors)
-    assert got == [0, 1, 1, 3, 4, 0, 6, 7, 8, 9, 10, 0]
+def test_a_rebuild_groups_equal_vectors_and_keeps_others_apart() -> None:
+    """Equal vectors (and float noise) join one point; a vector just under
+    DUPLICATE_COSINE, however close, and vectors sharing a hash bucket stay apart."""
+    rng = np.random.default_rng(6)
+    vectors = unit(rng.normal(size=(8, SPACE.dim)))
+    vectors[2] = vectors[1]
+    vectors[[5, 7]] = unit(vectors[0] + 1e-7)
+    across = rng.normal(size=SPACE.dim)
+    across = unit(across - (across @ vectors[3]) * vectors[3])  # orthogonal to vectors[3]
+    vectors[6] = unit(vectors[3] + 0.005 * across)  # cosine 0.9999875
+    assert 0.99998 < vectors[6] @ vectors[3] < DUPLICATE_COSINE
+    load = _Load(SPACE.dim)
+    got = load.add([VectorRecord(k, v, Facets()) for k, v in enumerate(vectors)], vectors)
+    assert got == [0, 1, 1, 3, 4, 0, 6, 0]
+    load._planes[:] = 0  # every vector in one bucket: found by comparing, not by the hash
+    more = unit(rng.normal(size=(3, SPACE.dim)))
+    got = load.add([VectorRecord(10 + k, v, Facets()) for k, v in enumerate(more)], more)
+    assert got == [10, 11, 12]
+    assert load.add([VectorRecord(20, more[1], Facets())], more[1:2]) == [11]
 
 
 def test_a_rebuild_holds_a_bounded_window_of_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
