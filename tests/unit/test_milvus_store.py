@@ -26,6 +26,7 @@ from server.index.milvus import (
     MilvusVectorStore,
     collection_name,
     expression,
+    serves_persisted,
     space_json,
 )
 from server.index.milvus_points import MATCH_ALL, MAX_POINT_VALUES, _Load, covers, point_facets
@@ -373,6 +374,16 @@ def test_a_failed_member_write_fails_the_rebuild() -> None:
         for batch in range(3):
             vectors = unit(rng.normal(size=(4, SPACE.dim)))
             store.upsert([VectorRecord(10 * batch + i, v, Facets()) for i, v in enumerate(vectors)], 0)
+
+
+def test_a_store_opens_once_the_query_node_serves_every_persisted_row() -> None:
+    persisted = {1: 100, 2: 100, 9: 300}
+    assert serves_persisted(persisted, {1, 2, 9}, {1: 100, 2: 100, 9: 300})
+    # After a restart: a sealed segment not loaded yet, a growing one replayed from the log.
+    assert not serves_persisted(persisted, {1, 2, 50}, {1: 100, 2: 100})
+    # Compaction: 9 merged from 5, 6 and 7 (deleted rows dropped), not swapped in yet.
+    assert serves_persisted(persisted, {1, 2, 5, 6, 7}, {1: 100, 2: 100, 5: 120, 6: 120, 7: 90})
+    assert not serves_persisted(persisted, {1, 5, 6, 7}, {1: 100, 5: 120, 6: 120, 7: 90})
 
 
 def test_a_point_that_matches_all_passes_every_filter_expression() -> None:
