@@ -345,7 +345,7 @@ class MilvusPointsStore:
 class _Writes:
     """A rebuild's member writes, run in one thread beside the reading and grouping of the
     next batch: in a 1M-product rebuild the loop waited on Milvus' inserts for about a
-    quarter of its time (py-spy). At most WRITES_AHEAD wait; a failed write raises from the
+    quarter of its time (py-spy). At most _WRITES_AHEAD wait; a failed write raises from the
     next `submit` or from `wait`."""
 
     def __init__(self) -> None:
