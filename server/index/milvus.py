@@ -237,11 +237,12 @@ def load_fully(client: MilvusClient, name: str, timeout_s: float = SERVED_TIMEOU
             if int(s.state) == _FLUSHED
         }
         loaded = client.list_loaded_segments(name)
+        loaded_ids = {s.segment_id for s in loaded}
         sealed = {s.segment_id: s.num_rows for s in loaded if int(s.state) == _SEALED}
-        if serves_persisted(persisted, {s.segment_id for s in loaded}, sealed):
+        if serves_persisted(persisted, loaded_ids, sealed):
             return
         if time.monotonic() > deadline:
-            missing = persisted.keys() - {s.segment_id for s in loaded}
+            missing = persisted.keys() - loaded_ids
             raise UnavailableError(
                 f"Milvus serves {name} without {len(missing)} of its {len(persisted)} flushed segments "
                 f"after {timeout_s:.0f} s"
