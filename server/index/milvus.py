@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus.grpc_gen.common_pb2 import SegmentState
 
 from server.catalog.sqlite import CatalogError
 from server.catalog.store import SharedCatalogStore
@@ -213,7 +214,6 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-_SEALED, _FLUSHED = 3, 4  # Milvus SegmentState values, as list_*_segments report them
 SERVED_TIMEOUT_S = 120.0
 # How often a backend flushes the collections it wrote to: what a Milvus restart can take
 # back, and what a gateway's next open replays, is at most this long (see "Durability").
@@ -234,11 +234,11 @@ def load_fully(client: MilvusClient, name: str, timeout_s: float = SERVED_TIMEOU
         persisted = {
             s.segment_id: s.num_rows
             for s in client.list_persistent_segments(name)
-            if int(s.state) == _FLUSHED
+            if s.state == SegmentState.Flushed
         }
         loaded = client.list_loaded_segments(name)
         loaded_ids = {s.segment_id for s in loaded}
-        sealed = {s.segment_id: s.num_rows for s in loaded if int(s.state) == _SEALED}
+        sealed = {s.segment_id: s.num_rows for s in loaded if s.state == SegmentState.Sealed}
         if serves_persisted(persisted, loaded_ids, sealed):
             return
         if time.monotonic() > deadline:

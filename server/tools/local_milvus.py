@@ -255,15 +255,14 @@ def _new_config() -> Any:
     return ReusingConfig()
 
 
-_SEALED = 3  # Milvus SegmentState.Sealed, as list_loaded_segments reports it
-
-
 def seal_collection(client: Any, name: str, rows: int, timeout_s: float = 300.0) -> None:
     """Flush, wait until every sealed segment has its HNSW index, then until the query
     node serves at least `rows` (live rows) from indexed sealed segments and no growing
     ones (for tests and benchmarks that must search through the graph, not brute force). Measured at 5,000
     vectors: the index was finished ~15 s before the query node swapped the sealed segment
     in, and searches meanwhile missed rows (recall 0.23 instead of 1.0 with a 1 % filter)."""
+    from pymilvus.grpc_gen.common_pb2 import SegmentState
+
     client.flush(name)
     deadline = time.monotonic() + timeout_s
     while True:
@@ -276,8 +275,8 @@ def seal_collection(client: Any, name: str, rows: int, timeout_s: float = 300.0)
     stable = 0
     while stable < 3:  # the same complete set of segments three polls in a row
         segments = client.list_loaded_segments(name)
-        sealed = sum(s.num_rows for s in segments if s.index_name and int(s.state) == _SEALED)
-        ready = sealed >= rows and all(int(s.state) == _SEALED for s in segments)
+        sealed = sum(s.num_rows for s in segments if s.index_name and s.state == SegmentState.Sealed)
+        ready = sealed >= rows and all(s.state == SegmentState.Sealed for s in segments)
         stable = stable + 1 if ready else 0
         if time.monotonic() > deadline:
             raise TimeoutError(
